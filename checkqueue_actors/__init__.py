@@ -1,0 +1,78 @@
+"""checkqueue_actors: a job queue for trio applications.
+
+Queues, priorities, delayed jobs, job-id dedup, broadcast consumer groups with
+round-robin inside a group, per-group retries with exponential backoff,
+bounded concurrency, recurring jobs (interval and cron), graceful stop,
+statistics and pluggable backends. See ``docs/`` for the guide.
+"""
+
+from __future__ import annotations
+
+from ._backends.memory import (
+    InMemoryQueue as InMemoryQueue,
+    InMemoryQueueConfig as InMemoryQueueConfig,
+    InMemoryQueuePlugin as InMemoryQueuePlugin,
+)
+from ._config import parse_config as parse_config
+from ._errors import (
+    BackendUnavailableError as BackendUnavailableError,
+    ConfigValidationError as ConfigValidationError,
+    InvalidScheduleError as InvalidScheduleError,
+    PluginNotFoundError as PluginNotFoundError,
+    QueueError as QueueError,
+    QueueFullError as QueueFullError,
+    QueueStoppedError as QueueStoppedError,
+    SerializationError as SerializationError,
+)
+from ._model import (
+    Migration as Migration,
+    PendingJob as PendingJob,
+    QueueJob as QueueJob,
+    QueueStats as QueueStats,
+    RecurringJobDetails as RecurringJobDetails,
+    RecurringJobInfo as RecurringJobInfo,
+    SwitchResult as SwitchResult,
+)
+from ._plugins import QueuePlugin as QueuePlugin, QueuePluginRegistry as QueuePluginRegistry
+from ._protocols import Queue as Queue
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConfigValidationError",
+    "InMemoryQueue",
+    "InMemoryQueueConfig",
+    "InMemoryQueuePlugin",
+    "InvalidScheduleError",
+    "Migration",
+    "PendingJob",
+    "PluginNotFoundError",
+    "Queue",
+    "QueueError",
+    "QueueFullError",
+    "QueueJob",
+    "QueuePlugin",
+    "QueuePluginRegistry",
+    "QueueStats",
+    "QueueStoppedError",
+    "RecurringJobDetails",
+    "RecurringJobInfo",
+    "SerializationError",
+    "SwitchResult",
+    "parse_config",
+]
+
+
+def _fix_module_names() -> None:
+    # tracebacks and reprs show checkqueue_actors.X, not the private module (trio does this)
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("checkqueue_actors."):
+            try:
+                obj.__module__ = __name__
+            except (AttributeError, TypeError):  # pragma: no cover - builtins
+                pass
+
+
+_fix_module_names()

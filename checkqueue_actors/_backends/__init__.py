@@ -1,0 +1,1 @@
+"""Queue backends; each is loaded only when used."""

@@ -1,0 +1,66 @@
+"""Maps trio's clock to UTC wall time. The only module that reads the wall clock.
+
+All waiting happens on trio's clock (so ``MockClock`` drives it); wall times are
+needed only for ``QueueJob.timestamp``, ``next_run_at`` and cron. A ``WallClock``
+takes an anchor pair (trio time, UTC time) and maps one to the other. On the
+real clock the heartbeat calls ``reanchor`` so that a host that slept (trio's
+monotonic clock stands still during suspend) catches up with the wall clock; on
+a ``MockClock`` the anchor is kept, so virtual time and wall time move together.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import trio
+import trio.testing
+
+__all__ = ["WallClock", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The current UTC time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class WallClock:
+    """Converts between trio time (seconds, float) and aware UTC datetimes."""
+
+    __slots__ = ("_anchor_trio", "_anchor_wall", "_virtual")
+
+    def __init__(self, wall: datetime | None = None) -> None:
+        self._anchor_trio = trio.current_time()
+        self._anchor_wall = wall if wall is not None else utc_now()
+        self._virtual = isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
+
+    @property
+    def virtual(self) -> bool:
+        """True when trio runs on a MockClock (the anchor is then never moved)."""
+        return self._virtual
+
+    def now(self) -> datetime:
+        """The wall time that corresponds to trio's current time."""
+        return self.to_wall(trio.current_time())
+
+    def to_wall(self, trio_time: float) -> datetime:
+        """The UTC datetime of a trio deadline."""
+        return self._anchor_wall + timedelta(seconds=trio_time - self._anchor_trio)
+
+    def to_trio(self, wall: datetime) -> float:
+        """The trio deadline of a wall time."""
+        return self._anchor_trio + (wall - self._anchor_wall).total_seconds()
+
+    def reanchor(self, tolerance: float = 0.5) -> bool:
+        """Re-take the anchor from the real clocks; True when it moved by more than tolerance.
+
+        Does nothing on a MockClock.
+        """
+        if self._virtual:
+            return False
+        trio_now = trio.current_time()
+        wall_now = utc_now()
+        drift = (wall_now - self.to_wall(trio_now)).total_seconds()
+        if abs(drift) <= tolerance:
+            return False
+        self._anchor_trio, self._anchor_wall = trio_now, wall_now
+        return True

@@ -1,0 +1,84 @@
+"""The exceptions this package raises on purpose; every one subclasses QueueError."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConfigValidationError",
+    "InvalidScheduleError",
+    "PluginNotFoundError",
+    "QueueError",
+    "QueueFullError",
+    "QueueStoppedError",
+    "SerializationError",
+]
+
+
+class QueueError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class QueueFullError(QueueError):
+    """``enqueue()`` found ``max_queue_size`` jobs already pending; nothing was stored."""
+
+
+class QueueStoppedError(QueueError):
+    """The queue has stopped (or is stopping and no longer takes this call)."""
+
+
+class ConfigValidationError(QueueError, ValueError):
+    """A backend config failed migration, structuring or validation.
+
+    Attributes:
+      plugin_id: The plugin whose config was rejected.
+      errors: One ``"field: why"`` line for every bad field.
+    """
+
+    def __init__(self, plugin_id: str, errors: Sequence[str]) -> None:
+        self.plugin_id = plugin_id
+        self.errors = list(errors)
+        lines = "; ".join(self.errors) if self.errors else "no detail"
+        super().__init__(f"invalid config for plugin {plugin_id!r}: {lines}")
+
+
+class PluginNotFoundError(QueueError, LookupError):
+    """No plugin with this id is registered.
+
+    Attributes:
+      plugin_id: The id that was asked for.
+    """
+
+    def __init__(self, plugin_id: str, known: Sequence[str] = ()) -> None:
+        self.plugin_id = plugin_id
+        hint = f" (registered: {', '.join(sorted(known))})" if known else " (none registered)"
+        super().__init__(f"no queue plugin with id {plugin_id!r}{hint}")
+
+    def __str__(self) -> str:  # LookupError would quote the whole message like a KeyError
+        return str(self.args[0])
+
+
+class BackendUnavailableError(QueueError):
+    """The backend cannot be reached.
+
+    Attributes:
+      address: Where the backend was looked for (a URL without its password).
+      cause: The underlying exception.
+    """
+
+    def __init__(self, address: str, cause: BaseException | str) -> None:
+        self.address = address
+        self.cause = cause
+        super().__init__(f"cannot reach backend at {address}: {cause}")
+
+
+class InvalidScheduleError(QueueError, ValueError):
+    """A cron pattern that cannot be parsed, or an unknown IANA timezone."""
+
+
+class SerializationError(QueueError, ValueError):
+    """A payload a durable backend cannot encode (or one over its size limit).
+
+    Raised by ``enqueue``; nothing is stored.
+    """

@@ -1,0 +1,113 @@
+"""Frozen values exchanged through the public API (CONTRACT.md, "Data")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._clock import utc_now
+
+__all__ = [
+    "Migration",
+    "PendingJob",
+    "QueueJob",
+    "QueueStats",
+    "RecurringJobDetails",
+    "RecurringJobInfo",
+    "SwitchResult",
+]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class QueueJob(Generic[T]):
+    """One delivery of a job to a handler."""
+
+    id: str
+    """The job id: a uuid4 string unless the producer gave ``job_id``."""
+    data: T
+    """The payload, as enqueued."""
+    priority: int = 0
+    """Higher runs first."""
+    timestamp: datetime = attrs.field(factory=utc_now)
+    """UTC-aware time of enqueue."""
+    attempts: int = 0
+    """Retries already made for the consumer group receiving this delivery (0 on the first run)."""
+
+
+@attrs.frozen
+class QueueStats:
+    """A snapshot of a queue's counters (see ``Queue.get_stats``)."""
+
+    pending: int
+    """Distinct jobs still waiting (ready, delayed or in retry backoff) for at least one group."""
+    processing: int
+    """Handlers running now."""
+    completed: int
+    """Lifetime count of deliveries that succeeded (one per group)."""
+    failed: int
+    """Lifetime count of deliveries that exhausted their retries (one per group)."""
+    consumer_groups: int
+    """Groups with at least one consumer."""
+
+
+@attrs.frozen
+class RecurringJobDetails(Generic[T]):
+    """What ``get_recurring_job_details`` knows about one recurring job."""
+
+    job_id: str
+    data: T
+    priority: int
+    interval_seconds: float | None
+    cron_pattern: str | None
+    next_run_at: datetime | None
+    """UTC-aware time of the next occurrence, or ``None`` when none is planned."""
+    timezone: str | None = None
+    """IANA timezone of a cron schedule (``None`` means UTC). An addition to the contract's
+    fields so that a backend switch can carry a cron schedule over unchanged."""
+
+
+@attrs.frozen
+class RecurringJobInfo:
+    """One recurring job of one queue, as listed by the manager."""
+
+    queue_name: str
+    job_id: str
+    interval_seconds: float | None
+    cron_pattern: str | None
+    next_run_at: datetime | None
+
+
+@attrs.frozen
+class SwitchResult:
+    """What ``QueueManager.set_active_backend`` did."""
+
+    success: bool
+    migrated_recurring_jobs: int
+    migrated_pending_jobs: int
+    warnings: list[str] = attrs.field(factory=list[str])
+
+
+@attrs.frozen
+class PendingJob(Generic[T]):
+    """A job exported from a stopped queue (``Queue.export_pending``)."""
+
+    id: str
+    data: T
+    priority: int
+    timestamp: datetime
+    remaining_delay: float
+    """Seconds until the job is available (0 when it is ready now)."""
+
+
+@attrs.frozen
+class Migration:
+    """One step of a plugin's config migration chain."""
+
+    from_version: int
+    to_version: int
+    migrate: Callable[[dict[str, Any]], dict[str, Any]]

@@ -1,0 +1,118 @@
+"""Structural interfaces: the Queue every backend implements, handlers, config stores."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    import trio
+
+    from ._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+
+__all__ = ["ConfigStore", "Handler", "Queue"]
+
+T = TypeVar("T")
+
+Handler: TypeAlias = Callable[["QueueJob[T]"], Awaitable[None]]
+"""``async def handler(job: QueueJob[T]) -> None``; raising fails that delivery."""
+
+
+@runtime_checkable
+class Queue(Protocol[T]):
+    """The queue contract every backend implements (CONTRACT.md, "Queue[T]")."""
+
+    @property
+    def name(self) -> str:
+        """The queue's name."""
+        ...
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None:
+        """Run the queue's actors until ``stop()``; use with ``nursery.start``."""
+        ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None: ...
+
+    async def enqueue(
+        self,
+        data: T,
+        *,
+        priority: int = 0,
+        start_delay: float | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """Add a job; return its id."""
+        ...
+
+    async def consume(
+        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
+    ) -> None:
+        """Register one consumer in ``consumer_group``."""
+        ...
+
+    async def schedule_recurring(
+        self,
+        data: T,
+        *,
+        job_id: str,
+        interval_seconds: float | None = None,
+        cron_pattern: str | None = None,
+        timezone: str | None = None,
+        start_delay: float | None = None,
+        priority: int = 0,
+    ) -> str:
+        """Declare (or replace) a recurring job; return its id."""
+        ...
+
+    async def cancel_recurring(self, job_id: str) -> None:
+        """Stop a recurring job's future occurrences."""
+        ...
+
+    async def list_recurring_jobs(self) -> list[str]:
+        """Ids of the active recurring jobs."""
+        ...
+
+    async def get_recurring_job_details(self, job_id: str) -> RecurringJobDetails[T] | None:
+        """Details of one recurring job, ``None`` when unknown."""
+        ...
+
+    async def get_in_flight_count(self) -> int:
+        """Handlers running now."""
+        ...
+
+    async def get_stats(self) -> QueueStats:
+        """Counters of this queue."""
+        ...
+
+    async def test_connection(self) -> None:
+        """Raise ``BackendUnavailableError`` when the backend cannot be reached."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop gracefully: no new handler starts, running ones finish."""
+        ...
+
+    async def export_pending(self) -> list[PendingJob[T]]:
+        """After ``stop()``: take out the jobs still pending."""
+        ...
+
+
+class ConfigStore(Protocol):
+    """Versioned key-value storage shared by managers (CONTRACT.md, "Config stores")."""
+
+    async def get(self, key: str) -> tuple[int, dict[str, Any]] | None:
+        """The stored ``(version, value)`` of ``key``, or ``None``."""
+        ...
+
+    async def set(self, key: str, version: int, value: dict[str, Any]) -> None:
+        """Store ``value`` under ``key`` with ``version``."""
+        ...

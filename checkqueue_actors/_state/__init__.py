@@ -1,0 +1,1 @@
+"""Sans-IO queue state: synchronous and pure, never imports trio."""

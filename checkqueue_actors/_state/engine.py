@@ -1,0 +1,674 @@
+"""The in-memory queue's state machine: synchronous, pure, O(log n) per operation.
+
+Everything the in-memory backend knows lives here, and nothing here awaits:
+the actors in ``_actors/`` call these methods between checkpoints, so each call
+is atomic under trio. Times are trio-clock floats passed in by the caller.
+
+Layout:
+- ``JobRecord``: one job while any group still owes it work. The dedup index
+  maps ``job_id -> JobRecord`` and drops the entry when the last group is done,
+  so per-job state is freed as soon as every group has finished.
+- ``GroupState``: one consumer group: its ready heap keyed by
+  ``(-priority, available_at, enqueue_seq)`` (priority, then the moment the job
+  became available, then enqueue order), the attempts of jobs it is retrying,
+  and its consumers with a round-robin cursor.
+- one timer heap of ``(due, seq, kind, ...)``: initial delays, per-group retry
+  backoff and recurring ticks. Stale entries (dropped jobs, replaced schedules)
+  are skipped when they surface and compacted away when they pile up.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+from .._errors import QueueFullError
+from .._model import PendingJob, QueueStats, RecurringJobDetails
+from .cron import CronSchedule
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+__all__ = [
+    "Delivery",
+    "GroupState",
+    "JobRecord",
+    "QueueEngine",
+    "Schedule",
+    "WallMapping",
+]
+
+logger = logging.getLogger("checkqueue_actors")
+
+_DELAY = 0
+_RETRY = 1
+_TICK = 2
+
+_COMPACT_MIN = 64
+
+
+class WallMapping(Protocol):
+    """Maps trio time to wall time and back (``_clock.WallClock`` in production)."""
+
+    def to_wall(self, trio_time: float) -> datetime: ...
+    def to_trio(self, wall: datetime) -> float: ...
+
+
+@attrs.define(eq=False, slots=True)
+class JobRecord:
+    """One job while at least one group still owes it work."""
+
+    id: str
+    data: Any
+    priority: int
+    timestamp: datetime
+    seq: int
+    """Enqueue order; the last part of every heap key of this job."""
+    available_at: float
+    """When the initial delay ends (the enqueue time for an immediate job)."""
+    groups: list[GroupState] | None
+    """The groups that owe it work; None while no group exists yet (an orphan)."""
+    waiting: int = 0
+    """Groups for which it waits (ready, delayed or in backoff); >0 means pending."""
+    remaining: int = 0
+    """Groups not done with it (waiting plus running)."""
+    delayed: bool = False
+    """True until the initial delay has passed."""
+    started: bool = False
+    """True once any group has started it."""
+    dropped: bool = False
+    """Removed (a replaced or cancelled recurring occurrence, or exported)."""
+    schedule: Schedule | None = None
+    """The recurring schedule that produced this occurrence."""
+
+
+@attrs.define(eq=False, slots=True)
+class GroupState:
+    """One consumer group."""
+
+    name: str
+    max_retries: int
+    ready: list[tuple[int, float, int, JobRecord]] = attrs.field(factory=list)
+    ready_live: int = 0
+    """Entries of ``ready`` whose job is not dropped."""
+    retrying: dict[str, tuple[int, float]] = attrs.field(factory=dict)
+    """job id -> (attempts made, due) for jobs waiting out a retry backoff."""
+    attempts: dict[str, int] = attrs.field(factory=dict)
+    """job id -> retries already made, for jobs back in ``ready`` after a failure."""
+    consumers: list[Any] = attrs.field(factory=list)
+    cursor: int = 0
+    completed: int = 0
+    failed: int = 0
+    notify: Callable[[], None] | None = None
+    """Called (by whoever sleeps on this group) when ready work appears; set to None first."""
+
+    def next_consumer(self) -> Any:
+        """The next consumer in round-robin order."""
+        consumer = self.consumers[self.cursor % len(self.consumers)]
+        self.cursor = (self.cursor + 1) % len(self.consumers)
+        return consumer
+
+    def has_ready(self) -> bool:
+        """True when a job waits in this group's ready heap."""
+        return self.ready_live > 0
+
+
+@attrs.define(eq=False, slots=True)
+class Delivery:
+    """A job claimed by one group: it is running (or about to) in that group."""
+
+    record: JobRecord
+    group: GroupState
+    attempts: int
+    key: tuple[int, float, int]
+    token: object = None
+    """The CapacityLimiter borrower of this delivery (set by the router)."""
+    on_start: Callable[[], None] | None = None
+    """Called by the consumer once the handler has begun (set by the router)."""
+
+
+@attrs.define(eq=False, slots=True)
+class Schedule:
+    """A recurring job."""
+
+    job_id: str
+    data: Any
+    priority: int
+    interval_seconds: float | None
+    cron: CronSchedule | None
+    step: float
+    """interval_seconds * delay_multiplier (0 for cron)."""
+    base: float
+    """Trio time of tick 0 of an interval grid."""
+    next_due: float
+    """Trio time of the next tick."""
+    next_wall: datetime | None = None
+    """Wall time of the next cron tick (kept across re-anchoring)."""
+    generation: int = 0
+    occurrences: set[str] = attrs.field(factory=set[str])
+    """Ids of this schedule's occurrences still in the queue."""
+    cancelled: bool = False
+
+    @property
+    def cron_pattern(self) -> str | None:
+        """The cron pattern, or None for an interval schedule."""
+        return self.cron.pattern if self.cron is not None else None
+
+    @property
+    def timezone(self) -> str | None:
+        """The cron timezone (None means UTC)."""
+        return self.cron.timezone if self.cron is not None else None
+
+
+def _occurrence_id(job_id: str, wall: datetime) -> str:
+    return f"{job_id}:{wall.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+
+
+class QueueEngine:
+    """All state of one in-memory queue (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        max_queue_size: int,
+        delay_multiplier: float,
+        clock: WallMapping,
+    ) -> None:
+        self.max_queue_size = max_queue_size
+        self.delay_multiplier = delay_multiplier
+        self.clock = clock
+        self._seq = 0
+        self._index: dict[str, JobRecord] = {}
+        self._orphans: dict[str, JobRecord] = {}
+        self._groups: dict[str, GroupState] = {}
+        self._timers: list[tuple[float, int, int, Any, Any]] = []
+        self._timers_dead = 0
+        self._schedules: dict[str, Schedule] = {}
+        self.pending = 0
+        self.running = 0
+        self.completed = 0
+        self.failed = 0
+        self.armed_deadline = math.inf
+        """The deadline the scheduler currently sleeps until (set by the scheduler)."""
+        self.on_earlier_deadline: Callable[[], None] | None = None
+        """Called when a timer earlier than ``armed_deadline`` is added."""
+
+    # -- bookkeeping helpers ------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _add_waiting(self, record: JobRecord) -> None:
+        if record.waiting == 0:
+            self.pending += 1
+        record.waiting += 1
+
+    def _sub_waiting(self, record: JobRecord) -> None:
+        record.waiting -= 1
+        if record.waiting == 0:
+            self.pending -= 1
+
+    def _push_timer(self, due: float, kind: int, a: Any, b: Any = None) -> None:
+        heapq.heappush(self._timers, (due, self._next_seq(), kind, a, b))
+        if due < self.armed_deadline and self.on_earlier_deadline is not None:
+            self.armed_deadline = due
+            self.on_earlier_deadline()
+
+    def _push_ready(self, group: GroupState, key: tuple[int, float, int], record: JobRecord) -> None:
+        heapq.heappush(group.ready, (key[0], key[1], key[2], record))
+        group.ready_live += 1
+        notify = group.notify
+        if notify is not None:
+            group.notify = None
+            notify()
+
+    def _finish(self, record: JobRecord) -> None:
+        """One group is done with the record."""
+        record.remaining -= 1
+        if record.remaining == 0 and not record.dropped:
+            self._forget(record)
+
+    def _forget(self, record: JobRecord) -> None:
+        if self._index.get(record.id) is record:
+            del self._index[record.id]
+        schedule = record.schedule
+        if schedule is not None:
+            schedule.occurrences.discard(record.id)
+
+    # -- enqueue ------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """The live record of ``job_id``, if the job is still in the queue."""
+        return self._index.get(job_id)
+
+    def enqueue(
+        self,
+        *,
+        job_id: str,
+        data: Any,
+        priority: int,
+        delay: float,
+        now: float,
+        timestamp: datetime,
+        schedule: Schedule | None = None,
+    ) -> bool:
+        """Store a job; False when ``job_id`` is already in the queue (nothing changes).
+
+        ``delay`` is already scaled by ``delay_multiplier``.
+
+        Raises:
+          QueueFullError: when ``max_queue_size`` jobs are pending (nothing is stored).
+        """
+        if job_id in self._index:
+            return False
+        if self.pending >= self.max_queue_size:
+            msg = (
+                f"queue is full: {self.pending} jobs pending "
+                f"(max_queue_size={self.max_queue_size})"
+            )
+            raise QueueFullError(msg)
+        groups = list(self._groups.values()) or None
+        available_at = now + delay
+        record = JobRecord(
+            id=job_id,
+            data=data,
+            priority=priority,
+            timestamp=timestamp,
+            seq=self._next_seq(),
+            available_at=available_at,
+            groups=groups,
+            delayed=delay > 0,
+            schedule=schedule,
+        )
+        self._index[job_id] = record
+        if schedule is not None:
+            schedule.occurrences.add(job_id)
+        count = len(groups) if groups is not None else 1
+        record.remaining = count
+        record.waiting = count
+        self.pending += 1
+        if groups is None:
+            self._orphans[job_id] = record
+        if record.delayed:
+            self._push_timer(available_at, _DELAY, record)
+        elif groups is not None:
+            key = (-priority, available_at, record.seq)
+            for group in groups:
+                self._push_ready(group, key, record)
+        return True
+
+    # -- groups -------------------------------------------------------------------------------
+
+    def add_consumer(self, group_name: str, max_retries: int, consumer: Any) -> GroupState:
+        """Register a consumer; creates the group (and adopts orphans if it is the first).
+
+        Raises:
+          ValueError: if the group exists with a different ``max_retries``.
+        """
+        group = self._groups.get(group_name)
+        if group is not None:
+            if group.max_retries != max_retries:
+                msg = (
+                    f"consumer group {group_name!r} has max_retries={group.max_retries}; "
+                    f"a consumer cannot join it with max_retries={max_retries}"
+                )
+                raise ValueError(msg)
+            group.consumers.append(consumer)
+            return group
+        group = GroupState(name=group_name, max_retries=max_retries)
+        group.consumers.append(consumer)
+        first = not self._groups
+        self._groups[group_name] = group
+        if first and self._orphans:
+            orphans = self._orphans
+            self._orphans = {}
+            for record in orphans.values():
+                if record.dropped:
+                    continue
+                record.groups = [group]
+                if not record.delayed:
+                    self._push_ready(group, (-record.priority, record.available_at, record.seq), record)
+        return group
+
+    @property
+    def groups(self) -> Iterable[GroupState]:
+        """Every group."""
+        return self._groups.values()
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def claim(self, group: GroupState) -> Delivery | None:
+        """Take the group's best ready job (it is running from now on), or None."""
+        ready = group.ready
+        while ready:
+            neg_priority, available_at, seq, record = heapq.heappop(ready)
+            if record.dropped:
+                continue
+            group.ready_live -= 1
+            self._sub_waiting(record)
+            record.started = True
+            self.running += 1
+            attempts = group.attempts.pop(record.id, 0)
+            return Delivery(record, group, attempts, (neg_priority, available_at, seq))
+        return None
+
+    def ack(self, delivery: Delivery) -> None:
+        """The delivery's handler succeeded."""
+        self.running -= 1
+        delivery.group.completed += 1
+        self.completed += 1
+        self._finish(delivery.record)
+
+    def nack(self, delivery: Delivery, now: float) -> float | None:
+        """The delivery's handler failed: schedule a retry (return its due) or count a failure."""
+        self.running -= 1
+        record, group = delivery.record, delivery.group
+        attempt = delivery.attempts + 1
+        if delivery.attempts < group.max_retries and not record.dropped:
+            due = now + (2**attempt) * self.delay_multiplier
+            group.retrying[record.id] = (attempt, due)
+            self._add_waiting(record)
+            self._push_timer(due, _RETRY, record, group)
+            return due
+        group.failed += 1
+        self.failed += 1
+        self._finish(record)
+        return None
+
+    def release(self, delivery: Delivery) -> None:
+        """Give an unstarted (or interrupted) delivery back to its group, attempts unchanged."""
+        self.running -= 1
+        record, group = delivery.record, delivery.group
+        if record.dropped:
+            self._finish(record)
+            return
+        if delivery.attempts:
+            group.attempts[record.id] = delivery.attempts
+        self._add_waiting(record)
+        self._push_ready(group, delivery.key, record)
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float:
+        """The earliest timer due (math.inf when none)."""
+        return self._timers[0][0] if self._timers else math.inf
+
+    def advance(self, now: float) -> None:
+        """Fire every timer due at or before ``now``."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due, _seq, kind, a, b = heapq.heappop(timers)
+            if kind == _DELAY:
+                self._release_delayed(a, due)
+            elif kind == _RETRY:
+                self._release_retry(a, b, due)
+            else:
+                self._tick(a, b, now)
+
+    def _release_delayed(self, record: JobRecord, due: float) -> None:
+        if record.dropped:
+            self._timers_dead = max(0, self._timers_dead - 1)
+            return
+        record.delayed = False
+        if record.groups is None:
+            return  # an orphan: it stays waiting for the first group, now ready
+        key = (-record.priority, due, record.seq)
+        for group in record.groups:
+            self._push_ready(group, key, record)
+
+    def _release_retry(self, record: JobRecord, group: GroupState, due: float) -> None:
+        entry = group.retrying.pop(record.id, None)
+        if record.dropped or entry is None:
+            return
+        group.attempts[record.id] = entry[0]
+        self._push_ready(group, (-record.priority, due, record.seq), record)
+
+    # -- recurring ----------------------------------------------------------------------------
+
+    def schedule(
+        self,
+        *,
+        job_id: str,
+        data: Any,
+        priority: int,
+        interval_seconds: float | None,
+        cron: CronSchedule | None,
+        start_delay: float,
+        now: float,
+    ) -> bool:
+        """Declare or replace a recurring job; False when an identical one exists."""
+        old = self._schedules.get(job_id)
+        if old is not None:
+            if (
+                old.data == data
+                and old.priority == priority
+                and old.interval_seconds == interval_seconds
+                and old.cron_pattern == (cron.pattern if cron is not None else None)
+                and old.timezone == (cron.timezone if cron is not None else None)
+            ):
+                return False
+            self._drop_schedule(old)
+        first = now + start_delay * self.delay_multiplier
+        if cron is not None:
+            next_wall = cron.next_after(self.clock.to_wall(first))
+            schedule = Schedule(
+                job_id=job_id,
+                data=data,
+                priority=priority,
+                interval_seconds=None,
+                cron=cron,
+                step=0.0,
+                base=now,
+                next_due=self.clock.to_trio(next_wall),
+                next_wall=next_wall,
+            )
+        else:
+            assert interval_seconds is not None
+            schedule = Schedule(
+                job_id=job_id,
+                data=data,
+                priority=priority,
+                interval_seconds=interval_seconds,
+                cron=None,
+                step=interval_seconds * self.delay_multiplier,
+                base=first,
+                next_due=first,
+            )
+        self._schedules[job_id] = schedule
+        self._push_timer(schedule.next_due, _TICK, schedule, schedule.generation)
+        return True
+
+    def cancel_schedule(self, job_id: str) -> bool:
+        """Cancel a recurring job; False when unknown."""
+        schedule = self._schedules.get(job_id)
+        if schedule is None:
+            return False
+        self._drop_schedule(schedule)
+        return True
+
+    def _drop_schedule(self, schedule: Schedule) -> None:
+        del self._schedules[schedule.job_id]
+        schedule.cancelled = True
+        schedule.generation += 1
+        self._timers_dead += 1
+        for occurrence_id in list(schedule.occurrences):
+            record = self._index.get(occurrence_id)
+            if record is not None and not record.started:
+                self._drop(record)
+        self._maybe_compact_timers()
+
+    def _drop(self, record: JobRecord) -> None:
+        """Remove a job no group has started."""
+        record.dropped = True
+        if record.waiting:
+            self.pending -= 1
+        record.waiting = 0
+        self._forget(record)
+        self._orphans.pop(record.id, None)
+        if record.delayed:
+            self._timers_dead += 1
+        elif record.groups is not None:
+            for group in record.groups:
+                if record.id in group.retrying:
+                    del group.retrying[record.id]
+                else:
+                    group.ready_live -= 1
+                group.attempts.pop(record.id, None)
+                self._maybe_compact_ready(group)
+
+    def _maybe_compact_ready(self, group: GroupState) -> None:
+        dead = len(group.ready) - group.ready_live
+        if dead > _COMPACT_MIN and dead > group.ready_live:
+            group.ready = [entry for entry in group.ready if not entry[3].dropped]
+            heapq.heapify(group.ready)
+
+    def _maybe_compact_timers(self) -> None:
+        if self._timers_dead > _COMPACT_MIN and self._timers_dead * 2 > len(self._timers):
+            self._timers = [t for t in self._timers if not self._timer_dead(t)]
+            heapq.heapify(self._timers)
+            self._timers_dead = 0
+
+    @staticmethod
+    def _timer_dead(timer: tuple[float, int, int, Any, Any]) -> bool:
+        _due, _seq, kind, a, b = timer
+        if kind == _TICK:
+            return bool(a.cancelled or a.generation != b)
+        return bool(a.dropped)
+
+    def _tick(self, schedule: Schedule, generation: int, now: float) -> None:
+        if schedule.cancelled or schedule.generation != generation:
+            self._timers_dead = max(0, self._timers_dead - 1)
+            return  # a replaced or cancelled schedule: its timer is stale
+        due = schedule.next_due
+        wall = schedule.next_wall if schedule.next_wall is not None else self.clock.to_wall(due)
+        self._fire(schedule, wall, now)
+        if schedule.cron is not None:
+            # the first cron time after both the tick and now: a host that slept through
+            # several ticks fires once on waking, then keeps to the pattern
+            after = max(wall, self.clock.to_wall(now))
+            schedule.next_wall = schedule.cron.next_after(after)
+            schedule.next_due = self.clock.to_trio(schedule.next_wall)
+        else:
+            # a fixed grid from base; missed ticks are coalesced into the one just fired
+            k = math.floor((now - schedule.base) / schedule.step) + 1
+            schedule.next_due = schedule.base + k * schedule.step
+            if schedule.next_due <= now:  # float rounding at an exact multiple
+                schedule.next_due += schedule.step
+        self._push_timer(schedule.next_due, _TICK, schedule, generation)
+
+    def _fire(self, schedule: Schedule, wall: datetime, now: float) -> None:
+        occurrence_id = _occurrence_id(schedule.job_id, wall)
+        try:
+            self.enqueue(
+                job_id=occurrence_id,
+                data=schedule.data,
+                priority=schedule.priority,
+                delay=0.0,
+                now=now,
+                timestamp=self.clock.to_wall(now),
+                schedule=schedule,
+            )
+        except QueueFullError as exc:
+            logger.warning(
+                "recurring job %r: occurrence %s skipped: %s", schedule.job_id, occurrence_id, exc
+            )
+
+    def reanchor(self) -> None:
+        """The wall clock moved against trio's clock: re-derive every cron deadline."""
+        for schedule in self._schedules.values():
+            if schedule.next_wall is None:
+                continue
+            schedule.generation += 1
+            self._timers_dead += 1
+            schedule.next_due = self.clock.to_trio(schedule.next_wall)
+            self._push_timer(schedule.next_due, _TICK, schedule, schedule.generation)
+
+    def schedule_ids(self) -> list[str]:
+        """Ids of active recurring jobs, in declaration order."""
+        return list(self._schedules)
+
+    def schedule_details(self, job_id: str) -> RecurringJobDetails[Any] | None:
+        """Details of an active recurring job."""
+        schedule = self._schedules.get(job_id)
+        if schedule is None:
+            return None
+        next_wall = (
+            schedule.next_wall
+            if schedule.next_wall is not None
+            else self.clock.to_wall(schedule.next_due)
+        )
+        return RecurringJobDetails(
+            job_id=schedule.job_id,
+            data=schedule.data,
+            priority=schedule.priority,
+            interval_seconds=schedule.interval_seconds,
+            cron_pattern=schedule.cron_pattern,
+            next_run_at=next_wall,
+            timezone=schedule.timezone,
+        )
+
+    # -- inspection and export ----------------------------------------------------------------
+
+    def stats(self, consumer_groups: int) -> QueueStats:
+        """The contract's counters."""
+        return QueueStats(
+            pending=self.pending,
+            processing=self.running,
+            completed=self.completed,
+            failed=self.failed,
+            consumer_groups=consumer_groups,
+        )
+
+    def export_pending(self, now: float) -> list[PendingJob[Any]]:
+        """Take out every pending job (after stop), in dispatch order per priority."""
+        records = sorted(
+            (r for r in self._index.values() if r.waiting > 0 and not r.dropped),
+            key=lambda r: (-r.priority, r.seq),
+        )
+        ready_ids: set[int] = set()
+        for group in self._groups.values():
+            ready_ids.update(id(entry[3]) for entry in group.ready if not entry[3].dropped)
+        exported: list[PendingJob[Any]] = []
+        for record in records:
+            if record.delayed:
+                remaining = max(0.0, record.available_at - now)
+            elif record.groups is None or id(record) in ready_ids:
+                remaining = 0.0
+            else:
+                dues = [
+                    group.retrying[record.id][1]
+                    for group in record.groups
+                    if record.id in group.retrying
+                ]
+                remaining = max(0.0, min(dues) - now) if dues else 0.0
+            exported.append(
+                PendingJob(
+                    id=record.id,
+                    data=record.data,
+                    priority=record.priority,
+                    timestamp=record.timestamp,
+                    remaining_delay=remaining,
+                )
+            )
+        # Everything pending leaves; after stop() nothing is running, so every structure
+        # that refers to a waiting job can simply be emptied.
+        for record in records:
+            record.dropped = True
+            self._forget(record)
+        for group in self._groups.values():
+            group.ready.clear()
+            group.ready_live = 0
+            group.retrying.clear()
+            group.attempts.clear()
+        self._orphans.clear()
+        self._timers = [t for t in self._timers if t[2] == _TICK]
+        heapq.heapify(self._timers)
+        self._timers_dead = 0
+        self.pending = 0
+        return exported
