@@ -10,30 +10,61 @@ from __future__ import annotations
 
 from ._backends.memory import (
     InMemoryQueue as InMemoryQueue,
+)
+from ._backends.memory import (
     InMemoryQueueConfig as InMemoryQueueConfig,
+)
+from ._backends.memory import (
     InMemoryQueuePlugin as InMemoryQueuePlugin,
 )
 from ._config import parse_config as parse_config
 from ._errors import (
     BackendUnavailableError as BackendUnavailableError,
+)
+from ._errors import (
     ConfigValidationError as ConfigValidationError,
+)
+from ._errors import (
     InvalidScheduleError as InvalidScheduleError,
+)
+from ._errors import (
     PluginNotFoundError as PluginNotFoundError,
+)
+from ._errors import (
     QueueError as QueueError,
+)
+from ._errors import (
     QueueFullError as QueueFullError,
+)
+from ._errors import (
     QueueStoppedError as QueueStoppedError,
+)
+from ._errors import (
     SerializationError as SerializationError,
 )
 from ._model import (
     Migration as Migration,
+)
+from ._model import (
     PendingJob as PendingJob,
+)
+from ._model import (
     QueueJob as QueueJob,
+)
+from ._model import (
     QueueStats as QueueStats,
+)
+from ._model import (
     RecurringJobDetails as RecurringJobDetails,
+)
+from ._model import (
     RecurringJobInfo as RecurringJobInfo,
+)
+from ._model import (
     SwitchResult as SwitchResult,
 )
-from ._plugins import QueuePlugin as QueuePlugin, QueuePluginRegistry as QueuePluginRegistry
+from ._plugins import QueuePlugin as QueuePlugin
+from ._plugins import QueuePluginRegistry as QueuePluginRegistry
 from ._protocols import Queue as Queue
 
 __version__ = "0.1.0"

@@ -109,14 +109,13 @@ def structure_config(cls: type[C], raw: Mapping[str, Any], plugin_id: str) -> C:
     """Build ``cls`` from ``raw``, reporting every bad field in one error."""
     if not isinstance(raw, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise ConfigValidationError(plugin_id, [f"config must be a mapping, not {raw!r}"])
-    attrs.resolve_types(cls)  # type: ignore[type-var]  # cls is an attrs class by contract
-    fields = attrs.fields(cls)  # type: ignore[misc]  # same
+    attrs_cls: Any = cls  # an attrs class, by the plugin contract
+    attrs.resolve_types(attrs_cls)
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(attrs_cls)
     errors: list[str] = []
     known = {f.alias or f.name: f for f in fields}
     errors.extend(
-        f"{key}: unknown key (known: {', '.join(sorted(known))})"
-        for key in raw
-        if key not in known
+        f"{key}: unknown key (known: {', '.join(sorted(known))})" for key in raw if key not in known
     )
     kwargs: dict[str, Any] = {}
     for key, field in known.items():
@@ -144,9 +143,7 @@ def structure_config(cls: type[C], raw: Mapping[str, Any], plugin_id: str) -> C:
         raise ConfigValidationError(plugin_id, [str(exc)]) from exc
 
 
-def parse_config(
-    plugin: QueuePlugin[C], raw: Mapping[str, Any], version: int | None = None
-) -> C:
+def parse_config(plugin: QueuePlugin[C], raw: Mapping[str, Any], version: int | None = None) -> C:
     """Migrate ``raw`` from ``version`` to the plugin's version, then structure and validate it.
 
     Args:

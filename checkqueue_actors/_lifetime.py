@@ -59,7 +59,7 @@ class AsyncLifetimeMixin:
                 raise
             context = exc.__context__
             try:
-                raise exc  # noqa: B904  # re-raised as itself, not chained to the group
+                raise exc  # re-raised as itself, not chained to the group
             finally:
                 exc.__context__ = context
                 del exc, group

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, final
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._model import Migration
     from ._protocols import Queue
 

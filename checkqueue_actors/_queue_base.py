@@ -12,7 +12,7 @@ import contextvars
 import enum
 import math
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import trio
 
@@ -57,10 +57,14 @@ def check_delay(name: str, value: object) -> float:
     """A finite, non-negative number of seconds (None means 0)."""
     if value is None:
         return 0.0
-    if not _is_number(value) or not math.isfinite(value) or value < 0:  # type: ignore[operator]  # checked by _is_number first
+    if isinstance(value, bool) or not isinstance(value, int | float):
         msg = f"{name} must be a finite number of seconds >= 0, not {value!r}"
         raise ValueError(msg)
-    return float(value)  # type: ignore[arg-type]  # same
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        msg = f"{name} must be a finite number of seconds >= 0, not {value!r}"
+        raise ValueError(msg)
+    return seconds
 
 
 def check_priority(priority: object) -> int:
@@ -104,14 +108,11 @@ def check_recurring_args(
         raise ValueError(msg)
     interval: float | None = None
     if interval_seconds is not None:
-        if (
-            not _is_number(interval_seconds)
-            or not math.isfinite(interval_seconds)  # type: ignore[arg-type]  # checked by _is_number
-            or interval_seconds <= 0  # type: ignore[operator]  # same
-        ):
+        if _is_number(interval_seconds):
+            interval = float(interval_seconds)  # type: ignore[arg-type]  # _is_number checked it
+        if interval is None or not math.isfinite(interval) or interval <= 0:
             msg = f"interval_seconds must be a finite number > 0, not {interval_seconds!r}"
             raise ValueError(msg)
-        interval = float(interval_seconds)  # type: ignore[arg-type]  # same
     if cron_pattern is not None and not isinstance(cron_pattern, str):
         msg = f"cron_pattern must be a str, not {cron_pattern!r}"
         raise ValueError(msg)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import attrs
+if TYPE_CHECKING:
+    import attrs
 
-__all__ = ["finite_float", "strict_int", "strict_str"]
+__all__ = ["Validator", "finite_float", "strict_int", "strict_str"]
+
+Validator: TypeAlias = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
 def _name(attribute: attrs.Attribute[Any]) -> str:
     return attribute.alias or attribute.name
 
 
-def strict_int(
-    minimum: int | None = None, maximum: int | None = None
-) -> attrs.AttrsInstance | Any:
+def strict_int(minimum: int | None = None, maximum: int | None = None) -> Validator:
     """An int (never a bool), optionally within [minimum, maximum]."""
 
     def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -39,7 +41,7 @@ def finite_float(
     gt: float | None = None,
     ge: float | None = None,
     le: float | None = None,
-) -> Any:
+) -> Validator:
     """A finite int or float (never a bool) within the given bounds."""
 
     def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -63,7 +65,7 @@ def finite_float(
     return check
 
 
-def strict_str(*, non_empty: bool = False) -> Any:
+def strict_str(*, non_empty: bool = False) -> Validator:
     """A str, optionally non-empty."""
 
     def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -33,11 +33,15 @@ class HandlerHost(Protocol):
 
     engine: QueueEngine
     limiter: trio.CapacityLimiter
-    handlers_nursery: trio.Nursery
     concurrency: int
     stopping: bool
     queue: object
     queue_name: str
+
+    @property
+    def handlers_nursery(self) -> trio.Nursery:
+        """Where workers run."""
+        ...
 
     def handler_finished(self) -> None:
         """A delivery left a worker (ran, failed or was given back)."""

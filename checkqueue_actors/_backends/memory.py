@@ -5,7 +5,7 @@ The actor tree of one queue::
     InMemoryQueue.run                       (supervisor: owns both nurseries)
     ├── actors nursery  (cancelled by stop(): no new handler starts, timers stop)
     │   ├── SchedulerActor                  (every timer: delays, backoff, recurring, heartbeat)
-    │   └── GroupRouterActor × groups       (round-robin within a group)
+    │   └── GroupRouterActor x groups       (round-robin within a group)
     └── handlers nursery (cancelled once running handlers have finished)
         └── ConsumerActor workers           (run handlers under the CapacityLimiter)
 
@@ -78,11 +78,7 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
 
     def __init__(self, name: str, config: InMemoryQueueConfig | None = None) -> None:
         super().__init__(name)
-        if config is None:
-            config = InMemoryQueueConfig()
-        elif not isinstance(config, InMemoryQueueConfig):  # pyright: ignore[reportUnnecessaryIsInstance]
-            msg = f"config must be an InMemoryQueueConfig, not {config!r}"
-            raise TypeError(msg)
+        config = _require_config(config)
         self._config = config
         self.concurrency = config.concurrency
         self.queue_name = name
@@ -317,6 +313,15 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
         return self.engine.export_pending(trio.current_time())
 
 
+def _require_config(config: object) -> InMemoryQueueConfig:
+    if config is None:
+        return InMemoryQueueConfig()
+    if not isinstance(config, InMemoryQueueConfig):
+        msg = f"config must be an InMemoryQueueConfig, not {config!r}"
+        raise TypeError(msg)
+    return config
+
+
 class _UnstartedClock:
     """Stands in for the wall clock until the queue starts (nothing needs it before)."""
 
@@ -345,4 +350,3 @@ class InMemoryQueuePlugin:
     def create_queue(self, name: str, config: InMemoryQueueConfig) -> InMemoryQueue[Any]:
         """A new, unstarted in-memory queue."""
         return InMemoryQueue(name, config)
-

@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,7 +33,7 @@ from .._model import PendingJob, QueueStats, RecurringJobDetails
 from .cron import CronSchedule
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
 __all__ = [
     "Delivery",
@@ -93,14 +94,16 @@ class GroupState:
 
     name: str
     max_retries: int
-    ready: list[tuple[int, float, int, JobRecord]] = attrs.field(factory=list)
+    ready: list[tuple[int, float, int, JobRecord]] = attrs.field(
+        factory=list[tuple[int, float, int, JobRecord]]
+    )
     ready_live: int = 0
     """Entries of ``ready`` whose job is not dropped."""
-    retrying: dict[str, tuple[int, float]] = attrs.field(factory=dict)
+    retrying: dict[str, tuple[int, float]] = attrs.field(factory=dict[str, tuple[int, float]])
     """job id -> (attempts made, due) for jobs waiting out a retry backoff."""
-    attempts: dict[str, int] = attrs.field(factory=dict)
+    attempts: dict[str, int] = attrs.field(factory=dict[str, int])
     """job id -> retries already made, for jobs back in ``ready`` after a failure."""
-    consumers: list[Any] = attrs.field(factory=list)
+    consumers: list[Any] = attrs.field(factory=list[Any])
     cursor: int = 0
     completed: int = 0
     failed: int = 0
@@ -220,7 +223,9 @@ class QueueEngine:
             self.armed_deadline = due
             self.on_earlier_deadline()
 
-    def _push_ready(self, group: GroupState, key: tuple[int, float, int], record: JobRecord) -> None:
+    def _push_ready(
+        self, group: GroupState, key: tuple[int, float, int], record: JobRecord
+    ) -> None:
         heapq.heappush(group.ready, (key[0], key[1], key[2], record))
         group.ready_live += 1
         notify = group.notify
@@ -269,8 +274,7 @@ class QueueEngine:
             return False
         if self.pending >= self.max_queue_size:
             msg = (
-                f"queue is full: {self.pending} jobs pending "
-                f"(max_queue_size={self.max_queue_size})"
+                f"queue is full: {self.pending} jobs pending (max_queue_size={self.max_queue_size})"
             )
             raise QueueFullError(msg)
         groups = list(self._groups.values()) or None
@@ -333,7 +337,9 @@ class QueueEngine:
                     continue
                 record.groups = [group]
                 if not record.delayed:
-                    self._push_ready(group, (-record.priority, record.available_at, record.seq), record)
+                    self._push_ready(
+                        group, (-record.priority, record.available_at, record.seq), record
+                    )
         return group
 
     @property
@@ -371,7 +377,7 @@ class QueueEngine:
         record, group = delivery.record, delivery.group
         attempt = delivery.attempts + 1
         if delivery.attempts < group.max_retries and not record.dropped:
-            due = now + (2**attempt) * self.delay_multiplier
+            due = now + 2.0**attempt * self.delay_multiplier
             group.retrying[record.id] = (attempt, due)
             self._add_waiting(record)
             self._push_timer(due, _RETRY, record, group)
