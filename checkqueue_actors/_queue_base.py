@@ -154,6 +154,7 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
         self._started = trio.Event()  # set once running, or once stopped without running
         self._stop_requested = trio.Event()
         self._finished = trio.Event()
+        self._ran = False
 
     @property
     def name(self) -> str:
@@ -174,15 +175,15 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
         Raises:
           RuntimeError: if the queue is already running or has run before.
         """
-        if self._state is LifeState.STOPPED and not self._finished.is_set():
+        if self._state is LifeState.STOPPED and not self._ran:
             # stop() came before start: nothing to run
-            self._finished.set()
             task_status.started()
             return
         if self._state is not LifeState.NEW:
             msg = f"this {type(self).__qualname__} is already running (or has run)"
             raise RuntimeError(msg)
         self._state = LifeState.RUNNING
+        self._ran = True
         try:
             await self._serve(task_status)
         except BaseExceptionGroup as group:
@@ -215,6 +216,7 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
             self._state = LifeState.STOPPED
             self._stop_requested.set()
             self._started.set()
+            self._finished.set()
             await trio.lowlevel.checkpoint()
             return
         self._stop_requested.set()
