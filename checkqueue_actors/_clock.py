@@ -18,6 +18,12 @@ import trio.testing
 __all__ = ["WallClock", "utc_now"]
 
 
+_virtual_anchor: trio.lowlevel.RunVar[tuple[float, datetime]] = trio.lowlevel.RunVar(
+    "checkqueue_actors_virtual_anchor"
+)
+"""The (trio time, wall time) anchor shared by every WallClock of a run on a MockClock."""
+
+
 def utc_now() -> datetime:
     """The current UTC time, timezone-aware."""
     return datetime.now(UTC)
@@ -29,9 +35,20 @@ class WallClock:
     __slots__ = ("_anchor_trio", "_anchor_wall", "_virtual")
 
     def __init__(self, wall: datetime | None = None) -> None:
-        self._anchor_trio = trio.current_time()
-        self._anchor_wall = wall if wall is not None else utc_now()
         self._virtual = isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
+        if self._virtual and wall is None:
+            # On a MockClock virtual time runs far ahead of the real wall clock, so each
+            # queue anchoring on utc_now() at its own start would disagree with the others
+            # about wall time; a manager moving next_run_at from one queue to another
+            # needs them to agree. One anchor per trio run keeps every WallClock aligned.
+            try:
+                self._anchor_trio, self._anchor_wall = _virtual_anchor.get()
+            except LookupError:
+                self._anchor_trio, self._anchor_wall = trio.current_time(), utc_now()
+                _virtual_anchor.set((self._anchor_trio, self._anchor_wall))
+        else:
+            self._anchor_trio = trio.current_time()
+            self._anchor_wall = wall if wall is not None else utc_now()
 
     @property
     def virtual(self) -> bool:
