@@ -26,7 +26,7 @@ from .._actors.consumer import ConsumerActor
 from .._actors.router import GroupRouterActor
 from .._actors.scheduler import SchedulerActor
 from .._clock import WallClock
-from .._errors import QueueStoppedError
+from .._errors import QueueFullError, QueueStoppedError
 from .._queue_base import (
     BaseQueue,
     LifeState,
@@ -39,7 +39,7 @@ from .._state.engine import QueueEngine
 from .._validators import finite_float, strict_int
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from .._model import Migration, PendingJob, QueueStats, RecurringJobDetails
     from .._protocols import Handler
@@ -188,6 +188,73 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
             timestamp=self._clock.to_wall(now),
         )
         return the_id
+
+    async def enqueue_many(
+        self,
+        items: Iterable[T],
+        *,
+        priority: int = 0,
+        start_delay: float | None = None,
+        job_ids: Iterable[str | None] | None = None,
+    ) -> list[str]:
+        """Add several jobs at once, all or nothing, and return their ids in order.
+
+        The same as calling ``enqueue`` once per item with the same ``priority`` and
+        ``start_delay`` (and the matching entry of ``job_ids``), except that every
+        argument is checked and the room is counted before anything is stored: if one
+        id is invalid or the jobs do not all fit, nothing is stored. An id already in
+        the queue, or repeated within ``job_ids``, is ignored as ``enqueue`` does, and
+        its id is returned in its place.
+
+        Args:
+          items: The payloads.
+          priority: Higher runs first (for every item).
+          start_delay: Seconds before the items become ready (for every item).
+          job_ids: Dedup keys, one per item (``None`` for a fresh uuid4).
+        Returns:
+          The job ids, one per item.
+        Raises:
+          ValueError: for a bad priority, delay or id, or ``job_ids`` of another length.
+          QueueFullError: when the new jobs would not all fit in ``max_queue_size``.
+          QueueStoppedError: after the queue stopped.
+        Cancellation:
+          Atomic, like ``enqueue``: the jobs are stored without yielding.
+
+        .. versionadded:: 0.1.0
+        """
+        datas = list(items)
+        checked_priority, delay, _ = check_enqueue_args(priority, start_delay, None)
+        if job_ids is None:
+            ids: list[str | None] = [None] * len(datas)
+        else:
+            ids = [check_enqueue_args(0, None, job_id)[2] for job_id in job_ids]
+            if len(ids) != len(datas):
+                msg = f"job_ids has {len(ids)} entries for {len(datas)} items"
+                raise ValueError(msg)
+        await self._admit(allow_stopping=True)
+        engine = self.engine
+        fresh = [job_id if job_id is not None else str(uuid.uuid4()) for job_id in ids]
+        new_ids = {job_id for job_id in fresh if engine.get(job_id) is None}
+        if engine.pending + len(new_ids) > engine.max_queue_size:
+            msg = (
+                f"queue is full: {engine.pending} jobs pending, {len(new_ids)} more do not fit "
+                f"(max_queue_size={engine.max_queue_size})"
+            )
+            raise QueueFullError(msg)
+        now = trio.current_time()
+        assert self._clock is not None
+        timestamp = self._clock.to_wall(now)
+        scaled = delay * self._config.delay_multiplier
+        for job_id, data in zip(fresh, datas, strict=True):
+            engine.enqueue(
+                job_id=job_id,
+                data=data,
+                priority=checked_priority,
+                delay=scaled,
+                now=now,
+                timestamp=timestamp,
+            )
+        return fresh
 
     async def consume(
         self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
