@@ -57,7 +57,11 @@ class GroupRouterActor:
                 try:
                     limiter.acquire_on_behalf_of_nowait(token)
                 except trio.WouldBlock:
-                    await limiter.acquire_on_behalf_of(token)
+                    group.router_waiting_for_slot = True
+                    try:
+                        await limiter.acquire_on_behalf_of(token)
+                    finally:
+                        group.router_waiting_for_slot = False
                 delivery = engine.claim(group)
                 if delivery is None:  # only dropped jobs were left
                     limiter.release_on_behalf_of(token)

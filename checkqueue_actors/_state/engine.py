@@ -109,6 +109,8 @@ class GroupState:
     failed: int = 0
     notify: Callable[[], None] | None = None
     """Called (by whoever sleeps on this group) when ready work appears; set to None first."""
+    router_waiting_for_slot: bool = False
+    """The group's router is blocked on the concurrency limiter (set by the router)."""
 
     def next_consumer(self) -> Any:
         """The next consumer in round-robin order."""
