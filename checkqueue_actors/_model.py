@@ -66,9 +66,10 @@ class RecurringJobDetails(Generic[T]):
     cron_pattern: str | None
     next_run_at: datetime | None
     """UTC-aware time of the next occurrence, or ``None`` when none is planned."""
-    timezone: str | None = None
+    timezone: str | None = attrs.field(default=None, eq=False)
     """IANA timezone of a cron schedule (``None`` means UTC). An addition to the contract's
-    fields so that a backend switch can carry a cron schedule over unchanged."""
+    fields so that a backend switch can carry a cron schedule over unchanged; it takes no
+    part in equality, so details compare as the contract's six fields."""
 
 
 @attrs.frozen
