@@ -24,6 +24,11 @@ _virtual_anchor: trio.lowlevel.RunVar[tuple[float, datetime]] = trio.lowlevel.Ru
 """The (trio time, wall time) anchor shared by every WallClock of a run on a MockClock."""
 
 
+def is_virtual_clock() -> bool:
+    """True when the current trio run uses a MockClock (virtual time)."""
+    return isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
+
+
 def utc_now() -> datetime:
     """The current UTC time, timezone-aware."""
     return datetime.now(UTC)
@@ -35,7 +40,7 @@ class WallClock:
     __slots__ = ("_anchor_trio", "_anchor_wall", "_virtual")
 
     def __init__(self, wall: datetime | None = None) -> None:
-        self._virtual = isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
+        self._virtual = is_virtual_clock()
         if self._virtual and wall is None:
             # On a MockClock virtual time runs far ahead of the real wall clock, so each
             # queue anchoring on utc_now() at its own start would disagree with the others
@@ -75,6 +80,8 @@ class WallClock:
         if self._virtual:
             return False
         trio_now = trio.current_time()
+        # Linux's monotonic clock (trio's) stands still while the host is suspended,
+        # the wall clock does not: after a resume they disagree by the time slept.
         wall_now = utc_now()
         drift = (wall_now - self.to_wall(trio_now)).total_seconds()
         if abs(drift) <= tolerance:
