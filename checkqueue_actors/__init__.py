@@ -42,6 +42,9 @@ from ._errors import (
 from ._errors import (
     SerializationError as SerializationError,
 )
+from ._manager import QueueManager as QueueManager
+from ._manager import QueueProxy as QueueProxy
+from ._manager import open_queue_manager as open_queue_manager
 from ._model import (
     Migration as Migration,
 )
@@ -66,16 +69,20 @@ from ._model import (
 from ._plugins import QueuePlugin as QueuePlugin
 from ._plugins import QueuePluginRegistry as QueuePluginRegistry
 from ._protocols import Queue as Queue
+from ._stores import FileConfigStore as FileConfigStore
+from ._stores import MemoryConfigStore as MemoryConfigStore
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendUnavailableError",
     "ConfigValidationError",
+    "FileConfigStore",
     "InMemoryQueue",
     "InMemoryQueueConfig",
     "InMemoryQueuePlugin",
     "InvalidScheduleError",
+    "MemoryConfigStore",
     "Migration",
     "PendingJob",
     "PluginNotFoundError",
@@ -83,14 +90,17 @@ __all__ = [
     "QueueError",
     "QueueFullError",
     "QueueJob",
+    "QueueManager",
     "QueuePlugin",
     "QueuePluginRegistry",
+    "QueueProxy",
     "QueueStats",
     "QueueStoppedError",
     "RecurringJobDetails",
     "RecurringJobInfo",
     "SerializationError",
     "SwitchResult",
+    "open_queue_manager",
     "parse_config",
 ]
 
