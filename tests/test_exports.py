@@ -1,0 +1,82 @@
+"""The package root exports exactly the contract's names, under its own module name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import checkqueue_actors
+
+CONTRACT_NAMES = {
+    # data
+    "QueueJob",
+    "QueueStats",
+    "RecurringJobDetails",
+    "RecurringJobInfo",
+    "SwitchResult",
+    "PendingJob",
+    "Migration",
+    # queues and the in-memory backend
+    "Queue",
+    "InMemoryQueueConfig",
+    "InMemoryQueue",
+    "InMemoryQueuePlugin",
+    # plugins and configs
+    "QueuePlugin",
+    "parse_config",
+    "QueuePluginRegistry",
+    # manager
+    "open_queue_manager",
+    "QueueManager",
+    "QueueProxy",
+    "MemoryConfigStore",
+    "FileConfigStore",
+    # errors
+    "QueueError",
+    "QueueFullError",
+    "QueueStoppedError",
+    "ConfigValidationError",
+    "PluginNotFoundError",
+    "BackendUnavailableError",
+    "InvalidScheduleError",
+    "SerializationError",
+}
+
+
+def test_all_is_the_contract() -> None:
+    """__all__ holds exactly the names CONTRACT.md lists for the package root."""
+    assert set(checkqueue_actors.__all__) == CONTRACT_NAMES
+    assert len(checkqueue_actors.__all__) == len(CONTRACT_NAMES)
+
+
+def test_names_resolve_under_the_package() -> None:
+    """Every exported class or function reports ``checkqueue_actors`` as its module."""
+    for name in checkqueue_actors.__all__:
+        obj = getattr(checkqueue_actors, name)
+        assert obj.__module__ == "checkqueue_actors", name
+
+
+def test_errors_share_one_root() -> None:
+    """Every error subclasses QueueError; schedule and config errors are ValueErrors too."""
+    for name in checkqueue_actors.__all__:
+        obj = getattr(checkqueue_actors, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, checkqueue_actors.QueueError), name
+    assert issubclass(checkqueue_actors.InvalidScheduleError, ValueError)
+    assert issubclass(checkqueue_actors.ConfigValidationError, ValueError)
+
+
+def test_import_leaves_coredis_out() -> None:
+    """``import checkqueue_actors`` does not import coredis (only the Redis module may)."""
+    code = "import sys, checkqueue_actors; print('coredis' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
+
+
+def test_py_typed_is_shipped() -> None:
+    """The package is marked as typed."""
+    from importlib.resources import files
+
+    assert files("checkqueue_actors").joinpath("py.typed").is_file()
