@@ -3,6 +3,7 @@ one whose queues lack ``export_pending`` and one with a config migration."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
@@ -18,8 +19,6 @@ from checkqueue_actors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from checkqueue_actors import Queue
 
 
