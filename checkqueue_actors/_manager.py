@@ -649,7 +649,7 @@ def _coerce_config(plugin: QueuePlugin[Any], config: object) -> Any:
         return parse_config(plugin, config)  # pyright: ignore[reportUnknownArgumentType]
     raise ConfigValidationError(
         plugin.id,
-        [f"config must be a {config_type.__name__} or a mapping, not {config!r}"],
+        [f"config must be an instance of {config_type.__name__} or a mapping, not {config!r}"],
     )
 
 

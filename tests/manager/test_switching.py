@@ -328,7 +328,7 @@ async def test_get_queue_during_a_switch_lands_on_the_new_backend(
             await old.enqueue("x")
             await trio.sleep(1)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(manager.set_active_backend, "memory2", {})
+                nursery.start_soon(manager.set_active_backend, "memory2", dict[str, Any]())
                 await trio.testing.wait_all_tasks_blocked()
                 late = manager.get_queue("late")
                 assert manager.get_queue("late") is late
@@ -451,6 +451,7 @@ async def test_switch_keeps_monitoring_working(
             assert [(i.queue_name, i.job_id, i.next_run_at) for i in infos_after] == [
                 ("b", "r", info.next_run_at)
             ]
-            assert info.next_run_at - (await b.get_recurring_job_details("r")).next_run_at == (  # type: ignore[union-attr]
-                timedelta(0)
+            details = await b.get_recurring_job_details("r")
+            assert details is not None
+            assert details.next_run_at - info.next_run_at == timedelta(0)
             )
