@@ -101,7 +101,7 @@ class ConsumerActor:
         order. It saves the router hand-off (two task switches) per job.
         """
         host = self._host
-        if host.stopping or not group.has_ready():
+        if host.stopping or group.router_handing_off or not group.has_ready():
             return None
         own = 1 if group.router_waiting_for_slot else 0
         if host.limiter.statistics().tasks_waiting > own:

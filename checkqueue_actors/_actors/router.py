@@ -68,6 +68,9 @@ class GroupRouterActor:
                     continue
                 delivery.token = token
                 delivery.on_start = handler_started
+                # until this job's handler has begun, a worker chaining jobs would start a
+                # later job first (FIFO, CONTRACT.md "Delivery rules")
+                group.router_handing_off = True
                 consumer: ConsumerActor = group.next_consumer()
                 try:
                     consumer.inbox_send.send_nowait(delivery)
@@ -80,7 +83,10 @@ class GroupRouterActor:
                         engine.release(delivery)
                         limiter.release_on_behalf_of(token)
                         raise
-                await started_recv.receive()
+                try:
+                    await started_recv.receive()
+                finally:
+                    group.router_handing_off = False
         finally:
             group.notify = None
             doorbell.close()

@@ -111,6 +111,9 @@ class GroupState:
     """Called (by whoever sleeps on this group) when ready work appears; set to None first."""
     router_waiting_for_slot: bool = False
     """The group's router is blocked on the concurrency limiter (set by the router)."""
+    router_handing_off: bool = False
+    """The group's router holds a claimed job whose handler has not started yet (set by
+    the router); a worker must not overtake it by claiming the next job itself."""
 
     def next_consumer(self) -> Any:
         """The next consumer in round-robin order."""
