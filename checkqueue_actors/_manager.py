@@ -467,10 +467,16 @@ class QueueProxy(Generic[T]):
                 except Exception:
                     running = 0
                 if running:
+                    groups = {sub.consumer_group for sub in self._subscriptions}
+                    again = (
+                        "; a job still pending for another consumer group is delivered "
+                        "again to every group"
+                        if len(groups) > 1
+                        else ""
+                    )
                     report.warnings.append(
-                        f"{label}: {running} job(s) were running during the switch; they "
-                        "finished on the old backend, and a job still pending for another "
-                        "consumer group is delivered again to every group"
+                        f"{label}: {running} job(s) were running during the switch; "
+                        f"they finished on the old backend{again}"
                     )
                 self._draining = True
                 try:
