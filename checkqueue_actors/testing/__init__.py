@@ -1,0 +1,61 @@
+"""Test kit of checkqueue_actors: for applications and for backend authors.
+
+- ``RecordingHandler`` / ``DeliveryLog``: a handler that records every delivery
+  (with the trio time it started) and can be told to fail, sleep or wait.
+- ``drain(queue)``: wait until nothing is pending or running; ``wait_until``
+  polls any condition. Both work under pytest-trio's ``autojump_clock``.
+- ``QueueConformanceTests``: every contract test as a pytest class to subclass
+  with your backend's queue factory (see ``checkqueue_actors.testing.conformance``).
+- ``QueueStateMachine``: a Hypothesis state machine that checks a backend against a
+  reference model over random interleavings (see ``checkqueue_actors.testing.stateful``).
+- ``checkqueue_actors.testing.pytest_plugin``: fixtures (``memory_queue``,
+  ``recording_handler``); enable it with
+  ``pytest_plugins = ["checkqueue_actors.testing.pytest_plugin"]``.
+
+This subpackage imports pytest, pytest-trio and Hypothesis: install them (the
+``test`` extra) to use it.
+"""
+
+from __future__ import annotations
+
+from ._recording import (
+    DeliveryLog as DeliveryLog,
+)
+from ._recording import (
+    HandlerFailure as HandlerFailure,
+)
+from ._recording import (
+    RecordedDelivery as RecordedDelivery,
+)
+from ._recording import (
+    RecordingHandler as RecordingHandler,
+)
+from ._waiting import drain as drain
+from ._waiting import is_virtual_clock as is_virtual_clock
+from ._waiting import wait_until as wait_until
+from .conformance import (
+    ConformanceHarness as ConformanceHarness,
+)
+from .conformance import (
+    MakeQueue as MakeQueue,
+)
+from .conformance import (
+    QueueConformanceTests as QueueConformanceTests,
+)
+from .conformance import (
+    TimeMode as TimeMode,
+)
+
+__all__ = [
+    "ConformanceHarness",
+    "DeliveryLog",
+    "HandlerFailure",
+    "MakeQueue",
+    "QueueConformanceTests",
+    "RecordedDelivery",
+    "RecordingHandler",
+    "TimeMode",
+    "drain",
+    "is_virtual_clock",
+    "wait_until",
+]
