@@ -518,9 +518,13 @@ class QueueProxy(Generic[T]):
             finally:
                 self._switching = False
                 self._gate.set()
-            if self._stopped:  # stop() came during the switch: the new queue stops too
+            if self._is_stopped():  # stop() came during the switch: the new queue stops too
                 await new.stop()
             return report
+
+    def _is_stopped(self) -> bool:
+        # a method, so type checkers do not keep the narrowing from before the awaits
+        return self._stopped
 
     async def _read_recurring(
         self, old: Queue[T], report: _ProxySwitchReport, label: str

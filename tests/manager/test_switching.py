@@ -453,3 +453,39 @@ async def test_switch_keeps_monitoring_working(
             details = await b.get_recurring_job_details("r")
             assert details is not None
             assert details.next_run_at == info.next_run_at
+
+
+async def test_switch_delegate_moves_one_proxy_to_a_given_queue(
+    registry: QueuePluginRegistry, autojump_clock: trio.testing.MockClock
+) -> None:
+    """switch_delegate starts the new queue, replays consumers and moves the jobs over."""
+    from checkqueue_actors import InMemoryQueue
+
+    seen: list[tuple[str, float]] = []
+
+    async def handler(job: QueueJob[str]) -> None:
+        seen.append((job.data, trio.current_time()))
+
+    with trio.fail_after(60):
+        async with open_queue_manager(registry) as manager:
+            proxy = manager.get_queue("q")
+            t0 = trio.current_time()
+            await proxy.enqueue("delayed", start_delay=20)
+            await proxy.consume(handler, consumer_group="g")
+            await trio.sleep(1)
+            new: InMemoryQueue[Any] = InMemoryQueue("q", InMemoryQueueConfig(delay_multiplier=0.5))
+            await proxy.switch_delegate(new)
+            assert (await new.get_stats()).pending == 1  # the proxy now talks to `new`
+            await proxy.enqueue("now")
+            await trio.sleep(1)
+            assert [d for d, _ in seen] == ["now"]
+            # an already running queue is refused and nothing changes
+            async with trio.open_nursery() as nursery:
+                running: InMemoryQueue[Any] = InMemoryQueue("q")
+                await nursery.start(running.run)
+                with pytest.raises(RuntimeError, match="already running"):
+                    await proxy.switch_delegate(running)
+                await running.stop()
+            await trio.sleep(30)
+            assert (await new.get_stats()).completed == 2
+    assert [(d, t - t0) for d, t in seen] == [("now", pytest.approx(1)), ("delayed", 20)]
