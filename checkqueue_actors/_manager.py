@@ -515,6 +515,15 @@ class QueueProxy(Generic[T]):
                     await self._restore_recurring(new, details, now, delay_multiplier, report)
                 for job in pending:
                     await self._restore_pending(new, job, delay_multiplier, report, label)
+                groups = {sub.consumer_group for sub in self._subscriptions}
+                if report.pending and len(groups) > 1:
+                    # PendingJob does not say which groups still owed a job, and enqueue
+                    # cannot target groups, so every group gets each moved job again
+                    report.warnings.append(
+                        f"{label}: {report.pending} pending job(s) were moved to a queue with "
+                        f"{len(groups)} consumer groups; a group that had already finished "
+                        "one of them runs it again"
+                    )
             finally:
                 self._switching = False
                 self._gate.set()
