@@ -1,4 +1,7 @@
-"""Dramatiq's StubBroker with a ``Worker`` of ``concurrency`` threads, through its public API."""
+"""Dramatiq's StubBroker with a ``Worker`` of ``concurrency`` threads, through its public API.
+
+``dramatiq_redis`` runs the same code on a RedisBroker.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,24 @@ from typing import Any
 from benchmarks._common import Unsupported, percentile
 
 
-def _setup(concurrency: int) -> tuple[Any, Any]:
+def _setup(url: str | None) -> tuple[Any, Any]:
     import dramatiq
-    from dramatiq.brokers.stub import StubBroker
 
-    broker = StubBroker()
+    if url is None:
+        from dramatiq.brokers.stub import StubBroker
+
+        broker = StubBroker()
+    else:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=url)
     broker.emit_after("process_boot")
     dramatiq.set_broker(broker)
     return dramatiq, broker
 
 
-def _throughput(n: int, concurrency: int, live: bool) -> dict[str, Any]:
-    dramatiq, broker = _setup(concurrency)
+def _throughput(url: str | None, n: int, concurrency: int, live: bool) -> dict[str, Any]:
+    dramatiq, broker = _setup(url)
     from dramatiq import Worker
 
     done = threading.Event()
@@ -53,8 +62,8 @@ def _throughput(n: int, concurrency: int, live: bool) -> dict[str, Any]:
     return {"seconds": seconds}
 
 
-def _enqueue(n: int) -> dict[str, Any]:
-    dramatiq, broker = _setup(10)
+def _enqueue(url: str | None, n: int) -> dict[str, Any]:
+    dramatiq, broker = _setup(url)
 
     @dramatiq.actor(max_retries=0)
     def noop(i: int) -> None:
@@ -68,8 +77,8 @@ def _enqueue(n: int) -> dict[str, Any]:
     return {"seconds": seconds}
 
 
-def _latency(samples: int, concurrency: int) -> dict[str, Any]:
-    dramatiq, broker = _setup(concurrency)
+def _latency(url: str | None, samples: int, concurrency: int) -> dict[str, Any]:
+    dramatiq, broker = _setup(url)
     from dramatiq import Worker
 
     lat: list[float] = []
@@ -94,11 +103,16 @@ def _latency(samples: int, concurrency: int) -> dict[str, Any]:
 
 def run(workload: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run one workload (see ``benchmarks.peers``)."""
+    return run_with(None, workload, params)
+
+
+def run_with(url: str | None, workload: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run one workload on a StubBroker (``url`` None) or a RedisBroker."""
     concurrency = int(params.get("concurrency", 10))
     if workload in ("live", "drain"):
-        return _throughput(int(params["n"]), concurrency, workload == "live")
+        return _throughput(url, int(params["n"]), concurrency, workload == "live")
     if workload == "enqueue":
-        return _enqueue(int(params["n"]))
+        return _enqueue(url, int(params["n"]))
     if workload == "latency":
-        return _latency(int(params["samples"]), concurrency)
+        return _latency(url, int(params["samples"]), concurrency)
     raise Unsupported("dramatiq has no bulk enqueue")

@@ -1,0 +1,110 @@
+"""checkqueue_actors' Redis backend (``checkqueue_actors.redis``), through its public API.
+
+Skipped (ImportError) until that module exists or when coredis is missing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import trio
+
+from benchmarks._common import Unsupported, percentile
+
+_GROUP = "bench"
+
+
+def _queue(url: str, concurrency: int, size: int) -> Any:
+    from checkqueue_actors.redis import RedisQueue, RedisQueueConfig
+
+    config = RedisQueueConfig(
+        url=url,
+        key_prefix=f"cqbench{uuid.uuid4().hex[:8]}",
+        concurrency=concurrency,
+        max_queue_size=max(100_000, size),
+    )
+    return RedisQueue("bench", config)
+
+
+class _Counter:
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.count = 0
+        self.done = trio.Event()
+
+    async def __call__(self, job: Any) -> None:
+        self.count += 1
+        if self.count == self.target:
+            self.done.set()
+
+
+async def _throughput(url: str, n: int, concurrency: int, live: bool) -> dict[str, Any]:
+    counter = _Counter(n)
+    async with _queue(url, concurrency, n) as queue:
+        if live:
+            await queue.consume(counter, consumer_group=_GROUP)
+            t0 = time.perf_counter()
+            for i in range(n):
+                await queue.enqueue(i)
+        else:
+            # the group exists first so that the backlog is owed to it, as with a worker
+            # that restarts; it has no consumer in this process until the timer starts
+            for i in range(n):
+                await queue.enqueue(i)
+            t0 = time.perf_counter()
+            await queue.consume(counter, consumer_group=_GROUP)
+        await counter.done.wait()
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds}
+
+
+async def _enqueue(url: str, n: int, bulk: bool) -> dict[str, Any]:
+    async with _queue(url, 10, n) as queue:
+        if bulk and not hasattr(queue, "enqueue_many"):
+            raise Unsupported("RedisQueue has no enqueue_many yet")
+        t0 = time.perf_counter()
+        if bulk:
+            for start in range(0, n, 1000):
+                await queue.enqueue_many(range(start, min(n, start + 1000)))
+        else:
+            for i in range(n):
+                await queue.enqueue(i)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds}
+
+
+async def _latency(url: str, samples: int, concurrency: int) -> dict[str, Any]:
+    lat: list[float] = []
+    box: list[trio.Event] = [trio.Event()]
+
+    async def handler(job: Any) -> None:
+        lat.append(time.perf_counter() - job.data)
+        box[0].set()
+
+    async with _queue(url, concurrency, 10) as queue:
+        await queue.consume(handler, consumer_group=_GROUP)
+        await trio.sleep(0.05)
+        for _ in range(samples):
+            box[0] = trio.Event()
+            await queue.enqueue(time.perf_counter())
+            await box[0].wait()
+            await trio.sleep(0.001)
+    return {"p50_ms": percentile(lat, 50) * 1e3, "p99_ms": percentile(lat, 99) * 1e3}
+
+
+def run(workload: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run one workload (see ``benchmarks.peers``)."""
+    import checkqueue_actors.redis  # noqa: F401  # ImportError: the row is skipped
+
+    url = str(params["redis_url"])
+    n = int(params.get("n", 0))
+    concurrency = int(params.get("concurrency", 10))
+    if workload in ("live", "drain"):
+        return trio.run(_throughput, url, n, concurrency, workload == "live")
+    if workload in ("enqueue", "enqueue_bulk"):
+        return trio.run(_enqueue, url, n, workload == "enqueue_bulk")
+    if workload == "latency":
+        return trio.run(_latency, url, int(params["samples"]), concurrency)
+    raise Unsupported(workload)

@@ -1,0 +1,41 @@
+"""Every benchmark scenario runs in a tiny mode, so the suite cannot rot (no speed asserted).
+
+Peers that are not installed (CI installs only ``.[test]``) become skipped rows; Redis
+rows run against a throwaway loopback redis-server when the binary is there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.scenarios import SCENARIO_KEYS
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.mark.slow
+def test_every_scenario_runs_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["--tiny", "--no-node", "--runs", "1", "--out", str(tmp_path)])
+    assert status == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert [s["key"] for s in data["scenarios"]] == list(SCENARIO_KEYS)
+    rows = {row["driver"]: row for s in data["scenarios"] for row in s["rows"]}
+    # our own drivers and the trio baseline must always produce numbers
+    for scenario in data["scenarios"]:
+        for row in scenario["rows"]:
+            if row["driver"] in ("ours_memory", "trio_channel"):
+                assert row["skipped"] is None, row
+                assert row["median"], row
+    assert "ours_memory" in rows
+    assert (tmp_path / "results.svg").read_text().startswith("<svg")
+    assert "| target | measured | met |" in (tmp_path / "results.md").read_text()
+    assert "checkqueue memory" in capsys.readouterr().out
+
+
+def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
+    assert main(["--tiny", "--scenario", "Z", "--out", str(tmp_path)]) == 2
