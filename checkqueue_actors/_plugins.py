@@ -16,14 +16,41 @@ C = TypeVar("C")
 
 
 class QueuePlugin(Protocol[C]):
-    """A queue backend: its id, its versioned config type and a queue factory."""
+    """A queue backend: its id, its versioned config type and a queue factory.
 
-    id: str
-    display_name: str
-    description: str | None
-    config_version: int
-    config_type: type[C]
-    migrations: Sequence[Migration]
+    The members are read-only in the protocol, so a plugin may define them as
+    plain or ``Final`` class attributes, instance attributes or properties.
+    """
+
+    @property
+    def id(self) -> str:
+        """Unique plugin id (``"memory"``, ``"redis"``)."""
+        ...
+
+    @property
+    def display_name(self) -> str:
+        """Human-readable name."""
+        ...
+
+    @property
+    def description(self) -> str | None:
+        """Optional one-line description."""
+        ...
+
+    @property
+    def config_version(self) -> int:
+        """The current config schema version."""
+        ...
+
+    @property
+    def config_type(self) -> type[C]:
+        """The attrs class of the config."""
+        ...
+
+    @property
+    def migrations(self) -> Sequence[Migration]:
+        """Steps from older config versions to ``config_version``."""
+        ...
 
     def create_queue(self, name: str, config: C) -> Queue[Any]:
         """A new, not yet started queue named ``name``."""

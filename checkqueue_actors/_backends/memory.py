@@ -17,7 +17,7 @@ race (a cancel against a tick) cannot let one more occurrence through.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import attrs
 import trio
@@ -405,14 +405,14 @@ class _UnstartedClock:
 class InMemoryQueuePlugin:
     """The in-memory backend as a plugin (id ``"memory"``)."""
 
-    id: Final = "memory"
-    display_name: Final = "In-memory"
-    description: Final = (
+    id: str = "memory"
+    display_name: str = "In-memory"
+    description: str | None = (
         "Embedded queue for one process: fast, no server; pending jobs do not survive a restart"
     )
-    config_version: Final = 1
-    config_type: Final = InMemoryQueueConfig
-    migrations: Final[Sequence[Migration]] = ()
+    config_version: int = 1
+    config_type: type[InMemoryQueueConfig] = InMemoryQueueConfig
+    migrations: Sequence[Migration] = ()
 
     def create_queue(self, name: str, config: InMemoryQueueConfig) -> InMemoryQueue[Any]:
         """A new, unstarted in-memory queue."""

@@ -112,7 +112,7 @@ async def test_waiters_of_a_queue_stopped_before_start_get_stopped_error(
 
 
 async def test_internal_fault_propagates_out_of_run(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An actor bug is never swallowed: it cancels the queue and leaves ``async with``."""
     queue: InMemoryQueue[int] = InMemoryQueue("q")
@@ -122,7 +122,7 @@ async def test_internal_fault_propagates_out_of_run(
 
     with pytest.raises(ZeroDivisionError, match="scheduler bug"), trio.fail_after(10):
         async with queue:
-            queue.engine.advance = broken_advance  # type: ignore[method-assign]
+            monkeypatch.setattr(queue.engine, "advance", broken_advance)
             await queue.enqueue(1, start_delay=1)
             await trio.sleep(5)
             pytest.fail("the queue should have been cancelled")

@@ -219,7 +219,7 @@ def test_delayed_jobs_order_by_availability_then_enqueue_order() -> None:
     engine.enqueue(job_id="early", data=0, priority=0, delay=2, now=1, timestamp=EPOCH)
     engine.advance(6)
     engine.enqueue(job_id="now", data=0, priority=0, delay=0, now=6, timestamp=EPOCH)
-    order = []
+    order: list[str] = []
     while (delivery := engine.claim(group)) is not None:
         order.append(delivery.record.id)
     assert order == ["early", "late", "now"]
