@@ -2,8 +2,9 @@
 
 Modelled on the seed's usage patterns: recurring health checks shared by a
 work-queue group, a broadcast group per simulated instance, urgent exports
-jumping a backlog, and a flaky handler recovering through retries. It runs on
-the real clock in about fifteen seconds and ends with a stats table.
+jumping a backlog, a flaky handler recovering through retries, and a live
+backend switch through the QueueManager while jobs flow. It runs on
+the real clock in under ten seconds and ends with a stats table.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import trio
 
 from ._backends.memory import InMemoryQueue, InMemoryQueueConfig
+from ._demo_switch import switch_scene
 
 if TYPE_CHECKING:
     from ._model import QueueJob, QueueStats
@@ -150,6 +152,8 @@ async def _demo(out: TextIO) -> None:
         await _broadcast(say, access)
         await _priorities(say, exports)
         await _retries(say, hooks)
+        say.heading("5. A live backend switch through the QueueManager, jobs still flowing")
+        await switch_scene(say)
         rows = [(queue.name, await queue.get_stats()) for queue in (health, access, exports, hooks)]
     _table(rows, out)
 

@@ -10,7 +10,7 @@ real clock in about two seconds.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._model import QueueJob
-    from ._plugins import QueuePlugin
 
 __all__ = ["switch_scene"]
 
@@ -33,7 +32,7 @@ _JOBS = 40
 async def switch_scene(print_fn: Callable[[str], object]) -> None:
     """Run the backend-switch scene, printing what happens through ``print_fn``."""
     registry = QueuePluginRegistry()
-    registry.register(cast("QueuePlugin[Any]", InMemoryQueuePlugin()))
+    registry.register(InMemoryQueuePlugin())
     runs: Counter[int] = Counter()
     ticks: list[float] = []
     all_done = trio.Event()

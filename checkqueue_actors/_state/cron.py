@@ -31,8 +31,11 @@ class CronSchedule:
     """A validated cron pattern evaluated in one timezone.
 
     Five fields (minute hour day month weekday) or six (with seconds first), as
-    Debian cron reads them, including its DST rules: a time skipped by a
-    spring-forward gap fires once right after it, and a repeated autumn hour fires once.
+    Debian cron reads them, including its DST rules for patterns with a fixed
+    minute and hour: a time skipped by a spring-forward gap fires once right after
+    it, and a time in the repeated autumn hour fires once. Patterns with ``*`` in
+    the minute or hour field follow the clock as it is, so ``0 * * * *`` fires in
+    both passes through a repeated hour.
     """
 
     __slots__ = ("pattern", "timezone", "zone")

@@ -23,3 +23,5 @@ def test_demo_output() -> None:
     assert int(match.group(1)) < 9
     assert "gaps between attempts: ['0.50s', '1.00s']" in text
     assert re.search(r"webhooks\s+0\s+0\s+1\s+0\s+1", text)
+    assert "SwitchResult(success=True" in text
+    assert "40/40 jobs ran; run twice: none; lost: none" in text
