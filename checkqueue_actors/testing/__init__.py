@@ -45,6 +45,7 @@ from .conformance import (
 from .conformance import (
     TimeMode as TimeMode,
 )
+from .stateful import QueueStateMachine as QueueStateMachine
 
 __all__ = [
     "ConformanceHarness",
@@ -53,6 +54,7 @@ __all__ = [
     "MakeQueue",
     "QueueConformanceTests",
     "RecordedDelivery",
+    "QueueStateMachine",
     "RecordingHandler",
     "TimeMode",
     "drain",
