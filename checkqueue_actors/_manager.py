@@ -247,6 +247,14 @@ class QueueProxy(Generic[T]):
                 if self._in_flight == 0 and self._idle is not None:
                     self._idle.set()
 
+    async def _read(self, op: Callable[[Queue[T]], Awaitable[R]]) -> R:
+        """Like ``_call``, but a stopped proxy still answers from its stopped queue, as a
+        stopped queue itself does (stats and recurring details stay readable)."""
+        delegate = self._delegate
+        if self._stopped and delegate is not None:
+            return await op(delegate)
+        return await self._call(op)
+
     async def _wait_idle(self) -> None:
         while self._in_flight > 0:
             self._idle = trio.Event()
@@ -355,36 +363,38 @@ class QueueProxy(Generic[T]):
         await self._call(lambda q: q.cancel_recurring(job_id))
 
     async def list_recurring_jobs(self) -> list[str]:
-        """Ids of the active recurring jobs.
+        """Ids of the active recurring jobs (of the stopped queue after ``stop()``).
 
         Raises:
-          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
         """
-        return await self._call(lambda q: q.list_recurring_jobs())
+        return await self._read(lambda q: q.list_recurring_jobs())
 
     async def get_recurring_job_details(self, job_id: str) -> RecurringJobDetails[T] | None:
         """Details of a recurring job, ``None`` when unknown or cancelled.
 
         Raises:
-          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
         """
-        return await self._call(lambda q: q.get_recurring_job_details(job_id))
+        return await self._read(lambda q: q.get_recurring_job_details(job_id))
 
     async def get_in_flight_count(self) -> int:
         """Handlers of this queue running now (on the active backend).
 
         Raises:
-          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
         """
-        return await self._call(lambda q: q.get_in_flight_count())
+        return await self._read(lambda q: q.get_in_flight_count())
 
     async def get_stats(self) -> QueueStats:
         """The active backend queue's counters (lifetime counts restart after a switch).
 
+        After ``stop()`` they are the stopped queue's, as for a queue.
+
         Raises:
-          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
         """
-        return await self._call(lambda q: q.get_stats())
+        return await self._read(lambda q: q.get_stats())
 
     async def test_connection(self) -> None:
         """Probe the active backend; never waits for a switch.

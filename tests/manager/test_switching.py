@@ -371,10 +371,18 @@ async def test_proxy_stop_stops_only_that_queue_and_switches_leave_it_alone(
             a = manager.get_queue("a")
             b = manager.get_queue("b")
             await a.enqueue("kept", job_id="kept")
+            await a.schedule_recurring("r", job_id="r", interval_seconds=60, start_delay=30)
             await a.stop()
             await a.stop()  # idempotent
             with pytest.raises(QueueStoppedError):
                 await a.enqueue("x")
+            # reads still answer from the stopped queue, as a stopped queue itself does
+            assert (await a.get_stats()).pending == 1
+            assert await a.get_in_flight_count() == 0
+            assert await a.list_recurring_jobs() == ["r"]
+            details = await a.get_recurring_job_details("r")
+            assert details is not None
+            assert details.interval_seconds == 60
             assert [job.id for job in await a.export_pending()] == ["kept"]
             await b.enqueue("y")
             await manager.set_active_backend("memory2", {})
