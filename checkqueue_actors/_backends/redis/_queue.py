@@ -1,0 +1,998 @@
+"""RedisQueue: the durable, multi-process backend (see docs/redis.md).
+
+The task tree of one queue in one process::
+
+    RedisQueue.run                   (supervisor)
+    ├── keepalive nursery            (lives until the last handler has finished)
+    │   └── renewer                  (extends leases, marks this process's groups seen)
+    ├── handlers nursery             (one task per claimed delivery)
+    └── actors nursery               (cancelled by stop())
+        ├── dispatcher               (blocking pop on the groups' wake lists, claims work)
+        ├── timer                    (promotes due delayed jobs and retries, fires ticks)
+        └── reaper                   (reclaims expired leases, removes abandoned groups)
+
+State lives in Redis and every change that touches more than one key is one
+Lua script (``*.lua``); this module only decides when to call them. Time
+decisions are taken by the scripts on the server's clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
+
+import attrs
+import trio
+
+from ..._config import converter
+from ..._errors import QueueFullError, SerializationError
+from ..._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+from ..._protocols import Handler  # attrs resolves the field type at runtime
+from ..._queue_base import (
+    BaseQueue,
+    LifeState,
+    check_consume_args,
+    check_enqueue_args,
+    check_job_id,
+    check_recurring_args,
+    current_handler_queue,
+)
+from ..._state.cron import CronSchedule, load_zone
+from ._scripts import SCRIPTS
+from ._settings import (
+    RedisQueueConfig,
+    backend_error,
+    endpoint_of,
+    is_backend_error,
+    key_base,
+    make_client,
+    seconds_to_ms,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Sequence
+
+    import coredis
+
+    from ..._model import Migration
+
+__all__ = ["FailedJob", "RedisQueue", "RedisQueuePlugin"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("checkqueue_actors.redis")
+
+_BATCH: Final = 500
+_SHORT_WAIT: Final = 0.15
+_BACKOFF_MIN: Final = 0.1
+_BACKOFF_MAX: Final = 2.0
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bytes):
+        value = value.decode()
+    return int(float(value))
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _occurrence_id(job_id: str, wall: datetime) -> str:
+    # the same shape as the in-memory backend's occurrence ids
+    return f"{job_id}:{wall.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+
+
+def _dkey(group: str, job_id: str) -> str:
+    return f"{len(group)}:{group}{job_id}"
+
+
+@final
+@attrs.frozen
+class FailedJob:
+    """One entry of a queue's failed-jobs record (a delivery that exhausted its retries)."""
+
+    id: str
+    group: str
+    data: Any
+    """The payload (decoded; the raw JSON text when it cannot be decoded)."""
+    priority: int
+    timestamp: datetime
+    attempts: int
+    """Retries made before the final failure."""
+    error: str
+    failed_at: datetime
+
+
+@attrs.define(eq=False)
+class _LocalGroup:
+    name: str
+    max_retries: int
+    consumers: list[Handler[Any]] = attrs.field(factory=list[Any])
+    cursor: int = 0
+
+    def next_consumer(self) -> Handler[Any]:
+        consumer = self.consumers[self.cursor % len(self.consumers)]
+        self.cursor = (self.cursor + 1) % len(self.consumers)
+        return consumer
+
+
+@attrs.define(eq=False)
+class _Delivery:
+    dkey: str
+    token: str
+    group: _LocalGroup
+    job_id: str
+    raw: bytes
+    priority: int
+    ts_ms: int
+    attempts: int
+
+
+class _Backoff:
+    """Capped exponential backoff for reconnecting loops (0.1 s to 2 s)."""
+
+    def __init__(self) -> None:
+        self.delay = _BACKOFF_MIN
+        self.failing = False
+
+    def reset(self) -> None:
+        if self.failing:
+            logger.info("redis connection restored")
+        self.delay = _BACKOFF_MIN
+        self.failing = False
+
+    async def wait(self, what: str, exc: BaseException) -> None:
+        if not self.failing:
+            logger.warning("redis unavailable in %s (%r); retrying with backoff", what, exc)
+        else:
+            logger.debug("redis still unavailable in %s: %r", what, exc)
+        self.failing = True
+        await trio.sleep(self.delay)
+        self.delay = min(self.delay * 2, _BACKOFF_MAX)
+
+
+@final
+class RedisQueue(BaseQueue[T], Generic[T]):
+    """A queue whose state lives in Redis, shared by every process using the same
+    server, ``key_prefix`` and queue name.
+
+    Start it with ``async with queue:`` or ``await nursery.start(queue.run)``.
+    Payloads are JSON values, or attrs instances of ``payload_type`` converted
+    with the package's cattrs converter; never pickled.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: RedisQueueConfig | None = None,
+        *,
+        payload_type: type | None = None,
+    ) -> None:
+        super().__init__(name)
+        if config is None:
+            config = RedisQueueConfig()
+        elif not isinstance(config, RedisQueueConfig):  # pyright: ignore[reportUnnecessaryIsInstance]
+            msg = f"config must be a RedisQueueConfig, not {config!r}"
+            raise TypeError(msg)
+        if payload_type is not None and not attrs.has(payload_type):
+            msg = f"payload_type must be an attrs class, not {payload_type!r}"
+            raise TypeError(msg)
+        self._config = config
+        self._payload_type = payload_type
+        self._address = endpoint_of(config).address
+        self._base = key_base(config.key_prefix, name)
+        self._token_prefix = uuid.uuid4().hex
+        self._lease_ms = seconds_to_ms(config.lease_seconds)
+        self._poll = config.poll_interval_ms / 1000
+        self._client: coredis.Redis[bytes] | None = None
+        self._blocking: coredis.Redis[bytes] | None = None
+        self._groups: dict[str, _LocalGroup] = {}
+        self._held: dict[str, _Delivery] = {}
+        self._claimed = 0
+        self._running = 0
+        self._stopping = False
+        self._work_changed = trio.Event()
+        self._block_scope: trio.CancelScope | None = None
+        self._rotate = 0
+        self._start_gate = trio.Event()
+        self._start_gate.set()
+        self._crons: dict[tuple[str, str | None], CronSchedule] = {}
+        self._started_at = 0.0
+
+    @property
+    def config(self) -> RedisQueueConfig:
+        """The queue's config."""
+        return self._config
+
+    @property
+    def key_base(self) -> str:
+        """The start of every key of this queue, ``"<prefix>:{<name>}:"``."""
+        return self._base
+
+    # -- connections --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncGenerator[coredis.Redis[bytes]]:
+        """The running client, or a short-lived one (before start, after stop).
+
+        Raises:
+          BackendUnavailableError: when the server cannot be reached.
+        """
+        try:
+            if self._client is not None:
+                yield self._client
+                return
+            async with make_client(self._config) as client:
+                yield client
+        except BaseException as exc:
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
+
+    async def _call(self, name: str, *args: str | float | bytes) -> Any:
+        async with self._connection() as client:
+            return await SCRIPTS[name](client, self._base, *args)
+
+    async def test_connection(self) -> None:
+        """Probe the server with a fresh connection (works whether or not the queue runs).
+
+        Raises:
+          BackendUnavailableError: naming the address (never the password) and the cause.
+        """
+        try:
+            async with make_client(self._config) as client:
+                with trio.fail_after(self._config.connect_timeout + self._config.stream_timeout):
+                    await client.ping()
+        except trio.TooSlowError as exc:
+            raise backend_error(self._address, TimeoutError("no reply to PING")) from exc
+        except BaseException as exc:
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
+
+    # -- payloads -----------------------------------------------------------------------------
+
+    def _encode(self, data: Any) -> str:
+        try:
+            value = converter.unstructure(data) if self._payload_type is not None else data
+            text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError) as exc:
+            msg = f"payload cannot be encoded as JSON: {exc}"
+            raise SerializationError(msg) from exc
+        size = len(text.encode("utf-8"))
+        if size > self._config.max_payload_bytes:
+            msg = (
+                f"payload is {size} bytes of JSON, over max_payload_bytes="
+                f"{self._config.max_payload_bytes}"
+            )
+            raise SerializationError(msg)
+        return text
+
+    def _decode(self, raw: bytes | str) -> Any:
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if len(text) > self._config.max_payload_bytes * 4:
+                msg = "payload too large"
+                raise ValueError(msg)  # one path for every decoding failure
+            value = json.loads(text)
+            if self._payload_type is not None:
+                value = converter.structure(value, self._payload_type)
+        except Exception as exc:
+            msg = f"undecodable payload: {exc!r}"
+            raise SerializationError(msg) from exc
+        return value
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
+        client = make_client(self._config)
+        blocking = make_client(self._config, blocking_seconds=self._poll)
+        async with client, blocking:
+            self._client, self._blocking = client, blocking
+            self._started_at = trio.current_time()
+            try:
+                async with trio.open_nursery() as keepalive:
+                    keepalive.start_soon(self._renewer)
+                    async with trio.open_nursery() as handlers, trio.open_nursery() as actors:
+                        actors.start_soon(self._dispatcher, handlers)
+                        actors.start_soon(self._timer)
+                        actors.start_soon(self._reaper)
+                        actors.start_soon(self._check_server)
+                        self._mark_started(task_status)
+                        await self._stop_requested.wait()
+                        self._mark_stopping()
+                        self._stopping = True
+                        actors.cancel_scope.cancel(reason=f"queue {self.name!r} stopping")
+                    # handlers still running finish; unstarted deliveries are released
+                    keepalive.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
+            finally:
+                self._client = self._blocking = None
+
+    async def _admit(self, *, allow_stopping: bool) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        state = self._state
+        if state is LifeState.RUNNING or (allow_stopping and state is LifeState.STOPPING):
+            return
+        await self._check_open(allow_stopping=allow_stopping)
+
+    def _poke(self) -> None:
+        self._work_changed.set()
+
+    async def _check_server(self) -> None:
+        """Warn once when the server keeps no append-only file (acknowledged jobs die with it)."""
+        try:
+            assert self._client is not None
+            info = await self._client.info("persistence")
+        except BaseException as exc:
+            if is_backend_error(exc):
+                logger.info("could not check the server's persistence settings: %r", exc)
+                return
+            raise
+        aof = info.get("aof_enabled")
+        if aof is not None and str(aof) in ("0", "b'0'"):
+            logger.warning(
+                "redis at %s runs without appendonly: jobs are lost if the server dies "
+                "(enable AOF, see docs/redis.md)",
+                self._address,
+            )
+
+    # -- producing ----------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        data: T,
+        *,
+        priority: int = 0,
+        start_delay: float | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """Add a job and return its id.
+
+        Args:
+          data: The payload: a JSON value, or an instance of ``payload_type``.
+          priority: Higher runs first.
+          start_delay: Seconds (server clock, scaled by ``delay_multiplier``) before the
+            job becomes available.
+          job_id: Dedup key: while a job with this id is anywhere in the queue (waiting,
+            delayed, retrying or running in any group, in any process) the call does
+            nothing and returns the id.
+        Returns:
+          The job id (a fresh uuid4 string unless ``job_id`` was given).
+        Raises:
+          ValueError: for a non-int priority, or a negative or non-finite delay.
+          SerializationError: the payload is not JSON-encodable or over
+            ``max_payload_bytes``; nothing is stored.
+          QueueFullError: when ``max_queue_size`` jobs are pending; nothing is stored.
+          QueueStoppedError: after the queue stopped.
+          BackendUnavailableError: Redis cannot be reached (the job may or may not be
+            stored: retry with the same ``job_id`` to stay safe).
+        Cancellation:
+          The job is stored by one script: whole or not at all.
+        """
+        checked_priority, delay, checked_id = check_enqueue_args(priority, start_delay, job_id)
+        payload = self._encode(data)
+        await self._admit(allow_stopping=True)
+        the_id = checked_id if checked_id is not None else str(uuid.uuid4())
+        delay_ms = seconds_to_ms(delay * self._config.delay_multiplier)
+        result = await self._call(
+            "enqueue", the_id, payload, checked_priority, delay_ms, self._config.max_queue_size
+        )
+        if _int(result[0]) < 0:
+            msg = (
+                f"queue {self.name!r} is full: {_int(result[1])} jobs pending "
+                f"(max_queue_size={self._config.max_queue_size})"
+            )
+            raise QueueFullError(msg)
+        return the_id
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    async def consume(
+        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
+    ) -> None:
+        """Register one consumer in ``consumer_group``.
+
+        The group is durable and shared by every process: consumers of one group
+        compete (round-robin within this process), every group gets every job.
+        The first group ever registered also gets the jobs enqueued before.
+
+        Raises:
+          ValueError: for a bad argument, or a ``max_retries`` other than the one this
+            process registered the group with.
+          QueueStoppedError: once the queue is stopping.
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        check_consume_args(handler, consumer_group, max_retries)
+        await self._admit(allow_stopping=False)
+        local = self._groups.get(consumer_group)
+        if local is not None and local.max_retries != max_retries:
+            msg = (
+                f"consumer group {consumer_group!r} has max_retries={local.max_retries}; "
+                f"a consumer cannot join it with max_retries={max_retries}"
+            )
+            raise ValueError(msg)
+        await self._call("register", consumer_group, max_retries)
+        if local is None:
+            local = self._groups.setdefault(
+                consumer_group, _LocalGroup(consumer_group, max_retries)
+            )
+        local.consumers.append(handler)
+        if self._block_scope is not None:
+            self._block_scope.cancel()  # listen on the new group's wake list too
+        self._poke()
+
+    async def _dispatcher(self, handlers: trio.Nursery) -> None:
+        backoff = _Backoff()
+        while True:
+            if self._claimed >= self._config.concurrency or not self._groups:
+                self._work_changed = trio.Event()
+                await self._work_changed.wait()
+                continue
+            try:
+                claimed = await self._claim_round(handlers)
+                if claimed == 0:
+                    await self._wait_for_work()
+                backoff.reset()
+            except BaseException as exc:
+                if not is_backend_error(exc):
+                    raise
+                await backoff.wait("dispatcher", exc)
+
+    async def _claim_round(self, handlers: trio.Nursery) -> int:
+        groups = list(self._groups.values())
+        self._rotate = (self._rotate + 1) % len(groups)
+        groups = groups[self._rotate :] + groups[: self._rotate]
+        total = 0
+        for group in groups:
+            free = self._config.concurrency - self._claimed
+            if free <= 0:
+                break
+            assert self._client is not None
+            # a claim that reached Redis must also reach us, or its deliveries would
+            # wait out their lease; the call itself is bounded by stream_timeout
+            raw: Any = []
+            with trio.CancelScope(shield=True):
+                raw = await SCRIPTS["claim"](
+                    self._client,
+                    self._base,
+                    group.name,
+                    free,
+                    self._lease_ms,
+                    self._token_prefix,
+                )
+            for i in range(0, len(raw), 7):
+                delivery = _Delivery(
+                    dkey=_text(raw[i]),
+                    token=_text(raw[i + 1]),
+                    group=group,
+                    job_id=_text(raw[i + 2]),
+                    raw=raw[i + 3],
+                    priority=_int(raw[i + 4]),
+                    ts_ms=_int(raw[i + 5]),
+                    attempts=_int(raw[i + 6]),
+                )
+                self._claimed += 1
+                self._held[delivery.dkey] = delivery
+                # handlers start in claim order (priority, then FIFO), whatever order
+                # trio happens to schedule their tasks in
+                previous, mine = self._start_gate, trio.Event()
+                self._start_gate = mine
+                handlers.start_soon(self._deliver, delivery, group.next_consumer(), previous, mine)
+                total += 1
+        return total
+
+    async def _wait_for_work(self) -> None:
+        """Block on the groups' wake lists (pushed by enqueue and promotion) or poll."""
+        assert self._blocking is not None
+        keys = [f"{self._base}w:{name}" for name in self._groups]
+        with trio.CancelScope() as scope:
+            self._block_scope = scope
+            try:
+                await self._blocking.blpop(keys, timeout=self._poll)
+            finally:
+                self._block_scope = None
+
+    async def _deliver(
+        self,
+        delivery: _Delivery,
+        handler: Handler[Any],
+        previous: trio.Event,
+        mine: trio.Event,
+    ) -> None:
+        try:
+            await previous.wait()
+            mine.set()
+            if self._stopping:
+                await self._settle(delivery, "release")
+                return
+            try:
+                data = self._decode(delivery.raw)
+            except SerializationError as exc:
+                logger.error("job %r: %s; failed without retries", delivery.job_id, exc)
+                await self._settle(delivery, "nack", str(exc), final=True)
+                return
+            job = QueueJob(
+                id=delivery.job_id,
+                data=data,
+                priority=delivery.priority,
+                timestamp=_utc(delivery.ts_ms),
+                attempts=delivery.attempts,
+            )
+            self._running += 1
+            reset = current_handler_queue.set(self)
+            try:
+                await handler(job)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                logger.info("job %r failed in group %r: %s", job.id, delivery.group.name, error)
+                outcome = "nack"
+            else:
+                error = ""
+                outcome = "ack"
+            finally:
+                current_handler_queue.reset(reset)
+                self._running -= 1
+            await self._settle(delivery, outcome, error)
+        finally:
+            mine.set()
+            self._held.pop(delivery.dkey, None)
+            self._claimed -= 1
+            self._poke()
+
+    async def _settle(
+        self, delivery: _Delivery, outcome: str, error: str = "", *, final: bool = False
+    ) -> None:
+        """Ack, nack or release a delivery, retrying through short outages.
+
+        Gives up after one lease: by then the reaper redelivers the job anyway
+        (at-least-once).
+        """
+        backoff = _Backoff()
+        deadline = trio.current_time() + max(self._config.lease_seconds, 1.0)
+        while True:
+            client = self._client
+            try:
+                if client is None:
+                    return
+                ok: Any = 1
+                with trio.CancelScope(shield=True):
+                    if outcome == "ack":
+                        ok = await SCRIPTS["ack"](client, self._base, delivery.dkey, delivery.token)
+                    elif outcome == "nack":
+                        ok = await SCRIPTS["nack"](
+                            client,
+                            self._base,
+                            delivery.dkey,
+                            delivery.token,
+                            error[:4000],
+                            1000 * self._config.delay_multiplier,
+                            "1" if final else "0",
+                            self._config.failed_jobs_max,
+                        )
+                    else:
+                        ok = await SCRIPTS["release"](
+                            client, self._base, delivery.dkey, delivery.token
+                        )
+                if outcome != "release" and _int(ok) == 0:
+                    logger.warning(
+                        "job %r in group %r: lease lost before %s (it was redelivered)",
+                        delivery.job_id,
+                        delivery.group.name,
+                        outcome,
+                    )
+                return
+            except BaseException as exc:
+                if not is_backend_error(exc):
+                    raise
+                if trio.current_time() > deadline:
+                    logger.warning(
+                        "job %r: could not %s (%r); it is redelivered after its lease",
+                        delivery.job_id,
+                        outcome,
+                        exc,
+                    )
+                    return
+                await backoff.wait(outcome, exc)
+
+    async def _renewer(self) -> None:
+        """Extend this process's leases every third of a lease; mark its groups seen."""
+        backoff = _Backoff()
+        while True:
+            await trio.sleep(self._config.lease_seconds / 3)
+            args: list[str | int] = [self._lease_ms, len(self._groups), *self._groups]
+            for delivery in list(self._held.values()):
+                args += [delivery.dkey, delivery.token]
+            try:
+                assert self._client is not None
+                lost = await SCRIPTS["renew"](self._client, self._base, *args)
+                backoff.reset()
+            except BaseException as exc:
+                if not is_backend_error(exc):
+                    raise
+                if not backoff.failing:
+                    logger.warning("could not renew leases: %r", exc)
+                backoff.failing = True
+                continue
+            for dkey in lost:
+                logger.warning("lease of delivery %r was lost (another process has it)", dkey)
+
+    async def _reaper(self) -> None:
+        """Reclaim expired leases of dead processes; remove abandoned groups."""
+        backoff = _Backoff()
+        interval = min(max(self._config.lease_seconds / 4, 0.05), 5.0)
+        abandon = self._config.group_abandon_seconds
+        # a process that has just started may not have re-registered its groups yet
+        grace = min(abandon, 60.0)
+        while True:
+            await trio.sleep(interval)
+            running_for = trio.current_time() - self._started_at
+            abandon_ms = (
+                seconds_to_ms(abandon) if math.isfinite(abandon) and running_for > grace else 0
+            )
+            try:
+                out = await self._call(
+                    "reap",
+                    _BATCH,
+                    self._config.max_stalls,
+                    self._config.failed_jobs_max,
+                    abandon_ms,
+                )
+                backoff.reset()
+            except BaseException as exc:
+                if not is_backend_error(exc):
+                    raise
+                await backoff.wait("reaper", exc)
+                continue
+            if _int(out[0]) or _int(out[1]):
+                logger.warning(
+                    "queue %r: %d expired deliveries redelivered, %d failed as stalled",
+                    self.name,
+                    _int(out[0]),
+                    _int(out[1]),
+                )
+            for group in out[2:]:
+                logger.warning(
+                    "queue %r: consumer group %r removed as abandoned", self.name, _text(group)
+                )
+
+    # -- timers: delays, retries, recurring ticks ---------------------------------------------
+
+    async def _timer(self) -> None:
+        backoff = _Backoff()
+        while True:
+            try:
+                out = await self._call("promote", _BATCH)
+                now_ms, next_ms, moved = _int(out[0]), _int(out[1]), _int(out[2])
+                due = out[3:]
+                for i in range(0, len(due), 2):
+                    await self._fire(_text(due[i]), _int(due[i + 1]), now_ms)
+                backoff.reset()
+                if moved >= _BATCH or len(due) >= 2 * _BATCH:
+                    continue
+                wait = self._poll if next_ms < 0 else min(self._poll, (next_ms - now_ms) / 1000)
+                if 0 < wait <= _SHORT_WAIT:
+                    # the server checks blocking timeouts about every 100 ms (hz 10): a
+                    # short wait is more precise on our own clock
+                    await trio.sleep(wait)
+                elif wait > 0:
+                    assert self._blocking is not None
+                    await self._blocking.blpop([f"{self._base}tw"], timeout=wait)
+            except BaseException as exc:
+                if not is_backend_error(exc):
+                    raise
+                await backoff.wait("timer", exc)
+
+    def _cron(self, pattern: str, timezone: str | None) -> CronSchedule:
+        key = (pattern, timezone)
+        cron = self._crons.get(key)
+        if cron is None:
+            cron = self._crons[key] = CronSchedule(pattern, timezone)
+        return cron
+
+    async def _fire(self, schedule_id: str, due_ms: int, now_ms: int) -> None:
+        assert self._client is not None
+        raw = await self._client.hget(f"{self._base}s:{schedule_id}", "spec")
+        if raw is None:
+            return
+        spec = json.loads(raw)
+        cron_next = 0
+        if spec["cron"] is not None:
+            cron = self._cron(spec["cron"], spec["tz"])
+            cron_next = round(cron.next_after(_utc(max(due_ms, now_ms))).timestamp() * 1000)
+        occurrence = _occurrence_id(schedule_id, _utc(due_ms))
+        out = await SCRIPTS["sched_fire"](
+            self._client,
+            self._base,
+            schedule_id,
+            due_ms,
+            occurrence,
+            cron_next,
+            self._config.max_queue_size,
+        )
+        if _int(out[0]) == 1 and _int(out[1]) < 0:
+            logger.warning(
+                "recurring job %r: occurrence %s skipped: queue %r is full",
+                schedule_id,
+                occurrence,
+                self.name,
+            )
+
+    # -- recurring ----------------------------------------------------------------------------
+
+    async def schedule_recurring(
+        self,
+        data: T,
+        *,
+        job_id: str,
+        interval_seconds: float | None = None,
+        cron_pattern: str | None = None,
+        timezone: str | None = None,
+        start_delay: float | None = None,
+        priority: int = 0,
+    ) -> str:
+        """Declare a recurring job (kept in Redis until cancelled), or replace it.
+
+        Any number of processes may declare the same job; each occurrence is
+        enqueued once (its id is ``f"{job_id}:{tick time}"``), judged on the
+        server's clock. Declaring it again with identical arguments (``data``
+        compared as JSON; ``start_delay`` is not compared) changes nothing.
+
+        Returns:
+          ``job_id``.
+        Raises:
+          ValueError: unless exactly one of ``interval_seconds`` (finite, > 0) and
+            ``cron_pattern`` is given, or for a bad ``start_delay`` or priority.
+          InvalidScheduleError: for an invalid cron pattern or unknown timezone.
+          SerializationError: the payload cannot be encoded.
+          QueueStoppedError: after the queue stopped.
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        checked_id, interval, pattern, delay, checked_priority, zone = check_recurring_args(
+            job_id, interval_seconds, cron_pattern, start_delay, priority, timezone
+        )
+        cron = CronSchedule(pattern, zone) if pattern is not None else None
+        if cron is None:
+            load_zone(zone)
+        payload = self._encode(data)
+        await self._admit(allow_stopping=True)
+        canonical = json.dumps(json.loads(payload), sort_keys=True, separators=(",", ":"))
+        identity = json.dumps([canonical, checked_priority, interval, pattern, zone])
+        spec = json.dumps(
+            {
+                "data": payload,
+                "priority": checked_priority,
+                "interval_seconds": interval,
+                "cron": pattern,
+                "tz": zone,
+            }
+        )
+        multiplier = self._config.delay_multiplier
+        offset_ms = seconds_to_ms(delay * multiplier)
+        step_ms = 0
+        cron_first = 0
+        async with self._connection() as client:
+            if cron is not None:
+                server_now = await client.time()
+                first = cron.next_after(server_now.astimezone(UTC))
+                if offset_ms:
+                    after = _utc(round(server_now.timestamp() * 1000) + offset_ms)
+                    first = cron.next_after(after)
+                cron_first = round(first.timestamp() * 1000)
+            else:
+                assert interval is not None
+                step_ms = max(1, round(interval * multiplier * 1000))
+            await SCRIPTS["sched_set"](
+                client, self._base, checked_id, spec, identity, offset_ms, cron_first, step_ms
+            )
+        return checked_id
+
+    async def cancel_recurring(self, job_id: str) -> None:
+        """Stop future occurrences and drop those no group has started; unknown ids are a no-op.
+
+        Raises:
+          QueueStoppedError: after the queue stopped.
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        await self._admit(allow_stopping=True)
+        await self._call("sched_cancel", job_id)
+
+    async def list_recurring_jobs(self) -> list[str]:
+        """Ids of the active recurring jobs (in order of their next tick).
+
+        Raises:
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        await self._wait_started()
+        async with self._connection() as client:
+            ids = await client.zrange(f"{self._base}snext", 0, -1)
+        return [_text(i) for i in ids]
+
+    async def get_recurring_job_details(self, job_id: str) -> RecurringJobDetails[T] | None:
+        """Details of an active recurring job, ``None`` when unknown or cancelled.
+
+        Raises:
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        await self._wait_started()
+        async with self._connection() as client:
+            raw = await client.hget(f"{self._base}s:{job_id}", "spec")
+            score = await client.zscore(f"{self._base}snext", job_id)
+        if raw is None:
+            return None
+        spec = json.loads(raw)
+        return RecurringJobDetails(
+            job_id=job_id,
+            data=self._decode(spec["data"]),
+            priority=spec["priority"],
+            interval_seconds=spec["interval_seconds"],
+            cron_pattern=spec["cron"],
+            next_run_at=_utc(round(score)) if score is not None else None,
+            timezone=spec["tz"],
+        )
+
+    # -- monitoring ---------------------------------------------------------------------------
+
+    async def get_in_flight_count(self) -> int:
+        """Handlers of this queue running now in this process."""
+        await trio.lowlevel.checkpoint()
+        return self._running
+
+    async def get_stats(self) -> QueueStats:
+        """Global counters: pending jobs, deliveries being processed by any process,
+        lifetime completed/failed deliveries, groups with a live consumer.
+
+        Raises:
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        await self._wait_started()
+        out = await self._call("stats", self._lease_ms)
+        return QueueStats(
+            pending=_int(out[0]),
+            processing=_int(out[1]),
+            completed=_int(out[2]),
+            failed=_int(out[3]),
+            consumer_groups=_int(out[4]),
+        )
+
+    async def export_pending(self) -> list[PendingJob[T]]:
+        """Move every pending job (ready, delayed or in backoff) out of Redis.
+
+        Jobs are removed from Redis as they are returned, in priority then
+        enqueue order; ``remaining_delay`` is measured on the server's clock.
+
+        Raises:
+          RuntimeError: while the queue has not stopped.
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        await trio.lowlevel.checkpoint()
+        if self._state is not LifeState.STOPPED:
+            msg = f"export_pending() needs a stopped queue; call stop() on {self.name!r} first"
+            raise RuntimeError(msg)
+        rows: list[tuple[int, int, PendingJob[T]]] = []
+        async with self._connection() as client:
+            while True:
+                out = await SCRIPTS["export"](client, self._base, _BATCH)
+                for i in range(1, len(out), 6):
+                    job_id, raw, prio, ts_ms, seq, remaining = out[i : i + 6]
+                    try:
+                        data = self._decode(raw)
+                    except SerializationError:
+                        logger.exception("export: job %r dropped", _text(job_id))
+                        continue
+                    job = PendingJob(
+                        id=_text(job_id),
+                        data=data,
+                        priority=_int(prio),
+                        timestamp=_utc(_int(ts_ms)),
+                        remaining_delay=_int(remaining) / 1000,
+                    )
+                    rows.append((-job.priority, _int(seq), job))
+                if len(out) <= 1:
+                    break
+        rows.sort(key=lambda row: (row[0], row[1]))
+        return [row[2] for row in rows]
+
+    # -- failed-jobs record -------------------------------------------------------------------
+
+    async def get_failed_jobs(self, limit: int = 100) -> list[FailedJob]:
+        """The most recent failed deliveries (newest first), at most ``limit``.
+
+        The record keeps the last ``failed_jobs_max`` failures of the queue, one
+        entry per job and group.
+
+        Raises:
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        await self._wait_started()
+        async with self._connection() as client:
+            keys = await client.zrange(f"{self._base}failedx", 0, max(limit, 1) - 1, rev=True)
+            if not keys:
+                return []
+            values = await client.hmget(f"{self._base}failed", [_text(k) for k in keys])
+        result: list[FailedJob] = []
+        for value in values:
+            if value is None:
+                continue
+            rec = json.loads(_text(value))
+            try:
+                data: Any = self._decode(rec["data"])
+            except SerializationError:
+                data = rec["data"]
+            result.append(
+                FailedJob(
+                    id=rec["id"],
+                    group=rec["group"],
+                    data=data,
+                    priority=int(rec["priority"]),
+                    timestamp=_utc(int(rec["ts"])),
+                    attempts=int(rec["attempts"]),
+                    error=rec["error"],
+                    failed_at=_utc(int(rec["failed_at"])),
+                )
+            )
+        return result
+
+    async def retry_failed_job(self, job_id: str, consumer_group: str) -> bool:
+        """Give a failed delivery a fresh start (attempts 0) in its group.
+
+        Returns:
+          True when it was requeued; False when no such failed entry exists (or the
+          job is already back in that group).
+        Raises:
+          ValueError: the group no longer exists.
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        check_job_id(job_id, required=True)
+        await self._wait_started()
+        out = _int(await self._call("failed_retry", _dkey(consumer_group, job_id)))
+        if out < 0:
+            msg = f"consumer group {consumer_group!r} no longer exists"
+            raise ValueError(msg)
+        return out == 1
+
+    async def drop_failed_jobs(self, entries: Sequence[tuple[str, str]] | None = None) -> int:
+        """Remove entries ``(job_id, consumer_group)`` from the failed-jobs record (all if None).
+
+        Returns:
+          How many entries were removed.
+        Raises:
+          BackendUnavailableError: Redis cannot be reached.
+        """
+        await self._wait_started()
+        if entries is None:
+            return _int(await self._call("failed_drop"))
+        keys = [_dkey(group, job_id) for job_id, group in entries]
+        if not keys:
+            return 0
+        return _int(await self._call("failed_drop", *keys))
+
+
+@final
+class RedisQueuePlugin:
+    """The Redis backend as a plugin (id ``"redis"``)."""
+
+    id: Final = "redis"
+    display_name: Final = "Redis"
+    description: Final = (
+        "Durable queue shared by many processes through a Redis server: leases, "
+        "crash recovery, consumer groups across processes"
+    )
+    config_version: Final = 1
+    config_type: Final = RedisQueueConfig
+    migrations: Final[Sequence[Migration]] = ()
+
+    def create_queue(self, name: str, config: RedisQueueConfig) -> RedisQueue[Any]:
+        """A new, unstarted Redis queue."""
+        return RedisQueue(name, config)

@@ -1,0 +1,32 @@
+-- ARGV: group, n, lease_ms, token_prefix
+-- Moves up to n ready jobs of the group into the active set under a lease.
+-- returns a flat list: dkey, token, id, data, priority, ts_ms, attempts (per delivery)
+local g, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local rk = B .. 'r:' .. g
+local now = now_ms()
+local popped = redis.call('ZPOPMIN', rk, n)
+local out = {}
+for i = 1, #popped, 2 do
+  local id = member_id(popped[i])
+  local jk = B .. 'j:' .. id
+  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g)
+  if j[1] then
+    sub_waiting(jk)
+    redis.call('HSET', jk, 'st', '1')
+    local dk = dkey(g, id)
+    local token = ARGV[4] .. ':' .. redis.call('INCR', B .. 'tok')
+    redis.call('ZADD', B .. 'active', now + lease, dk)
+    redis.call('HSET', B .. 'lease', dk, token)
+    for _, v in ipairs({dk, token, id, j[1], j[2], j[3], j[4] or '0'}) do
+      out[#out + 1] = v
+    end
+  end
+end
+-- keep about one wake-up token per ready job, so waiters are not woken for nothing
+local left = redis.call('ZCARD', rk)
+if left == 0 then
+  redis.call('DEL', B .. 'w:' .. g)
+else
+  redis.call('LTRIM', B .. 'w:' .. g, -left, -1)
+end
+return out

@@ -1,0 +1,191 @@
+-- Shared helpers, prepended to every script of the Redis backend (see docs/redis.md).
+-- KEYS[1] is the queue's key base "<prefix>:{<queue>}:"; every key a script touches
+-- starts with it, so all keys of one queue share a Redis Cluster hash slot.
+-- Times are milliseconds of the server's clock (TIME; effects replication, Redis >= 5).
+local B = KEYS[1]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- a delivery key: one job in one group, "<len(group)>:<group><job id>"
+local function dkey(g, id)
+  return #g .. ':' .. g .. id
+end
+
+local function split_dkey(dk)
+  local c = string.find(dk, ':', 1, true)
+  local n = tonumber(string.sub(dk, 1, c - 1))
+  return string.sub(dk, c + 1, c + n), string.sub(dk, c + n + 1)
+end
+
+-- ready member: ordered by the moment the job became available, then enqueue order
+local function member(av, seq, id)
+  return string.format('%015d:%012d:', av, seq) .. id
+end
+
+local MEMBER_PREFIX = 30 -- 15 + 1 + 12 + 1 + 1: where the job id starts in a member
+
+local function member_id(m)
+  return string.sub(m, MEMBER_PREFIX)
+end
+
+local function wake(g)
+  local k = B .. 'w:' .. g
+  redis.call('RPUSH', k, '1')
+  redis.call('LTRIM', k, -1000, -1)
+end
+
+local function wake_timer()
+  redis.call('RPUSH', B .. 'tw', '1')
+  redis.call('LTRIM', B .. 'tw', -4, -1)
+end
+
+local function add_waiting(jk)
+  if redis.call('HINCRBY', jk, 'wt', 1) == 1 then
+    redis.call('INCR', B .. 'npend')
+  end
+end
+
+local function sub_waiting(jk)
+  if redis.call('HINCRBY', jk, 'wt', -1) == 0 then
+    redis.call('DECR', B .. 'npend')
+  end
+end
+
+local function forget(jk, id)
+  local sc = redis.call('HGET', jk, 'sc')
+  if sc then
+    redis.call('SREM', B .. 'so:' .. sc, id)
+  end
+  redis.call('DEL', jk)
+end
+
+-- one group is done with the job; the job leaves the queue when every group is
+local function finish(jk, id)
+  if redis.call('HINCRBY', jk, 'rem', -1) <= 0 then
+    forget(jk, id)
+  end
+end
+
+local function push_ready(g, id, jk, av, p, seq)
+  local m = member(av, seq, id)
+  redis.call('HSET', jk, 'm:' .. g, m)
+  redis.call('ZADD', B .. 'r:' .. g, -p, m)
+  wake(g)
+end
+
+local function decode_list(s)
+  if not s or s == '' then
+    return {}
+  end
+  return cjson.decode(s)
+end
+
+-- store a new job; returns 1 stored, 0 duplicate id, -1 queue full
+local function enqueue_job(id, data, p, delay, maxq, sc, now)
+  local jk = B .. 'j:' .. id
+  if redis.call('EXISTS', jk) == 1 then
+    return 0
+  end
+  local pend = tonumber(redis.call('GET', B .. 'npend') or '0')
+  if pend >= maxq then
+    return -1
+  end
+  local seq = redis.call('INCR', B .. 'seq')
+  local groups = redis.call('HKEYS', B .. 'groups')
+  local av = now + delay
+  local cnt = #groups
+  if cnt == 0 then
+    cnt = 1
+  end
+  local gl = ''
+  if #groups > 0 then
+    gl = cjson.encode(groups)
+  end
+  redis.call('HSET', jk, 'd', data, 'p', p, 'ts', now, 'seq', seq, 'av', av, 'rem', cnt,
+    'wt', cnt, 'gl', gl)
+  redis.call('INCR', B .. 'npend')
+  if sc ~= '' then
+    redis.call('HSET', jk, 'sc', sc)
+    redis.call('SADD', B .. 'so:' .. sc, id)
+  end
+  if delay > 0 then
+    redis.call('HSET', jk, 'dl', '1')
+    redis.call('ZADD', B .. 'delayed', av, id)
+    wake_timer()
+  elseif #groups == 0 then
+    redis.call('ZADD', B .. 'orphans', -p, member(av, seq, id))
+  else
+    for _, g in ipairs(groups) do
+      push_ready(g, id, jk, av, p, seq)
+    end
+  end
+  return 1
+end
+
+-- take a job out of every place where it waits; returns the groups it waited for
+local function unqueue(jk, id)
+  local j = redis.call('HMGET', jk, 'p', 'seq', 'av', 'wt', 'rem')
+  local waited = tonumber(j[4] or '0')
+  for _, g in ipairs(redis.call('HKEYS', B .. 'groups')) do
+    local m = redis.call('HGET', jk, 'm:' .. g)
+    if m then
+      redis.call('ZREM', B .. 'r:' .. g, m)
+    end
+    redis.call('ZREM', B .. 'retry', dkey(g, id))
+  end
+  redis.call('ZREM', B .. 'delayed', id)
+  if j[1] then
+    redis.call('ZREM', B .. 'orphans', member(tonumber(j[3]), tonumber(j[2]), id))
+  end
+  if waited > 0 then
+    redis.call('DECR', B .. 'npend')
+  end
+  local rem = tonumber(j[5] or '0') - waited
+  if rem <= 0 then
+    forget(jk, id)
+  else
+    redis.call('HSET', jk, 'wt', 0, 'rem', rem)
+  end
+  return waited
+end
+
+-- bounded, inspectable record of failed deliveries (one per job and group)
+local function record_failure(g, id, jk, attempts, err, maxf, now)
+  local j = redis.call('HMGET', jk, 'd', 'p', 'ts')
+  local dk = dkey(g, id)
+  local rec = cjson.encode({
+    id = id, group = g, data = j[1] or 'null', priority = tonumber(j[2] or '0'),
+    ts = tonumber(j[3] or '0'), attempts = attempts, error = err, failed_at = now,
+  })
+  redis.call('HSET', B .. 'failed', dk, rec)
+  redis.call('ZADD', B .. 'failedx', now, dk)
+  local over = redis.call('ZCARD', B .. 'failedx') - maxf
+  if over > 0 then
+    local old = redis.call('ZRANGE', B .. 'failedx', 0, over - 1)
+    for _, k in ipairs(old) do
+      redis.call('HDEL', B .. 'failed', k)
+    end
+    redis.call('ZREMRANGEBYRANK', B .. 'failedx', 0, over - 1)
+  end
+  redis.call('HINCRBY', B .. 'stats', 'failed', 1)
+  redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g)
+end
+
+-- give a leased delivery back to its group's ready set (attempts unchanged)
+local function requeue(g, id, jk)
+  local j = redis.call('HMGET', jk, 'm:' .. g, 'p')
+  if not j[1] then
+    return
+  end
+  add_waiting(jk)
+  redis.call('ZADD', B .. 'r:' .. g, -tonumber(j[2]), j[1])
+  wake(g)
+end
+
+local function drop_lease(dk)
+  redis.call('ZREM', B .. 'active', dk)
+  redis.call('HDEL', B .. 'lease', dk)
+end

@@ -1,0 +1,64 @@
+-- ARGV: limit
+-- Moves due delayed jobs and due retries to their ready sets.
+-- returns {now_ms, next_due_ms or -1, moved, due schedule id, due ms, ...}
+local limit = tonumber(ARGV[1])
+local now = now_ms()
+local moved = 0
+local due = redis.call('ZRANGEBYSCORE', B .. 'delayed', '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+for i = 1, #due, 2 do
+  local id, av = due[i], tonumber(due[i + 1])
+  redis.call('ZREM', B .. 'delayed', id)
+  local jk = B .. 'j:' .. id
+  local j = redis.call('HMGET', jk, 'p', 'seq', 'gl')
+  if j[1] then
+    redis.call('HDEL', jk, 'dl')
+    local p, seq = tonumber(j[1]), tonumber(j[2])
+    local gl = decode_list(j[3])
+    if #gl == 0 then
+      redis.call('ZADD', B .. 'orphans', -p, member(av, seq, id))
+    else
+      for _, g in ipairs(gl) do
+        if redis.call('HEXISTS', B .. 'groups', g) == 1 then
+          push_ready(g, id, jk, av, p, seq)
+        else
+          sub_waiting(jk)
+          finish(jk, id)
+        end
+      end
+    end
+    moved = moved + 1
+  end
+end
+local rdue = redis.call('ZRANGEBYSCORE', B .. 'retry', '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+for i = 1, #rdue, 2 do
+  local dk, at = rdue[i], tonumber(rdue[i + 1])
+  redis.call('ZREM', B .. 'retry', dk)
+  local g, id = split_dkey(dk)
+  local jk = B .. 'j:' .. id
+  local j = redis.call('HMGET', jk, 'p', 'seq')
+  if j[1] then
+    if redis.call('HEXISTS', B .. 'groups', g) == 1 then
+      push_ready(g, id, jk, at, tonumber(j[1]), tonumber(j[2]))
+    else
+      sub_waiting(jk)
+      finish(jk, id)
+    end
+    moved = moved + 1
+  end
+end
+local nxt = -1
+for _, k in ipairs({'delayed', 'retry', 'snext'}) do
+  local first = redis.call('ZRANGE', B .. k, 0, 0, 'WITHSCORES')
+  if #first > 0 then
+    local t = tonumber(first[2])
+    if nxt < 0 or t < nxt then
+      nxt = t
+    end
+  end
+end
+local out = {now, nxt, moved}
+local sdue = redis.call('ZRANGEBYSCORE', B .. 'snext', '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+for i = 1, #sdue do
+  out[#out + 1] = sdue[i]
+end
+return out

