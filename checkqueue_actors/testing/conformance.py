@@ -579,6 +579,25 @@ class QueueConformanceTests:
         assert [j.attempts for j in steady.log.jobs] == [0]
         assert (stats.completed, stats.failed) == (2, 0)
 
+    async def test_attempts_count_only_the_groups_own_retries(
+        self, cq: ConformanceHarness, cq_clock: object
+    ) -> None:
+        """Out of phase (one slot, slow handlers), each group's attempts still start at 0."""
+        a = RecordingHandler[Any]("a", fail_times=100, duration=cq.seconds(5))
+        b = RecordingHandler[Any]("b", fail_times=100, duration=cq.seconds(5))
+        with cq.fail_after():
+            async with cq.queue(concurrency=1) as q:
+                await q.consume(a, consumer_group="a", max_retries=2)
+                await q.consume(b, consumer_group="b", max_retries=2)
+                await q.enqueue("job")
+                await a.log.wait_finished(3)
+                await b.log.wait_finished(3)
+                await cq.sleep(50)
+                stats = await q.get_stats()
+        assert [j.attempts for j in a.log.jobs] == [0, 1, 2]
+        assert [j.attempts for j in b.log.jobs] == [0, 1, 2]
+        assert (stats.completed, stats.failed) == (0, 2)
+
     async def test_max_retries_is_per_group(self, cq: ConformanceHarness, cq_clock: object) -> None:
         """Each group retries up to its own ``max_retries``."""
         a = RecordingHandler[Any]("a", fail_times=100)
