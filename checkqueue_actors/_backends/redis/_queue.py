@@ -51,6 +51,7 @@ from ._settings import (
     is_backend_error,
     key_base,
     make_client,
+    require_config,
     seconds_to_ms,
 )
 
@@ -181,11 +182,7 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         payload_type: type | None = None,
     ) -> None:
         super().__init__(name)
-        if config is None:
-            config = RedisQueueConfig()
-        elif not isinstance(config, RedisQueueConfig):  # pyright: ignore[reportUnnecessaryIsInstance]
-            msg = f"config must be a RedisQueueConfig, not {config!r}"
-            raise TypeError(msg)
+        config = require_config(config)
         if payload_type is not None and not attrs.has(payload_type):
             msg = f"payload_type must be an attrs class, not {payload_type!r}"
             raise TypeError(msg)

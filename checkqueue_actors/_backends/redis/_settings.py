@@ -139,6 +139,20 @@ class RedisQueueConfig:
     """Private key of ``ssl_certfile``."""
 
 
+def require_config(config: object) -> RedisQueueConfig:
+    """The config itself, or the default one for None.
+
+    Raises:
+      TypeError: for anything but a RedisQueueConfig.
+    """
+    if config is None:
+        return RedisQueueConfig()
+    if not isinstance(config, RedisQueueConfig):
+        msg = f"config must be a RedisQueueConfig, not {config!r}"
+        raise TypeError(msg)
+    return config
+
+
 @attrs.frozen
 class Endpoint:
     """A parsed server address."""

@@ -7,7 +7,14 @@ from typing import Any, final
 
 import trio
 
-from ._settings import RedisQueueConfig, backend_error, endpoint_of, is_backend_error, make_client
+from ._settings import (
+    RedisQueueConfig,
+    backend_error,
+    endpoint_of,
+    is_backend_error,
+    make_client,
+    require_config,
+)
 
 __all__ = ["RedisConfigStore"]
 
@@ -25,11 +32,7 @@ class RedisConfigStore:
     """
 
     def __init__(self, config: RedisQueueConfig | None = None) -> None:
-        if config is None:
-            config = RedisQueueConfig()
-        elif not isinstance(config, RedisQueueConfig):  # pyright: ignore[reportUnnecessaryIsInstance]
-            msg = f"config must be a RedisQueueConfig, not {config!r}"
-            raise TypeError(msg)
+        config = require_config(config)
         self._config = config
         self._address = endpoint_of(config).address
 
