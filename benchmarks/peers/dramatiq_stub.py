@@ -44,7 +44,7 @@ def _throughput(url: str | None, n: int, concurrency: int, live: bool) -> dict[s
             if count == n:
                 done.set()
 
-    worker = Worker(broker, worker_threads=concurrency)
+    worker = Worker(broker, worker_threads=concurrency, worker_timeout=100)
     if live:
         worker.start()
         t0 = time.perf_counter()
@@ -89,7 +89,7 @@ def _latency(url: str | None, samples: int, concurrency: int) -> dict[str, Any]:
         lat.append(time.perf_counter() - t0)
         ran.set()
 
-    worker = Worker(broker, worker_threads=concurrency)
+    worker = Worker(broker, worker_threads=concurrency, worker_timeout=100)
     worker.start()
     for _ in range(samples):
         ran.clear()
