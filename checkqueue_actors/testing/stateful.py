@@ -388,8 +388,13 @@ class QueueStateMachine(RuleBasedStateMachine):
                     failed += 1
         orphans = sum(1 for job in self._jobs if job.groups is None)
         want = (orphans, 0, completed, failed, len(self._groups))
-        got = (stats.pending, stats.processing, stats.completed, stats.failed)
-        got = (*got, stats.consumer_groups)
+        got = (
+            stats.pending,
+            stats.processing,
+            stats.completed,
+            stats.failed,
+            stats.consumer_groups,
+        )
         assert got == want, (
             f"stats (pending, processing, completed, failed, groups) {got} != {want}"
         )
@@ -397,8 +402,13 @@ class QueueStateMachine(RuleBasedStateMachine):
     def _check_stats(self, stats: QueueStats) -> None:
         _due, pending, completed, failed = self._expected()
         want = (len(pending), 0, completed, failed, len(self._groups))
-        got = (stats.pending, stats.processing, stats.completed, stats.failed)
-        got = (*got, stats.consumer_groups)
+        got = (
+            stats.pending,
+            stats.processing,
+            stats.completed,
+            stats.failed,
+            stats.consumer_groups,
+        )
         assert got == want, (
             f"stats (pending, processing, completed, failed, groups) {got} != {want}"
         )

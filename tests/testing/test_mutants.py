@@ -96,7 +96,8 @@ def test_state_machine_catches_mutant(mutant: str) -> None:
             )
 
     quick = settings(
-        max_examples=300,
+        max_examples=500,
+        derandomize=True,  # a fixed search, so the result cannot flake
         phases=[Phase.generate],  # no shrinking: finding one failure is the point
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
