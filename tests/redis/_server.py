@@ -21,12 +21,21 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RedisCluster", "RedisServer", "RespError", "find_redis_server", "free_port"]
+__all__ = [
+    "RedisCluster",
+    "RedisServer",
+    "RespError",
+    "TlsFiles",
+    "find_redis_server",
+    "free_cluster_port",
+    "free_port",
+]
 
 
 class RespError(Exception):
@@ -58,6 +67,26 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000, which Redis 6.2 and 7.0 use
+    unless told otherwise) is free too, so at most 55535."""
+    for _ in range(1000):
+        port = free_port()
+        if port <= 55535 and _port_is_free(port + 10000):
+            return port
+    msg = "no free port pair for a cluster node"
+    raise RuntimeError(msg)
 
 
 def _encode(args: tuple[Any, ...]) -> bytes:
@@ -109,15 +138,34 @@ class _Reader:
         raise ConnectionError(f"bad reply {line!r}")
 
 
-def resp_command(host: str, port: int, *args: Any, timeout: float = 5.0, **auth: str) -> Any:
-    """Send one command over a fresh connection and return the decoded reply."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+def resp_command(
+    host: str,
+    port: int,
+    *args: Any,
+    timeout: float = 5.0,
+    tls: ssl.SSLContext | None = None,
+    **auth: str,
+) -> Any:
+    """Send one command over a fresh connection (TLS with ``tls``) and return the reply."""
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
+        if tls is not None:
+            sock = stack.enter_context(tls.wrap_socket(sock, server_hostname=host))
         reader = _Reader(sock)
         if auth:
             sock.sendall(_encode(("AUTH", *auth.values())))
             reader.read()
         sock.sendall(_encode(args))
         return reader.read()
+
+
+class TlsFiles:
+    """PEM files of a server certificate, its key and the CA that issued it."""
+
+    def __init__(self, ca: Path, cert: Path, key: Path) -> None:
+        self.ca = ca
+        self.cert = cert
+        self.key = key
 
 
 class RedisServer:
@@ -133,6 +181,7 @@ class RedisServer:
         extra: list[str] | None = None,
         password: str | None = None,
         binary: str | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         found = binary or find_redis_server()
         if found is None:
@@ -147,19 +196,26 @@ class RedisServer:
         self.appendfsync = appendfsync
         self.extra = list(extra or [])
         self.password = password
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = self.dir / "redis.log"
 
     @property
     def url(self) -> str:
-        """``redis://127.0.0.1:<port>/0`` (without credentials)."""
-        return f"redis://{self.host}:{self.port}/0"
+        """``redis://127.0.0.1:<port>/0`` (``rediss://`` with TLS; without credentials)."""
+        scheme = "rediss" if self.tls is not None else "redis"
+        return f"{scheme}://{self.host}:{self.port}/0"
 
     def _argv(self) -> list[str]:
+        if self.tls is not None:  # TLS only: no plaintext port
+            ports = ["--port", "0", "--tls-port", str(self.port)]
+            ports += ["--tls-cert-file", str(self.tls.cert), "--tls-key-file", str(self.tls.key)]
+            ports += ["--tls-ca-cert-file", str(self.tls.ca), "--tls-auth-clients", "no"]
+        else:
+            ports = ["--port", str(self.port)]
         argv = [
             self.binary,
-            "--port",
-            str(self.port),
+            *ports,
             "--bind",
             self.host,
             "--dir",
@@ -206,7 +262,11 @@ class RedisServer:
     def command(self, *args: Any, timeout: float = 5.0) -> Any:
         """One raw RESP command (authenticated when the server has a password)."""
         auth = {"password": self.password} if self.password is not None else {}
-        return resp_command(self.host, self.port, *args, timeout=timeout, **auth)
+        tls = None
+        if self.tls is not None:  # the harness trusts the CA but not the host name
+            tls = ssl.create_default_context(cafile=str(self.tls.ca))
+            tls.check_hostname = False
+        return resp_command(self.host, self.port, *args, timeout=timeout, tls=tls, **auth)
 
     @property
     def pid(self) -> int:
@@ -253,6 +313,7 @@ class RedisCluster:
         self.servers = [
             RedisServer(
                 directory / f"node{i}",
+                port=free_cluster_port(),
                 extra=[
                     "--cluster-enabled",
                     "yes",

@@ -45,6 +45,7 @@ from ..._queue_base import (
 from ..._state.cron import CronSchedule, load_zone
 from ._scripts import SCRIPTS
 from ._settings import (
+    Client,
     RedisQueueConfig,
     backend_error,
     endpoint_of,
@@ -57,8 +58,6 @@ from ._settings import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Sequence
-
-    import coredis
 
     from ..._model import Migration
 
@@ -93,6 +92,16 @@ def _utc(ms: int) -> datetime:
 def _occurrence_id(job_id: str, wall: datetime) -> str:
     # the same shape as the in-memory backend's occurrence ids
     return f"{job_id}:{wall.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+
+
+def _info_fields(text: str) -> dict[str, str]:
+    """The ``name:value`` lines of an INFO reply."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and not name.startswith("#"):
+            fields[name.strip()] = value.strip()
+    return fields
 
 
 def _dkey(group: str, job_id: str) -> str:
@@ -193,8 +202,8 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self._token_prefix = uuid.uuid4().hex
         self._lease_ms = seconds_to_ms(config.lease_seconds)
         self._poll = config.poll_interval_ms / 1000
-        self._client: coredis.Redis[bytes] | None = None
-        self._blocking: coredis.Redis[bytes] | None = None
+        self._client: Client | None = None
+        self._blocking: Client | None = None
         self._groups: dict[str, _LocalGroup] = {}
         self._held: dict[str, _Delivery] = {}
         self._claimed = 0
@@ -221,7 +230,7 @@ class RedisQueue(BaseQueue[T], Generic[T]):
     # -- connections --------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncGenerator[coredis.Redis[bytes]]:
+    async def _connection(self) -> AsyncGenerator[Client]:
         """The running client, or a short-lived one (before start, after stop).
 
         Raises:
@@ -328,21 +337,45 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self._work_changed.set()
 
     async def _check_server(self) -> None:
-        """Warn once when the server keeps no append-only file (acknowledged jobs die with it)."""
+        """Warn once at start when the server holding the queue is set up to lose jobs.
+
+        Checks ``appendonly`` (without it, acknowledged jobs die with the server) and
+        ``maxmemory-policy`` (anything but ``noeviction`` lets Redis delete queue keys
+        under memory pressure). Reads ``INFO`` on the node holding the queue; a user
+        without the ``info`` permission (NOPERM) gets a "could not verify" warning.
+        """
         try:
             assert self._client is not None
-            info = await self._client.info("persistence")
+            sections = await SCRIPTS["server_info"](
+                self._client, self._base, "persistence", "memory"
+            )
         except BaseException as exc:
             if is_backend_error(exc):
-                logger.info("could not check the server's persistence settings: %r", exc)
+                logger.info("could not check the server's settings: %r", exc)
                 return
             raise
-        aof = info.get("aof_enabled")
-        if aof is not None and str(aof) in ("0", "b'0'"):
+        persistence, memory = (_text(section) for section in sections)
+        if persistence.startswith("!") or memory.startswith("!"):
+            logger.warning(
+                "could not verify the settings of redis at %s (appendonly, maxmemory-policy): %s",
+                self._address,
+                (persistence if persistence.startswith("!") else memory)[1:],
+            )
+            return
+        fields = _info_fields(persistence + "\n" + memory)
+        if fields.get("aof_enabled") == "0":
             logger.warning(
                 "redis at %s runs without appendonly: jobs are lost if the server dies "
                 "(enable AOF, see docs/redis.md)",
                 self._address,
+            )
+        policy = fields.get("maxmemory_policy")
+        if policy is not None and policy != "noeviction":
+            logger.warning(
+                "redis at %s has maxmemory-policy %s: under memory pressure it deletes "
+                "queue keys and loses jobs (set maxmemory-policy noeviction, see docs/redis.md)",
+                self._address,
+                policy,
             )
 
     # -- producing ----------------------------------------------------------------------------
@@ -781,11 +814,9 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         cron_first = 0
         async with self._connection() as client:
             if cron is not None:
-                server_now = await client.time()
-                first = cron.next_after(server_now.astimezone(UTC))
-                if offset_ms:
-                    after = _utc(round(server_now.timestamp() * 1000) + offset_ms)
-                    first = cron.next_after(after)
+                # the clock of the node holding the queue (TIME could ask another node)
+                server_ms = _int(await SCRIPTS["now"](client, self._base))
+                first = cron.next_after(_utc(server_ms + offset_ms))
                 cron_first = round(first.timestamp() * 1000)
             else:
                 assert interval is not None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 from coredis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
-    import coredis
+    from ._settings import Client
 
 __all__ = ["SCRIPTS", "Script"]
 
@@ -26,6 +26,7 @@ _NAMES: Final = (
     "failed_drop",
     "failed_retry",
     "nack",
+    "now",
     "promote",
     "reap",
     "register",
@@ -34,6 +35,7 @@ _NAMES: Final = (
     "sched_cancel",
     "sched_fire",
     "sched_set",
+    "server_info",
     "stats",
 )
 
@@ -49,10 +51,11 @@ class Script:
         self.body = body
         self.sha = hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(
-        self, client: coredis.Redis[bytes], base: str, *args: str | float | bytes
-    ) -> Any:
+    async def __call__(self, client: Client, base: str, *args: str | float | bytes) -> Any:
         """Run with ``KEYS = [base]`` and ``ARGV = args``; loads the script when missing.
+
+        The key routes the call: on a Redis Cluster it runs on the node that holds
+        the queue's hash slot, which every key of the script shares.
 
         Raises:
           coredis.exceptions.RedisError: a server or connection failure.

@@ -5,22 +5,24 @@ coredis leaves ``stream_timeout`` and ``connect_timeout`` unset and builds TLS
 contexts without hostname checking (RELIABILITY.md A22, P5), so every client
 here gets both timeouts and, for ``rediss://``, our own
 ``ssl.create_default_context()`` (CERT_REQUIRED, check_hostname=True).
+With ``cluster=True`` the client is coredis' ``RedisCluster``, seeded with the
+URL's node; the same timeouts, credentials and TLS context reach every node.
 """
 
 from __future__ import annotations
 
 import math
 import ssl
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, TypeAlias, final
 from urllib.parse import unquote, urlsplit
 
 import attrs
 import coredis
 from anyio import TASK_STATUS_IGNORED
-from coredis.connection import TCPConnection
+from coredis.connection import ClusterConnection, TCPConnection
 from coredis.connection._tcp import TCPLocation
 from coredis.exceptions import RedisError
-from coredis.pool import ConnectionPool
+from coredis.pool import ClusterConnectionPool, ConnectionPool
 from coredis.retry import NoRetryPolicy
 
 from ..._errors import BackendUnavailableError
@@ -29,17 +31,22 @@ from ..._validators import finite_float, strict_int
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import TracebackType
 
     from anyio.abc import TaskStatus
 
 __all__ = [
     "BACKEND_ERRORS",
+    "Client",
     "Endpoint",
     "RedisQueueConfig",
     "backend_error",
     "key_base",
     "make_client",
 ]
+
+Client: TypeAlias = "coredis.Redis[bytes] | coredis.RedisCluster[bytes]"
+"""A client of one server or of a Redis Cluster (both have the commands used here)."""
 
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
     BackendUnavailableError,
@@ -137,6 +144,14 @@ class RedisQueueConfig:
     """Client certificate for mutual TLS."""
     ssl_keyfile: str | None = attrs.field(default=None, validator=_check_optional_str)
     """Private key of ``ssl_certfile``."""
+    cluster: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    """Connect to a Redis Cluster: ``url`` names any one node (the others are discovered
+    with ``CLUSTER SLOTS``); its database must be 0."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.cluster and parse_url(self.url).db != 0:
+            msg = "a Redis Cluster has only database 0: drop the /<db> from url"
+            raise ValueError(msg)
 
 
 def require_config(config: object) -> RedisQueueConfig:
@@ -225,6 +240,18 @@ def _tls_context(config: RedisQueueConfig) -> ssl.SSLContext:
     return context
 
 
+def _close_buffers(connection: TCPConnection) -> None:
+    for stream in (
+        connection._write_buffer_in,  # pyright: ignore[reportPrivateUsage]
+        connection._write_buffer_out,  # pyright: ignore[reportPrivateUsage]
+        connection._push_message_buffer_in,  # pyright: ignore[reportPrivateUsage]
+        connection._push_message_buffer_out,  # pyright: ignore[reportPrivateUsage]
+        connection._streamed_message_buffer_in,  # pyright: ignore[reportPrivateUsage]
+        connection._streamed_message_buffer_out,  # pyright: ignore[reportPrivateUsage]
+    ):
+        stream.close()
+
+
 class _Connection(TCPConnection):
     """coredis' TCP connection, closing all of its buffers however ``run`` ends.
 
@@ -237,34 +264,79 @@ class _Connection(TCPConnection):
         try:
             await super().run(task_status=task_status)
         finally:
-            for stream in (
-                self._write_buffer_in,
-                self._write_buffer_out,
-                self._push_message_buffer_in,
-                self._push_message_buffer_out,
-                self._streamed_message_buffer_in,
-                self._streamed_message_buffer_out,
-            ):
-                stream.close()
+            _close_buffers(self)
 
 
-def make_client(config: RedisQueueConfig, *, blocking_seconds: float = 0.0) -> coredis.Redis[bytes]:
+class _ClusterConnection(ClusterConnection):
+    """coredis' cluster-node connection with the same buffer fix as ``_Connection``."""
+
+    async def run(self, *, task_status: TaskStatus[None] = TASK_STATUS_IGNORED) -> None:
+        try:
+            await super().run(task_status=task_status)
+        finally:
+            _close_buffers(self)
+
+
+class _ClusterPool(ClusterConnectionPool):
+    """coredis' cluster pool, closing its layout's error stream when it is exited.
+
+    coredis 6.9's ``ClusterLayout`` creates an anyio memory stream pair and never
+    closes it, so each cluster client would leave two to the garbage collector
+    (ResourceWarning). Our clients are entered once, so closing at exit is safe.
+    """
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        try:
+            await super().__aexit__(exc_type, exc_val, exc_tb)
+        finally:
+            if self._counter == 0:
+                for stream in self.cluster_layout._error_stream:  # pyright: ignore[reportPrivateUsage]
+                    stream.close()
+
+
+def make_client(config: RedisQueueConfig, *, blocking_seconds: float = 0.0) -> Client:
     """A coredis client (not yet entered) with both timeouts set and no implicit retries.
 
+    A ``RedisCluster`` client when ``config.cluster`` is set, else a ``Redis`` one.
     ``blocking_seconds`` lengthens the read timeout for a client that issues
     blocking pops of up to that many seconds.
     """
     endpoint = endpoint_of(config)
+    location = TCPLocation(endpoint.host, endpoint.port)
+    ssl_context = _tls_context(config) if endpoint.tls else None
+    if config.cluster:
+        cluster_pool = _ClusterPool(
+            [location],
+            connection_class=_ClusterConnection,
+            timeout=config.connect_timeout + config.stream_timeout + blocking_seconds,
+            username=endpoint.username,
+            password=endpoint.password,
+            stream_timeout=config.stream_timeout + blocking_seconds,
+            connect_timeout=config.connect_timeout,
+            ssl_context=ssl_context,
+            decode_responses=False,
+        )
+        return coredis.RedisCluster(
+            connection_pool=cluster_pool,
+            decode_responses=False,
+            # MOVED/ASK redirections are followed inside coredis whatever the policy
+            retry_policy=NoRetryPolicy(),
+        )
     pool = ConnectionPool(
         connection_class=_Connection,
-        location=TCPLocation(endpoint.host, endpoint.port),
+        location=location,
         timeout=config.connect_timeout + config.stream_timeout + blocking_seconds,
         db=endpoint.db,
         username=endpoint.username,
         password=endpoint.password,
         stream_timeout=config.stream_timeout + blocking_seconds,
         connect_timeout=config.connect_timeout,
-        ssl_context=_tls_context(config) if endpoint.tls else None,
+        ssl_context=ssl_context,
         decode_responses=False,
     )
     return coredis.Redis(

@@ -1,0 +1,3 @@
+-- The server's time in ms, on the node holding the queue (on a cluster, the clock
+-- every other script of this queue reads).
+return now_ms()
