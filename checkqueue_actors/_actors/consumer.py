@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .._protocols import Handler
     from .._state.engine import Delivery, GroupState, QueueEngine
 
-__all__ = ["ConsumerActor", "HandlerHost"]
+__all__ = ["ConsumerActor", "HandlerHost", "Permit"]
 
 logger = logging.getLogger("checkqueue_actors")
 
@@ -37,6 +37,8 @@ class HandlerHost(Protocol):
     engine: QueueEngine
     limiter: trio.CapacityLimiter
     concurrency: int
+    routers_waiting: int
+    """Routers blocked on the limiter (kept by the routers)."""
     stopping: bool
     queue: object
     queue_name: str
@@ -51,13 +53,24 @@ class HandlerHost(Protocol):
         ...
 
 
+class Permit:
+    """A concurrency slot sent by a router: claim the group's best job and run it."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: object) -> None:
+        self.token = token
+
+
 class ConsumerActor:
     """One consumer of a group."""
 
     def __init__(self, handler: Handler[Any], host: HandlerHost) -> None:
         self.handler = handler
         self._host = host
-        self.inbox_send, self._inbox = trio.open_memory_channel["Delivery"](0)
+        self.inbox_send, self._inbox = trio.open_memory_channel["Delivery | Permit"](0)
+        self.group: GroupState | None = None
+        """Set by the queue once the consumer is registered."""
         self._workers = 0
 
     def spawn_worker_if_needed(self) -> None:
@@ -71,8 +84,21 @@ class ConsumerActor:
         host = self._host
         try:
             while True:
-                delivery = await inbox.receive()
-                token = delivery.token
+                item = await inbox.receive()
+                token = item.token
+                if isinstance(item, Permit):
+                    group = self.group
+                    assert group is not None
+                    group.permits_out -= 1
+                    claimed = None if host.stopping else host.engine.claim(group)
+                    if claimed is None:  # a chaining worker took the job meanwhile
+                        host.limiter.release_on_behalf_of(token)
+                        host.handler_finished()
+                        continue
+                    claimed.token = token
+                    delivery = claimed
+                else:
+                    delivery = item
                 try:
                     streak = 0
                     while True:
@@ -104,7 +130,7 @@ class ConsumerActor:
         if host.stopping or group.router_handing_off or not group.has_ready():
             return None
         own = 1 if group.router_waiting_for_slot else 0
-        if host.limiter.statistics().tasks_waiting > own:
+        if host.routers_waiting > own:
             return None
         consumers = group.consumers
         if len(consumers) > 1:

@@ -1,12 +1,16 @@
 """GroupRouterActor: hands one group's ready jobs to its consumers, round-robin.
 
 Accepts: doorbell rings from the engine (ready work appeared in its group).
-Emits: ``Delivery`` values to the chosen consumer's inbox.
+Emits: ``Permit`` or ``Delivery`` values to the chosen consumer's inbox.
 
-For each job it first takes a concurrency slot, then claims the group's best
-ready job (so a retry that became ready meanwhile is not beaten by a worse job
-chosen earlier), then hands it to the next consumer and waits until that
-consumer's handler has begun, which keeps handler starts in dispatch order.
+For each job it first takes a concurrency slot, then lets the job be chosen (so
+a retry that became ready meanwhile is not beaten by a worse job chosen
+earlier). A group with one consumer gets a ``Permit`` (the slot) per ready job:
+the worker that receives it claims the group's best job and starts it in the
+same step. A group with several consumers needs the job assigned to the next
+consumer in round-robin order, so the router claims it, hands it over and waits
+until that consumer's handler has begun, which keeps handler starts in
+dispatch order.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .consumer import Permit
 from .mailbox import Doorbell
 
 if TYPE_CHECKING:
-    from .._state.engine import GroupState, QueueEngine
-    from .consumer import ConsumerActor
+    from .._state.engine import GroupState
+    from .consumer import ConsumerActor, HandlerHost
 
 __all__ = ["GroupRouterActor"]
 
@@ -27,16 +32,32 @@ __all__ = ["GroupRouterActor"]
 class GroupRouterActor:
     """The dispatcher of one consumer group."""
 
-    def __init__(
-        self, engine: QueueEngine, group: GroupState, limiter: trio.CapacityLimiter
-    ) -> None:
-        self._engine = engine
+    def __init__(self, host: HandlerHost, group: GroupState) -> None:
+        self._host = host
+        self._engine = host.engine
         self._group = group
-        self._limiter = limiter
+        self._limiter = host.limiter
+
+    async def _send_permit(self, consumer: ConsumerActor, token: object) -> None:
+        """Give a slot to one of the group's only consumer's workers: it claims the best
+        job itself when it runs, so claim and start are one step and order holds."""
+        group = self._group
+        group.permits_out += 1
+        permit = Permit(token)
+        try:
+            consumer.inbox_send.send_nowait(permit)
+        except trio.WouldBlock:
+            consumer.spawn_worker_if_needed()
+            try:
+                await consumer.inbox_send.send(permit)
+            except BaseException:
+                group.permits_out -= 1
+                self._limiter.release_on_behalf_of(token)
+                raise
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Dispatch until cancelled (cancellation is how the queue stops dispatching)."""
-        engine, group, limiter = self._engine, self._group, self._limiter
+        engine, group, limiter, host = self._engine, self._group, self._limiter, self._host
         doorbell = Doorbell()
         started_send, started_recv = trio.open_memory_channel[None](1)
 
@@ -49,7 +70,8 @@ class GroupRouterActor:
         try:
             task_status.started()
             while True:
-                if not group.has_ready():
+                single = len(group.consumers) == 1
+                if not group.has_ready() or (single and group.ready.live <= group.permits_out):
                     group.notify = doorbell.ring
                     await doorbell.wait()
                     continue
@@ -58,10 +80,15 @@ class GroupRouterActor:
                     limiter.acquire_on_behalf_of_nowait(token)
                 except trio.WouldBlock:
                     group.router_waiting_for_slot = True
+                    host.routers_waiting += 1
                     try:
                         await limiter.acquire_on_behalf_of(token)
                     finally:
                         group.router_waiting_for_slot = False
+                        host.routers_waiting -= 1
+                if single:
+                    await self._send_permit(group.consumers[0], token)
+                    continue
                 delivery = engine.claim(group)
                 if delivery is None:  # only dropped jobs were left
                     limiter.release_on_behalf_of(token)

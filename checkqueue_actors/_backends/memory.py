@@ -91,6 +91,7 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
             clock=_UnstartedClock(),
         )
         self.stopping = False
+        self.routers_waiting = 0
         self._actors: trio.Nursery | None = None
         self._handlers: trio.Nursery | None = None
         self._drained: trio.Event | None = None
@@ -124,7 +125,7 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
                 self._actors = actors
                 await actors.start(SchedulerActor(self.engine, clock, heartbeat).run)
                 for group in self.engine.groups:  # none yet, but keep the invariant explicit
-                    actors.start_soon(GroupRouterActor(self.engine, group, self.limiter).run)
+                    actors.start_soon(GroupRouterActor(self, group).run)
                 self._mark_started(task_status)
                 await self._stop_requested.wait()
                 self._mark_stopping()
@@ -274,9 +275,10 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
         consumer = ConsumerActor(handler, self)
         known = {group.name for group in self.engine.groups}
         group = self.engine.add_consumer(consumer_group, max_retries, consumer)
+        consumer.group = group
         if consumer_group not in known:
             assert self._actors is not None
-            self._actors.start_soon(GroupRouterActor(self.engine, group, self.limiter).run)
+            self._actors.start_soon(GroupRouterActor(self, group).run)
 
     # -- recurring ----------------------------------------------------------------------------
 

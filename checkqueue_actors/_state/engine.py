@@ -8,10 +8,10 @@ Layout:
 - ``JobRecord``: one job while any group still owes it work. The dedup index
   maps ``job_id -> JobRecord`` and drops the entry when the last group is done,
   so per-job state is freed as soon as every group has finished.
-- ``GroupState``: one consumer group: its ready heap keyed by
+- ``GroupState``: one consumer group: its ``ReadySet`` keyed by
   ``(-priority, available_at, enqueue_seq)`` (priority, then the moment the job
-  became available, then enqueue order), the attempts of jobs it is retrying,
-  and its consumers with a round-robin cursor.
+  became available, then enqueue order; O(1) pops for in-order arrivals), the
+  attempts of jobs it is retrying, and its consumers with a round-robin cursor.
 - one timer heap of ``(due, seq, kind, ...)``: initial delays, per-group retry
   backoff and recurring ticks. Stale entries (dropped jobs, replaced schedules)
   are skipped when they surface and compacted away when they pile up.
@@ -31,6 +31,7 @@ import attrs
 from .._errors import QueueFullError
 from .._model import PendingJob, QueueStats, RecurringJobDetails
 from .cron import CronSchedule
+from .ready import ReadySet
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -72,8 +73,9 @@ class JobRecord:
     """Enqueue order; the last part of every heap key of this job."""
     available_at: float
     """When the initial delay ends (the enqueue time for an immediate job)."""
-    groups: list[GroupState] | None
-    """The groups that owe it work; None while no group exists yet (an orphan)."""
+    groups: tuple[GroupState, ...] | None
+    """The groups that owe it work (a tuple shared by every job enqueued while the same
+    groups existed); None while no group exists yet (an orphan)."""
     waiting: int = 0
     """Groups for which it waits (ready, delayed or in backoff); >0 means pending."""
     remaining: int = 0
@@ -94,11 +96,7 @@ class GroupState:
 
     name: str
     max_retries: int
-    ready: list[tuple[int, float, int, JobRecord]] = attrs.field(
-        factory=list[tuple[int, float, int, JobRecord]]
-    )
-    ready_live: int = 0
-    """Entries of ``ready`` whose job is not dropped."""
+    ready: ReadySet[JobRecord] = attrs.field(factory=ReadySet["JobRecord"])
     retrying: dict[str, tuple[int, float]] = attrs.field(factory=dict[str, tuple[int, float]])
     """job id -> (attempts made, due) for jobs waiting out a retry backoff."""
     attempts: dict[str, int] = attrs.field(factory=dict[str, int])
@@ -111,6 +109,8 @@ class GroupState:
     """Called (by whoever sleeps on this group) when ready work appears; set to None first."""
     router_waiting_for_slot: bool = False
     """The group's router is blocked on the concurrency limiter (set by the router)."""
+    permits_out: int = 0
+    """Slots the router sent to workers that have not yet claimed a job (set by the actors)."""
     router_handing_off: bool = False
     """The group's router holds a claimed job whose handler has not started yet (set by
     the router); a worker must not overtake it by claiming the next job itself."""
@@ -121,9 +121,14 @@ class GroupState:
         self.cursor = (self.cursor + 1) % len(self.consumers)
         return consumer
 
+    @property
+    def ready_live(self) -> int:
+        """Jobs waiting in this group's ready set."""
+        return self.ready.live
+
     def has_ready(self) -> bool:
-        """True when a job waits in this group's ready heap."""
-        return self.ready_live > 0
+        """True when a job waits in this group's ready set."""
+        return self.ready.live > 0
 
 
 @attrs.define(eq=False, slots=True)
@@ -194,6 +199,7 @@ class QueueEngine:
         self._index: dict[str, JobRecord] = {}
         self._orphans: dict[str, JobRecord] = {}
         self._groups: dict[str, GroupState] = {}
+        self._group_tuple: tuple[GroupState, ...] | None = None
         self._timers: list[tuple[float, int, int, Any, Any]] = []
         self._timers_dead = 0
         self._schedules: dict[str, Schedule] = {}
@@ -231,8 +237,7 @@ class QueueEngine:
     def _push_ready(
         self, group: GroupState, key: tuple[int, float, int], record: JobRecord
     ) -> None:
-        heapq.heappush(group.ready, (key[0], key[1], key[2], record))
-        group.ready_live += 1
+        group.ready.push(key[0], key[1], key[2], record)
         notify = group.notify
         if notify is not None:
             group.notify = None
@@ -282,7 +287,7 @@ class QueueEngine:
                 f"queue is full: {self.pending} jobs pending (max_queue_size={self.max_queue_size})"
             )
             raise QueueFullError(msg)
-        groups = list(self._groups.values()) or None
+        groups = self._group_tuple
         available_at = now + delay
         record = JobRecord(
             id=job_id,
@@ -334,13 +339,15 @@ class QueueEngine:
         group.consumers.append(consumer)
         first = not self._groups
         self._groups[group_name] = group
+        self._group_tuple = tuple(self._groups.values())
         if first and self._orphans:
             orphans = self._orphans
             self._orphans = {}
+            only = self._group_tuple
             for record in orphans.values():
                 if record.dropped:
                     continue
-                record.groups = [group]
+                record.groups = only
                 if not record.delayed:
                     self._push_ready(
                         group, (-record.priority, record.available_at, record.seq), record
@@ -356,12 +363,9 @@ class QueueEngine:
 
     def claim(self, group: GroupState) -> Delivery | None:
         """Take the group's best ready job (it is running from now on), or None."""
-        ready = group.ready
-        while ready:
-            neg_priority, available_at, seq, record = heapq.heappop(ready)
-            if record.dropped:
-                continue
-            group.ready_live -= 1
+        entry = group.ready.pop()
+        if entry is not None:
+            neg_priority, available_at, seq, record = entry
             self._sub_waiting(record)
             record.started = True
             self.running += 1
@@ -529,15 +533,8 @@ class QueueEngine:
                 if record.id in group.retrying:
                     del group.retrying[record.id]
                 else:
-                    group.ready_live -= 1
+                    group.ready.forget_one()
                 group.attempts.pop(record.id, None)
-                self._maybe_compact_ready(group)
-
-    def _maybe_compact_ready(self, group: GroupState) -> None:
-        dead = len(group.ready) - group.ready_live
-        if dead > _COMPACT_MIN and dead > group.ready_live:
-            group.ready = [entry for entry in group.ready if not entry[3].dropped]
-            heapq.heapify(group.ready)
 
     def _maybe_compact_timers(self) -> None:
         if self._timers_dead > _COMPACT_MIN and self._timers_dead * 2 > len(self._timers):
@@ -644,7 +641,7 @@ class QueueEngine:
         )
         ready_ids: set[int] = set()
         for group in self._groups.values():
-            ready_ids.update(id(entry[3]) for entry in group.ready if not entry[3].dropped)
+            ready_ids.update(id(record) for record in group.ready.records())
         exported: list[PendingJob[Any]] = []
         for record in records:
             if record.delayed:
@@ -674,7 +671,6 @@ class QueueEngine:
             self._forget(record)
         for group in self._groups.values():
             group.ready.clear()
-            group.ready_live = 0
             group.retrying.clear()
             group.attempts.clear()
         self._orphans.clear()

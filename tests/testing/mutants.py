@@ -54,14 +54,13 @@ class NoBroadcastEngine(QueueEngine):
     """Bug: a job goes to the first group only."""
 
     def enqueue(self, **kwargs: Any) -> bool:
-        groups = self._groups
-        if len(groups) > 1:
-            first = next(iter(groups))
-            self._groups = {first: groups[first]}
+        groups = self._group_tuple
+        if groups is not None and len(groups) > 1:
+            self._group_tuple = groups[:1]
             try:
                 return super().enqueue(**kwargs)
             finally:
-                self._groups = groups
+                self._group_tuple = groups
         return super().enqueue(**kwargs)
 
 

@@ -1,0 +1,127 @@
+"""ReadySet: one group's ready jobs in priority, then (available_at, enqueue order) order.
+
+A binary heap over every ready job works, but at a million-job backlog each pop
+walks twenty levels of a heap scattered over memory. Nearly every job arrives
+in key order (an immediate enqueue is available "now", later than every job
+before it), so each priority level keeps a FIFO deque for in-order arrivals,
+popped in O(1) from the front, plus a small heap for the rare job that arrives
+out of order (a delayed job or a retry released a little after a later job, or
+a delivery given back). Levels are found through a heap of the priorities that
+have jobs, which stays tiny. Dropped jobs are skipped lazily when they surface
+and compacted away when they outnumber the live ones.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["ReadySet"]
+
+
+class _Droppable(Protocol):
+    @property
+    def dropped(self) -> bool: ...
+
+
+R = TypeVar("R", bound=_Droppable)
+
+_Key = tuple[float, int]
+_COMPACT_MIN = 64
+
+
+class _Level(Generic[R]):
+    __slots__ = ("fifo", "late")
+
+    def __init__(self) -> None:
+        self.fifo: deque[tuple[float, int, R]] = deque()
+        self.late: list[tuple[float, int, R]] = []
+
+
+class ReadySet(Generic[R]):
+    """Ready jobs of one group; ``pop`` returns the best one."""
+
+    __slots__ = ("_levels", "_priorities", "live", "size")
+
+    def __init__(self) -> None:
+        self._levels: dict[int, _Level[R]] = {}
+        self._priorities: list[int] = []  # heap of -priority values that have a level
+        self.live = 0
+        """Entries whose job is not dropped."""
+        self.size = 0
+        """All entries, dropped ones included."""
+
+    def __len__(self) -> int:
+        return self.live
+
+    def __bool__(self) -> bool:
+        return self.live > 0
+
+    def push(self, neg_priority: int, available_at: float, seq: int, record: R) -> None:
+        """Add a job under the key ``(neg_priority, available_at, seq)``."""
+        level = self._levels.get(neg_priority)
+        if level is None:
+            level = self._levels[neg_priority] = _Level()
+            heapq.heappush(self._priorities, neg_priority)
+        fifo = level.fifo
+        if not fifo or (available_at, seq) >= fifo[-1][:2]:
+            fifo.append((available_at, seq, record))
+        else:
+            heapq.heappush(level.late, (available_at, seq, record))
+        self.live += 1
+        self.size += 1
+
+    def pop(self) -> tuple[int, float, int, R] | None:
+        """Remove and return the best live entry: ``(neg_priority, available_at, seq, record)``."""
+        priorities, levels = self._priorities, self._levels
+        while priorities:
+            neg_priority = priorities[0]
+            level = levels[neg_priority]
+            fifo, late = level.fifo, level.late
+            while fifo or late:
+                if late and (not fifo or late[0][:2] < fifo[0][:2]):
+                    available_at, seq, record = heapq.heappop(late)
+                else:
+                    available_at, seq, record = fifo.popleft()
+                self.size -= 1
+                if record.dropped:
+                    continue
+                self.live -= 1
+                return neg_priority, available_at, seq, record
+            heapq.heappop(priorities)
+            del levels[neg_priority]
+        return None
+
+    def forget_one(self) -> None:
+        """A job in this set was dropped: its entry is now dead (skipped later)."""
+        self.live -= 1
+        if self.size - self.live > _COMPACT_MIN and self.size > 2 * self.live:
+            self._compact()
+
+    def _compact(self) -> None:
+        for level in self._levels.values():
+            level.fifo = deque(e for e in level.fifo if not e[2].dropped)
+            level.late = [e for e in level.late if not e[2].dropped]
+            heapq.heapify(level.late)
+        self.size = self.live
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        self._levels.clear()
+        self._priorities.clear()
+        self.live = 0
+        self.size = 0
+
+    def records(self) -> Iterator[R]:
+        """Every live record, in no particular order."""
+        for level in self._levels.values():
+            for entry in level.fifo:
+                if not entry[2].dropped:
+                    yield entry[2]
+            for entry in level.late:
+                if not entry[2].dropped:
+                    yield entry[2]
