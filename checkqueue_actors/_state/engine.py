@@ -250,8 +250,13 @@ class QueueEngine:
             self._forget(record)
 
     def _forget(self, record: JobRecord) -> None:
-        if self._index.get(record.id) is record:
-            del self._index[record.id]
+        index = self._index
+        if index.get(record.id) is record:
+            del index[record.id]
+            if not index:
+                # a dict never shrinks when keys are deleted: once the queue is empty,
+                # start a new one so a drained backlog gives its table back
+                self._index = {}
         schedule = record.schedule
         if schedule is not None:
             schedule.occurrences.discard(record.id)
