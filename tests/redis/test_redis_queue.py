@@ -326,33 +326,35 @@ async def test_long_handlers_keep_their_lease(
     assert (stats.completed, stats.failed) == (1, 0)
 
 
+@pytest.mark.parametrize("group", ["g", "grüppe:ü"])
 async def test_failed_jobs_record_can_be_read_retried_and_dropped(
-    make_queue: Callable[..., RedisQueue[Any]],
+    make_queue: Callable[..., RedisQueue[Any]], group: str
 ) -> None:
-    """Exhausted deliveries are recorded with group, error and attempts; retry and drop work."""
+    """Exhausted deliveries are recorded with group, error and attempts; retry and drop
+    work (also for a group name whose UTF-8 length differs from its length in chars)."""
     log: DeliveryLog[Any] = DeliveryLog()
     failing = {"a", "b"}
     handler = RecordingHandler(log=log, fail_when=lambda job: job.id in failing)
     async with make_queue(failed_jobs_max=5) as queue:
-        await queue.consume(handler, consumer_group="g", max_retries=1)
+        await queue.consume(handler, consumer_group=group, max_retries=1)
         await queue.enqueue({"n": 1}, job_id="a")
         await queue.enqueue({"n": 2}, job_id="b")
         with trio.fail_after(10):
             await wait_until(lambda: _failed_at_least(queue, 2))
         failed = {f.id: f for f in await queue.get_failed_jobs()}
         assert set(failed) == {"a", "b"}
-        assert failed["a"].group == "g"
+        assert failed["a"].group == group
         assert failed["a"].attempts == 1
         assert failed["a"].data == {"n": 1}
         assert "HandlerFailure" in failed["a"].error
         failing.discard("a")
-        assert await queue.retry_failed_job("a", "g")
-        assert not await queue.retry_failed_job("a", "g")  # no longer recorded
+        assert await queue.retry_failed_job("a", group)
+        assert not await queue.retry_failed_job("a", group)  # no longer recorded
         with trio.fail_after(10):
             await log.wait_until(lambda: log.ids.count("a") == 3)
             await wait_until(lambda: _completed_at_least(queue, 1))
         assert [f.id for f in await queue.get_failed_jobs()] == ["b"]
-        assert await queue.drop_failed_jobs([("b", "g")]) == 1
+        assert await queue.drop_failed_jobs([("b", group)]) == 1
         assert await queue.get_failed_jobs() == []
 
 

@@ -105,7 +105,8 @@ def _info_fields(text: str) -> dict[str, str]:
 
 
 def _dkey(group: str, job_id: str) -> str:
-    return f"{len(group)}:{group}{job_id}"
+    # the same key as dkey() in common.lua, whose # counts bytes, not characters
+    return f"{len(group.encode('utf-8'))}:{group}{job_id}"
 
 
 @final
