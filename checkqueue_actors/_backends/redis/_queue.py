@@ -1012,15 +1012,15 @@ class RedisQueue(BaseQueue[T], Generic[T]):
 class RedisQueuePlugin:
     """The Redis backend as a plugin (id ``"redis"``)."""
 
-    id: Final = "redis"
-    display_name: Final = "Redis"
-    description: Final = (
+    id: str = "redis"
+    display_name: str = "Redis"
+    description: str | None = (
         "Durable queue shared by many processes through a Redis server: leases, "
         "crash recovery, consumer groups across processes"
     )
-    config_version: Final = 1
-    config_type: Final = RedisQueueConfig
-    migrations: Final[Sequence[Migration]] = ()
+    config_version: int = 1
+    config_type: type[RedisQueueConfig] = RedisQueueConfig
+    migrations: Sequence[Migration] = ()
 
     def create_queue(self, name: str, config: RedisQueueConfig) -> RedisQueue[Any]:
         """A new, unstarted Redis queue."""
