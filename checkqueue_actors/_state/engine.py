@@ -82,8 +82,15 @@ class JobRecord:
     """Groups not done with it (waiting plus running)."""
     delayed: bool = False
     """True until the initial delay has passed."""
-    started: bool = False
-    """True once any group has started it."""
+    claims: int = 0
+    """Deliveries claimed and not given back: >0 once any group has started it."""
+
+    @property
+    def started(self) -> bool:
+        """True once a group has run (or is running) it; a delivery given back unrun
+        (released at stop) does not count."""
+        return self.claims > 0
+
     dropped: bool = False
     """Removed (a replaced or cancelled recurring occurrence, or exported)."""
     schedule: Schedule | None = None
@@ -372,7 +379,7 @@ class QueueEngine:
         if entry is not None:
             neg_priority, available_at, seq, record = entry
             self._sub_waiting(record)
-            record.started = True
+            record.claims += 1
             self.running += 1
             attempts = group.attempts.pop(record.id, 0)
             return Delivery(record, group, attempts, (neg_priority, available_at, seq))
@@ -405,6 +412,7 @@ class QueueEngine:
         """Give an unstarted (or interrupted) delivery back to its group, attempts unchanged."""
         self.running -= 1
         record, group = delivery.record, delivery.group
+        record.claims -= 1
         if record.dropped:
             self._finish(record)
             return

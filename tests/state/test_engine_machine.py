@@ -260,3 +260,23 @@ def test_cancelled_schedule_drops_unstarted_occurrences(count: int) -> None:
     assert engine.pending == 0
     assert engine.claim(group) is None
     assert len(engine._index) == 0  # pyright: ignore[reportPrivateUsage]
+
+
+def test_cancel_drops_an_occurrence_given_back_unrun() -> None:
+    """An occurrence claimed and released unrun (stop before its handler began) counts as
+    not started, so cancelling its schedule drops it."""
+    engine = _engine()
+    group = engine.add_consumer("g", 0, object())
+    engine.schedule(
+        job_id="r", data="x", priority=0, interval_seconds=10.0, cron=None, start_delay=0, now=0
+    )
+    engine.advance(0.0)
+    delivery = engine.claim(group)
+    assert delivery is not None
+    assert delivery.record.started
+    engine.release(delivery)
+    assert not delivery.record.started
+    engine.cancel_schedule("r")
+    assert engine.pending == 0
+    assert engine.claim(group) is None
+    assert len(engine._index) == 0  # pyright: ignore[reportPrivateUsage]
