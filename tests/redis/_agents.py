@@ -90,10 +90,16 @@ class Agent:
 class Ledger:
     """The union of agents' ledgers."""
 
-    starts: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
-    dones: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
+    starts: collections.Counter[tuple[str, str]] = attrs.field(
+        factory=collections.Counter[tuple[str, str]]
+    )
+    dones: collections.Counter[tuple[str, str]] = attrs.field(
+        factory=collections.Counter[tuple[str, str]]
+    )
     ready: int = 0
-    start_pids: dict[tuple[str, str], list[int]] = attrs.field(factory=dict)
+    start_pids: dict[tuple[str, str], list[int]] = attrs.field(
+        factory=dict[tuple[str, str], list[int]]
+    )
 
     def done_ids(self, group: str) -> set[str]:
         """Ids completed at least once in ``group``."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
@@ -54,7 +54,8 @@ async def main(args: argparse.Namespace) -> None:
     def handler_for(group: str) -> Any:
         async def handler(job: QueueJob[Any]) -> None:
             write(f"start {job.id} {group} {job.attempts} {pid}")
-            if isinstance(job.data, dict) and job.data.get("kill"):
+            data: object = job.data
+            if isinstance(data, dict) and cast("dict[str, object]", data).get("kill"):
                 os.kill(pid, signal.SIGKILL)
             await trio.sleep(args.work)
             write(f"done {job.id} {group} {pid}")

@@ -209,7 +209,7 @@ def test_a_job_that_kills_its_worker_every_time_ends_failed(cluster: Cluster) ->
 
 def test_server_restart_with_aof_loses_no_acknowledged_enqueue(tmp_path: Path) -> None:
     """SIGKILL + restart of redis-server (appendfsync always) under load: lost = 0."""
-    from .conftest import _require_binary
+    from .conftest import _require_binary  # pyright: ignore[reportPrivateUsage]
 
     _require_binary()
     server = RedisServer(tmp_path / "aof", appendonly=True, appendfsync="always").start()

@@ -59,7 +59,7 @@ def redis_cluster(tmp_path: Path) -> Iterator[RedisCluster]:
 
 
 def _owner(cluster: RedisCluster, key: str) -> RedisServer:
-    slot = cluster.servers[0].command("CLUSTER", "KEYSLOT", key)
+    slot = int(cluster.servers[0].command("CLUSTER", "KEYSLOT", key))
     per = 16384 // len(cluster.servers)
     return cluster.servers[min(slot // per, len(cluster.servers) - 1)]
 

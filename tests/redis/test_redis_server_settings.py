@@ -4,9 +4,10 @@ settings (RELIABILITY.md §3.3.7, test 14)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import trio
@@ -94,7 +95,8 @@ async def _refused(config: RedisQueueConfig) -> str:
 def _chain(exc: BaseException) -> Iterator[str]:
     yield f"{type(exc).__name__}: {exc}"
     if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
+        group = cast("BaseExceptionGroup[BaseException]", exc)
+        for inner in group.exceptions:
             yield from _chain(inner)
     linked = exc.__cause__ or exc.__context__
     if linked is not None:
@@ -252,7 +254,7 @@ async def test_an_evicting_maxmemory_policy_is_warned_about_once(
             async with RedisQueue[Any]("q", _fast(url)) as queue:
                 await queue.enqueue("x")
                 with trio.fail_after(10):
-                    await wait_until(lambda p=port: _warned(caplog, "appendonly", p))
+                    await wait_until(functools.partial(_warned, caplog, "appendonly", port))
     finally:
         evicting.stop()
         safe.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import trio
@@ -64,10 +64,13 @@ def test_conformance_suite_catches_mutant(mutant: str, test_name: str) -> None:
     """The named conformance test fails against the mutant."""
     with pytest.raises(BaseException) as info:  # noqa: PT011  # an AssertionError, maybe grouped
         _run_conformance_test(MUTANTS[mutant], test_name)
-    exc = info.value
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    assert isinstance(exc, AssertionError | trio.TooSlowError), repr(exc)
+    exc: BaseException = info.value
+    while isinstance(exc, BaseExceptionGroup):
+        group = cast("BaseExceptionGroup[BaseException]", exc)
+        if len(group.exceptions) != 1:
+            break
+        exc = group.exceptions[0]
+    assert isinstance(exc, AssertionError | trio.TooSlowError), repr(exc)  # pyright: ignore[reportUnknownArgumentType]
 
 
 @pytest.mark.parametrize("test_name", sorted({n for names in CAUGHT_BY.values() for n in names}))

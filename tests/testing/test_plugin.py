@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
-import trio.testing
 
 from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig, QueueJob
 from checkqueue_actors.testing import RecordingHandler, drain, wait_until
