@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, final
 import attrs
 import trio
 
+from ._backends.memory import InMemoryQueuePlugin
 from ._clock import WallClock
 from ._config import parse_config, unstructure_config
 from ._errors import (
@@ -685,6 +686,10 @@ def _coerce_config(plugin: QueuePlugin[Any], config: object) -> Any:
 def _lookup(registry: QueuePluginRegistry, plugin_id: str) -> QueuePlugin[Any]:
     plugin = registry.get_plugin(plugin_id)
     if plugin is None:
+        if plugin_id == InMemoryQueuePlugin.id:
+            # the embedded default backend is always available, registered or not, so
+            # open_queue_manager(QueuePluginRegistry()) works with its defaults
+            return InMemoryQueuePlugin()
         raise PluginNotFoundError(plugin_id, [p.id for p in registry.get_plugins()])
     return plugin
 

@@ -169,3 +169,28 @@ async def test_moving_a_job_some_groups_finished_is_reported(
                 "queue 'q': 1 pending job(s) were moved to a queue with 2 consumer groups; "
                 "a group that had already finished one of them runs it again"
             ]
+
+
+async def test_the_memory_backend_needs_no_registration(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """An empty registry still gives the embedded default backend, "memory"."""
+    from checkqueue_actors import QueuePluginRegistry
+
+    ran: list[str] = []
+
+    async def handler(job: QueueJob[str]) -> None:
+        ran.append(job.data)
+
+    with trio.fail_after(10):
+        async with open_queue_manager(QueuePluginRegistry()) as manager:
+            assert manager.get_active_plugin() == "memory"
+            queue = manager.get_queue("q")
+            await queue.consume(handler, consumer_group="g")
+            await queue.enqueue("x")
+            await trio.sleep(1)
+            result = await manager.set_active_backend("memory", {"concurrency": 2})
+            assert result.success
+            with pytest.raises(PluginNotFoundError):
+                await manager.set_active_backend("redis", {})
+    assert ran == ["x"]
