@@ -52,6 +52,7 @@ from ._settings import (
     is_backend_error,
     key_base,
     make_client,
+    make_script_client,
     require_config,
     seconds_to_ms,
 )
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Sequence
 
     from ..._model import Migration
+    from ._wire import ScriptClient
 
 __all__ = ["FailedJob", "RedisQueue", "RedisQueuePlugin"]
 
@@ -149,6 +151,8 @@ class _Delivery:
     priority: int
     ts_ms: int
     attempts: int
+    taken: bool = False
+    """Its ack is in a batch being written (see ``RedisQueue._ack``)."""
 
 
 class _Backoff:
@@ -205,6 +209,10 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self._poll = config.poll_interval_ms / 1000
         self._client: Client | None = None
         self._blocking: Client | None = None
+        self._scripts: ScriptClient | None = None
+        self._acks: list[_Delivery] = []
+        self._acking = False
+        self._ack_next = trio.Event()
         self._groups: dict[str, _LocalGroup] = {}
         self._held: dict[str, _Delivery] = {}
         self._claimed = 0
@@ -248,9 +256,22 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                 raise backend_error(self._address, exc) from exc
             raise
 
+    @property
+    def _runner(self) -> Client | ScriptClient | None:
+        """What runs scripts while the queue runs: the fast client, or coredis' on a cluster."""
+        return self._scripts if self._scripts is not None else self._client
+
     async def _call(self, name: str, *args: str | float | bytes) -> Any:
-        async with self._connection() as client:
-            return await SCRIPTS[name](client, self._base, *args)
+        runner = self._runner
+        if runner is None:
+            async with self._connection() as client:
+                return await SCRIPTS[name](client, self._base, *args)
+        try:
+            return await SCRIPTS[name](runner, self._base, *args)
+        except BaseException as exc:
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
 
     async def test_connection(self) -> None:
         """Probe the server with a fresh connection (works whether or not the queue runs).
@@ -306,8 +327,9 @@ class RedisQueue(BaseQueue[T], Generic[T]):
     async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
         client = make_client(self._config)
         blocking = make_client(self._config, blocking_seconds=self._poll)
+        scripts = make_script_client(self._config)
         async with client, blocking:
-            self._client, self._blocking = client, blocking
+            self._client, self._blocking, self._scripts = client, blocking, scripts
             self._started_at = trio.current_time()
             try:
                 async with trio.open_nursery() as keepalive:
@@ -325,7 +347,10 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                     # handlers still running finish; unstarted deliveries are released
                     keepalive.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
             finally:
-                self._client = self._blocking = None
+                self._client = self._blocking = self._scripts = None
+                if scripts is not None:
+                    with trio.CancelScope(shield=True):
+                        await scripts.aclose()
 
     async def _admit(self, *, allow_stopping: bool) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -490,13 +515,14 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             free = self._config.concurrency - self._claimed
             if free <= 0:
                 break
-            assert self._client is not None
+            runner = self._runner
+            assert runner is not None
             # a claim that reached Redis must also reach us, or its deliveries would
             # wait out their lease; the call itself is bounded by stream_timeout
             raw: Any = []
             with trio.CancelScope(shield=True):
                 raw = await SCRIPTS["claim"](
-                    self._client,
+                    runner,
                     self._base,
                     group.name,
                     free,
@@ -575,17 +601,85 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             finally:
                 current_handler_queue.reset(reset)
                 self._running -= 1
-            await self._settle(delivery, outcome, error)
+            if outcome == "ack":
+                await self._ack(delivery)
+            else:
+                await self._settle(delivery, outcome, error)
         finally:
             mine.set()
             self._held.pop(delivery.dkey, None)
             self._claimed -= 1
             self._poke()
 
+    async def _ack(self, delivery: _Delivery) -> None:
+        """Ack a delivery in a batch: one script call acks every handler finished meanwhile.
+
+        The first caller writes the acks waiting now; callers arriving while it does
+        wait for the next batch, written by the same task right after (group commit).
+        Returns once this delivery's ack is written (or given up, as ``_settle`` does).
+        """
+        self._acks.append(delivery)
+        while self._acking:
+            await self._ack_next.wait()
+            if delivery.taken:
+                return
+        self._acking = True
+        try:
+            while self._acks:
+                batch, self._acks = self._acks, []
+                for taken in batch:
+                    taken.taken = True
+                done, self._ack_next = self._ack_next, trio.Event()
+                try:
+                    await self._write_acks(batch)
+                finally:
+                    done.set()
+        finally:
+            self._acking = False
+            # a batch left behind by a cancelled writer gets a new writer among its callers
+            self._ack_next.set()
+            self._ack_next = trio.Event()
+
+    async def _write_acks(self, batch: list[_Delivery]) -> None:
+        """One ``ack`` script for the batch, retried through short outages like ``_settle``."""
+        backoff = _Backoff()
+        deadline = trio.current_time() + max(self._config.lease_seconds, 1.0)
+        args: list[str | float | bytes] = []
+        for delivery in batch:
+            args += (delivery.dkey, delivery.token)
+        while True:
+            runner = self._runner
+            if runner is None:
+                return
+            statuses: Any = []
+            try:
+                with trio.CancelScope(shield=True):
+                    statuses = await SCRIPTS["ack"](runner, self._base, *args)
+            except BaseException as exc:
+                if not is_backend_error(exc):
+                    raise
+                if trio.current_time() > deadline:
+                    logger.warning(
+                        "%d jobs: could not ack (%r); they are redelivered after their lease",
+                        len(batch),
+                        exc,
+                    )
+                    return
+                await backoff.wait("ack", exc)
+                continue
+            for delivery, status in zip(batch, statuses, strict=True):
+                if _int(status) == 0:
+                    logger.warning(
+                        "job %r in group %r: lease lost before ack (it was redelivered)",
+                        delivery.job_id,
+                        delivery.group.name,
+                    )
+            return
+
     async def _settle(
         self, delivery: _Delivery, outcome: str, error: str = "", *, final: bool = False
     ) -> None:
-        """Ack, nack or release a delivery, retrying through short outages.
+        """Nack or release a delivery, retrying through short outages.
 
         Gives up after one lease: by then the reaper redelivers the job anyway
         (at-least-once).
@@ -593,15 +687,13 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         backoff = _Backoff()
         deadline = trio.current_time() + max(self._config.lease_seconds, 1.0)
         while True:
-            client = self._client
+            client = self._runner
             try:
                 if client is None:
                     return
                 ok: Any = 1
                 with trio.CancelScope(shield=True):
-                    if outcome == "ack":
-                        ok = await SCRIPTS["ack"](client, self._base, delivery.dkey, delivery.token)
-                    elif outcome == "nack":
+                    if outcome == "nack":
                         ok = await SCRIPTS["nack"](
                             client,
                             self._base,
@@ -646,8 +738,9 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             for delivery in list(self._held.values()):
                 args += [delivery.dkey, delivery.token]
             try:
-                assert self._client is not None
-                lost = await SCRIPTS["renew"](self._client, self._base, *args)
+                runner = self._runner
+                assert runner is not None
+                lost = await SCRIPTS["renew"](runner, self._base, *args)
                 backoff.reset()
             except BaseException as exc:
                 if not is_backend_error(exc):
@@ -743,8 +836,10 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             cron = self._cron(spec["cron"], spec["tz"])
             cron_next = round(cron.next_after(_utc(max(due_ms, now_ms))).timestamp() * 1000)
         occurrence = _occurrence_id(schedule_id, _utc(due_ms))
+        runner = self._runner
+        assert runner is not None
         out = await SCRIPTS["sched_fire"](
-            self._client,
+            runner,
             self._base,
             schedule_id,
             due_ms,

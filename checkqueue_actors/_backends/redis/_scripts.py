@@ -15,6 +15,7 @@ from coredis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
     from ._settings import Client
+    from ._wire import ScriptClient
 
 __all__ = ["SCRIPTS", "Script"]
 
@@ -51,7 +52,9 @@ class Script:
         self.body = body
         self.sha = hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(self, client: Client, base: str, *args: str | float | bytes) -> Any:
+    async def __call__(
+        self, client: Client | ScriptClient, base: str, *args: str | float | bytes
+    ) -> Any:
         """Run with ``KEYS = [base]`` and ``ARGV = args``; loads the script when missing.
 
         The key routes the call: on a Redis Cluster it runs on the node that holds

@@ -28,6 +28,7 @@ from coredis.retry import NoRetryPolicy
 from ..._errors import BackendUnavailableError
 from ..._lifetime import unwrap_single
 from ..._validators import finite_float, strict_int
+from ._wire import ScriptClient
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,6 +44,7 @@ __all__ = [
     "backend_error",
     "key_base",
     "make_client",
+    "make_script_client",
 ]
 
 Client: TypeAlias = "coredis.Redis[bytes] | coredis.RedisCluster[bytes]"
@@ -345,6 +347,23 @@ def make_client(config: RedisQueueConfig, *, blocking_seconds: float = 0.0) -> C
         # a retried script could apply twice (a timed-out write may have landed,
         # RELIABILITY.md P2); the queue retries only what is safe to repeat
         retry_policy=NoRetryPolicy(),
+    )
+
+
+def make_script_client(config: RedisQueueConfig) -> ScriptClient | None:
+    """The fast client for scripts (see ``_wire``), or None on a Redis Cluster.
+
+    It connects lazily, with the same timeouts, credentials and TLS context as
+    ``make_client``'s clients.
+    """
+    if config.cluster:
+        return None
+    endpoint = endpoint_of(config)
+    return ScriptClient(
+        endpoint,
+        connect_timeout=config.connect_timeout,
+        stream_timeout=config.stream_timeout,
+        ssl_context=_tls_context(config) if endpoint.tls else None,
     )
 
 

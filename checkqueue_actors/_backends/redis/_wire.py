@@ -1,0 +1,252 @@
+"""A small RESP2 client on trio streams, for the scripts on the hot paths.
+
+coredis 6.9 routes every command through a connection pool guarded by an anyio
+lock and a timeout scope, then through memory streams to a writer task and
+back from a reader task: about 0.3 ms of Python per call, more than the script
+itself costs the server. ``ScriptConnection`` writes a request and reads its
+reply in the calling task, one request at a time per connection, so a call
+costs one ``send`` and (usually) one ``recv``.
+
+It only runs ``EVALSHA``/``EVAL`` (see ``_scripts.Script``) on a single server;
+every other command, the blocking pops and Redis Cluster stay with coredis.
+The same timeouts, credentials and TLS context as coredis' clients apply.
+Failures raise coredis' exception classes (or ``OSError``/``TimeoutError``),
+so the backend's error handling treats both clients alike.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final, final
+
+import trio
+from coredis.exceptions import (
+    AuthenticationError,
+    ConnectionError,  # coredis' own, a RedisError
+    NoScriptError,
+    ResponseError,
+)
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Sequence
+
+    from ._settings import Endpoint
+
+__all__ = ["ScriptClient", "encode_command", "parse_reply"]
+
+_CRLF: Final = b"\r\n"
+_READ: Final = 65_536
+_IDLE_MAX: Final = 64
+
+
+class Incomplete(Exception):
+    """The buffer does not hold a whole reply yet."""
+
+
+def _arg(value: str | float | bytes) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, int):
+        return str(value).encode()
+    return repr(value).encode()
+
+
+def encode_command(parts: Sequence[str | float | bytes]) -> bytes:
+    """One RESP request (an array of bulk strings)."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = _arg(part)
+        out.append(b"$%d\r\n" % len(data))
+        out.append(data)
+        out.append(_CRLF)
+    return b"".join(out)
+
+
+def parse_reply(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
+    """Parse one RESP2 reply at ``pos``: ``(value, end)``.
+
+    Error replies are returned as ``ResponseError`` instances (not raised), so
+    that a caller can tell them from a broken connection. Bulk strings are
+    ``bytes``, integers ``int``, nil ``None``.
+
+    Raises:
+      Incomplete: the reply is not wholly in ``buf`` yet.
+      ConnectionError: the bytes are not RESP.
+    """
+    end = buf.find(_CRLF, pos)
+    if end < 0:
+        raise Incomplete
+    kind = buf[pos]
+    if kind == 0x24:  # $ bulk string
+        size = int(buf[pos + 1 : end])
+        if size < 0:
+            return None, end + 2
+        start = end + 2
+        if len(buf) < start + size + 2:
+            raise Incomplete
+        return bytes(buf[start : start + size]), start + size + 2
+    if kind == 0x3A:  # : integer
+        return int(buf[pos + 1 : end]), end + 2
+    if kind == 0x2A:  # * array
+        count = int(buf[pos + 1 : end])
+        if count < 0:
+            return None, end + 2
+        items: list[Any] = []
+        at = end + 2
+        for _ in range(count):
+            item, at = parse_reply(buf, at)
+            items.append(item)
+        return items, at
+    if kind == 0x2B:  # + simple string
+        return bytes(buf[pos + 1 : end]), end + 2
+    if kind == 0x2D:  # - error
+        text = bytes(buf[pos + 1 : end]).decode("utf-8", errors="replace")
+        if text.startswith("NOSCRIPT"):
+            return NoScriptError(text), end + 2
+        return ResponseError(text), end + 2
+    msg = f"unexpected reply type {chr(kind)!r} from the server"
+    raise ConnectionError(msg)
+
+
+@final
+class _Connection:
+    """One connection, one request at a time."""
+
+    __slots__ = ("buf", "stream")
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self.buf = bytearray()
+
+    async def request(self, payload: bytes) -> Any:
+        """Send one request and read its reply (an error reply is returned, not raised)."""
+        await self.stream.send_all(payload)
+        buf = self.buf
+        while True:
+            if buf:
+                try:
+                    value, end = parse_reply(buf, 0)
+                except Incomplete:
+                    pass
+                else:
+                    del buf[:end]
+                    return value
+            data = await self.stream.receive_some(_READ)
+            if not data:
+                msg = "the server closed the connection"
+                raise ConnectionError(msg)
+            buf += data
+
+
+@final
+class ScriptClient:
+    """A pool of ``_Connection``: each call takes an idle one or opens one.
+
+    A connection whose call fails or is cancelled is closed, never reused (its
+    reply may still be on the way), so a connection in the pool is always
+    between replies.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        connect_timeout: float,
+        stream_timeout: float,
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        self._endpoint = endpoint
+        self._connect_timeout = connect_timeout
+        self._stream_timeout = stream_timeout
+        self._ssl_context = ssl_context
+        self._idle: list[_Connection] = []
+        self._closed = False
+
+    async def _open(self) -> _Connection:
+        endpoint = self._endpoint
+        try:
+            with trio.fail_after(self._connect_timeout):
+                stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+                try:
+                    if self._ssl_context is not None:
+                        tls = trio.SSLStream(
+                            stream, self._ssl_context, server_hostname=endpoint.host
+                        )
+                        stream = tls
+                        await tls.do_handshake()
+                    conn = _Connection(stream)
+                    if endpoint.password is not None:
+                        words: list[str | float | bytes] = ["AUTH"]
+                        if endpoint.username:
+                            words.append(endpoint.username)
+                        words.append(endpoint.password)
+                        reply = await conn.request(encode_command(words))
+                        if isinstance(reply, ResponseError):
+                            raise AuthenticationError(str(reply))
+                    if endpoint.db:
+                        reply = await conn.request(encode_command(["SELECT", endpoint.db]))
+                        if isinstance(reply, ResponseError):
+                            raise reply
+                except BaseException:
+                    await trio.aclose_forcefully(stream)
+                    raise
+        except trio.TooSlowError:
+            msg = f"no connection within {self._connect_timeout} s"
+            raise TimeoutError(msg) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise ConnectionError(str(exc) or type(exc).__name__) from exc
+        return conn
+
+    async def execute(self, *parts: str | float | bytes) -> Any:
+        """Run one command and return its reply.
+
+        Raises:
+          coredis.exceptions.ResponseError: an error reply (NoScriptError for NOSCRIPT).
+          coredis.exceptions.ConnectionError: the connection broke.
+          TimeoutError: no reply within ``stream_timeout``.
+          OSError: the server cannot be reached.
+        """
+        if self._closed:
+            msg = "the client is closed"
+            raise ConnectionError(msg)
+        payload = encode_command(parts)
+        conn = self._idle.pop() if self._idle else await self._open()
+        try:
+            with trio.fail_after(self._stream_timeout):
+                reply = await conn.request(payload)
+        except BaseException as exc:
+            await trio.aclose_forcefully(conn.stream)
+            if isinstance(exc, trio.TooSlowError):
+                msg = f"no reply within {self._stream_timeout} s"
+                raise TimeoutError(msg) from None
+            if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
+                raise ConnectionError(str(exc) or type(exc).__name__) from exc
+            raise
+        if self._closed or len(self._idle) >= _IDLE_MAX:
+            await trio.aclose_forcefully(conn.stream)
+        else:
+            self._idle.append(conn)
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    async def evalsha(
+        self, sha: str, *, keys: Sequence[str], args: Sequence[str | float | bytes]
+    ) -> Any:
+        """``EVALSHA`` (the same call shape as coredis')."""
+        return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+
+    async def eval(
+        self, script: str, *, keys: Sequence[str], args: Sequence[str | float | bytes]
+    ) -> Any:
+        """``EVAL`` (the same call shape as coredis')."""
+        return await self.execute("EVAL", script, len(keys), *keys, *args)
+
+    async def aclose(self) -> None:
+        """Close every idle connection; busy ones close when their call returns."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await trio.aclose_forcefully(conn.stream)
