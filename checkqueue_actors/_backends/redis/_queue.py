@@ -58,7 +58,7 @@ from ._settings import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Sequence
+    from collections.abc import AsyncGenerator, Iterable, Sequence
 
     from ..._model import Migration
     from ._wire import ScriptClient
@@ -70,6 +70,10 @@ T = TypeVar("T")
 logger = logging.getLogger("checkqueue_actors.redis")
 
 _BATCH: Final = 500
+_BULK_JOBS: Final = 1000
+"""Jobs per ``enqueue_many`` script call at most (one call blocks the server while it runs)."""
+_BULK_BYTES: Final = 1 << 20
+"""Payload bytes per ``enqueue_many`` script call, roughly (a call holds at least one job)."""
 _SHORT_WAIT: Final = 0.15
 _BACKOFF_MIN: Final = 0.1
 _BACKOFF_MAX: Final = 2.0
@@ -221,8 +225,12 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self._work_changed = trio.Event()
         self._block_scope: trio.CancelScope | None = None
         self._rotate = 0
-        self._start_gate = trio.Event()
-        self._start_gate.set()
+        # handlers start in ticket order: _next_ticket is the next one given out,
+        # _turn the one allowed to start, _turn_waits the tickets waiting for their turn
+        self._next_ticket = 0
+        self._turn = 0
+        self._turn_waits: dict[int, trio.Event] = {}
+        self._turn_skipped: set[int] = set()
         self._crons: dict[tuple[str, str | None], CronSchedule] = {}
         self._started_at = 0.0
 
@@ -453,6 +461,100 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             raise QueueFullError(msg)
         return the_id
 
+    async def enqueue_many(
+        self,
+        items: Iterable[T],
+        *,
+        priority: int = 0,
+        start_delay: float | None = None,
+        job_ids: Iterable[str | None] | None = None,
+    ) -> list[str]:
+        """Add several jobs at once, all or nothing, and return their ids in order.
+
+        The same as calling ``enqueue`` once per item with the same ``priority`` and
+        ``start_delay`` (and the matching entry of ``job_ids``), except that every
+        argument is checked and every payload encoded before anything is sent, and
+        the jobs are stored by one script call per chunk of up to 1,000 jobs (or
+        about 1 MiB of payloads) instead of one call per job. An id already in the
+        queue, or repeated within ``job_ids``, is ignored as ``enqueue`` does, and its
+        id is returned in its place.
+
+        All or nothing: a batch that fits in one chunk is stored whole or not at all.
+        A larger batch is stored chunk after chunk; each chunk's script stores nothing
+        unless its own new jobs *and every job of the later chunks* (counted as new)
+        fit in ``max_queue_size``, so the first chunk refuses a batch that cannot fit
+        and nothing is stored. Only another producer filling the queue between two
+        chunks can make a later chunk fail; the earlier chunks then stay stored and
+        the ``QueueFullError`` says how many jobs were stored (retry with the same
+        ``job_ids`` to add the rest without duplicates).
+
+        Args:
+          items: The payloads.
+          priority: Higher runs first (for every item).
+          start_delay: Seconds before the items become available (for every item).
+          job_ids: Dedup keys, one per item (``None`` for a fresh uuid4).
+        Returns:
+          The job ids, one per item.
+        Raises:
+          ValueError: for a bad priority, delay or id, or ``job_ids`` of another length.
+          SerializationError: a payload is not JSON-encodable or over
+            ``max_payload_bytes``; nothing is stored.
+          QueueFullError: the new jobs would not all fit in ``max_queue_size``.
+          QueueStoppedError: after the queue stopped.
+          BackendUnavailableError: Redis cannot be reached (the chunk being sent may
+            or may not be stored, earlier chunks are: retry with the same ``job_ids``).
+        Cancellation:
+          Each chunk is stored by one script, whole or not at all; a cancelled call
+          may have stored its first chunks.
+
+        .. versionadded:: 0.1.0
+        """
+        datas = list(items)
+        checked_priority, delay, _ = check_enqueue_args(priority, start_delay, None)
+        if job_ids is None:
+            ids: list[str | None] = [None] * len(datas)
+        else:
+            ids = [check_enqueue_args(0, None, job_id)[2] for job_id in job_ids]
+            if len(ids) != len(datas):
+                msg = f"job_ids has {len(ids)} entries for {len(datas)} items"
+                raise ValueError(msg)
+        payloads = [self._encode(data) for data in datas]
+        await self._admit(allow_stopping=True)
+        fresh = [job_id if job_id is not None else str(uuid.uuid4()) for job_id in ids]
+        if not fresh:
+            return fresh
+        delay_ms = seconds_to_ms(delay * self._config.delay_multiplier)
+        chunks: list[tuple[int, int]] = []
+        start = size = 0
+        for i, payload in enumerate(payloads):
+            if i > start and (i - start >= _BULK_JOBS or size + len(payload) > _BULK_BYTES):
+                chunks.append((start, i))
+                start, size = i, 0
+            size += len(payload)
+        chunks.append((start, len(payloads)))
+        stored = 0
+        for start, end in chunks:
+            args: list[str | float | bytes] = [
+                checked_priority,
+                delay_ms,
+                self._config.max_queue_size,
+                len(fresh) - end,
+            ]
+            for i in range(start, end):
+                args += (fresh[i], payloads[i])
+            result = await self._call("enqueue_many", *args)
+            if _int(result[0]) < 0:
+                msg = (
+                    f"queue {self.name!r} is full: {_int(result[1])} jobs pending, "
+                    f"{_int(result[2]) + len(fresh) - end} more do not fit "
+                    f"(max_queue_size={self._config.max_queue_size})"
+                )
+                if stored:
+                    msg += f"; {stored} jobs of this batch were stored by earlier chunks"
+                raise QueueFullError(msg)
+            stored += _int(result[2])
+        return fresh
+
     # -- consuming ----------------------------------------------------------------------------
 
     async def consume(
@@ -544,9 +646,9 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                 self._held[delivery.dkey] = delivery
                 # handlers start in claim order (priority, then FIFO), whatever order
                 # trio happens to schedule their tasks in
-                previous, mine = self._start_gate, trio.Event()
-                self._start_gate = mine
-                handlers.start_soon(self._deliver, delivery, group.next_consumer(), previous, mine)
+                ticket = self._next_ticket
+                self._next_ticket += 1
+                handlers.start_soon(self._deliver, delivery, group.next_consumer(), ticket)
                 total += 1
         return total
 
@@ -565,12 +667,15 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self,
         delivery: _Delivery,
         handler: Handler[Any],
-        previous: trio.Event,
-        mine: trio.Event,
+        ticket: int,
     ) -> None:
+        started = False
         try:
-            await previous.wait()
-            mine.set()
+            if self._turn != ticket:
+                event = self._turn_waits[ticket] = trio.Event()
+                await event.wait()
+            started = True
+            self._next_turn()
             if self._stopping:
                 await self._settle(delivery, "release")
                 return
@@ -606,7 +711,13 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             else:
                 await self._settle(delivery, outcome, error)
         finally:
-            mine.set()
+            if not started:
+                # cancelled before its turn: the tickets after it must not wait for it
+                self._turn_waits.pop(ticket, None)
+                if self._turn == ticket:
+                    self._next_turn()
+                else:
+                    self._turn_skipped.add(ticket)
             self._held.pop(delivery.dkey, None)
             self._claimed -= 1
             self._poke()
@@ -675,6 +786,17 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                         delivery.group.name,
                     )
             return
+
+    def _next_turn(self) -> None:
+        """Let the next ticket's handler start (claim order: priority, then FIFO)."""
+        turn = self._turn + 1
+        while turn in self._turn_skipped:
+            self._turn_skipped.discard(turn)
+            turn += 1
+        self._turn = turn
+        event = self._turn_waits.pop(turn, None)
+        if event is not None:
+            event.set()
 
     async def _settle(
         self, delivery: _Delivery, outcome: str, error: str = "", *, final: bool = False

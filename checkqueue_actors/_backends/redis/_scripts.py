@@ -23,6 +23,7 @@ _NAMES: Final = (
     "ack",
     "claim",
     "enqueue",
+    "enqueue_many",
     "export",
     "failed_drop",
     "failed_retry",

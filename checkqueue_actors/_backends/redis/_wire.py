@@ -16,6 +16,7 @@ so the backend's error handling treats both clients alike.
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING, Any, Final, final
 
 import trio
@@ -110,34 +111,84 @@ def parse_reply(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
     raise ConnectionError(msg)
 
 
+def _closed_by_server() -> ConnectionError:
+    return ConnectionError("the server closed the connection")
+
+
 @final
 class _Connection:
-    """One connection, one request at a time."""
+    """One connection, one request at a time.
 
-    __slots__ = ("buf", "stream")
+    A plain TCP connection is driven through its non-blocking socket: the request
+    is written with ``send`` and the task sleeps only in ``wait_readable`` for the
+    reply (trio's ``SocketStream`` would add a scheduling round to every send and
+    every receive). A TLS connection goes through its ``trio.SSLStream``.
+    """
 
-    def __init__(self, stream: trio.abc.Stream) -> None:
+    __slots__ = ("buf", "sock", "stream")
+
+    def __init__(self, stream: trio.abc.Stream | None, sock: socket.socket | None) -> None:
         self.stream = stream
+        self.sock = sock
         self.buf = bytearray()
+
+    def _parse(self) -> tuple[bool, Any]:
+        buf = self.buf
+        if buf:
+            try:
+                value, end = parse_reply(buf, 0)
+            except Incomplete:
+                return False, None
+            del buf[:end]
+            return True, value
+        return False, None
 
     async def request(self, payload: bytes) -> Any:
         """Send one request and read its reply (an error reply is returned, not raised)."""
-        await self.stream.send_all(payload)
-        buf = self.buf
-        while True:
-            if buf:
-                try:
-                    value, end = parse_reply(buf, 0)
-                except Incomplete:
-                    pass
-                else:
-                    del buf[:end]
+        sock = self.sock
+        if sock is None:
+            assert self.stream is not None
+            await self.stream.send_all(payload)
+            while True:
+                done, value = self._parse()
+                if done:
                     return value
-            data = await self.stream.receive_some(_READ)
+                data = await self.stream.receive_some(_READ)
+                if not data:
+                    raise _closed_by_server()
+                self.buf += data
+        await trio.lowlevel.checkpoint_if_cancelled()
+        view = memoryview(payload)
+        sent = 0
+        while sent < len(view):
+            try:
+                sent += sock.send(view[sent:])
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+        waited = False
+        while True:
+            done, value = self._parse()
+            if done:
+                if not waited:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                return value
+            try:
+                data = sock.recv(_READ)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                waited = True
+                continue
             if not data:
-                msg = "the server closed the connection"
-                raise ConnectionError(msg)
-            buf += data
+                raise _closed_by_server()
+            self.buf += data
+
+    async def aclose(self) -> None:
+        """Close the connection at once."""
+        if self.sock is not None:
+            trio.lowlevel.notify_closing(self.sock)
+            self.sock.close()
+        elif self.stream is not None:
+            await trio.aclose_forcefully(self.stream)
 
 
 @final
@@ -168,15 +219,23 @@ class ScriptClient:
         endpoint = self._endpoint
         try:
             with trio.fail_after(self._connect_timeout):
-                stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+                tcp = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+                stream: trio.abc.Stream | None = tcp
+                conn: _Connection | None = None
                 try:
                     if self._ssl_context is not None:
-                        tls = trio.SSLStream(
-                            stream, self._ssl_context, server_hostname=endpoint.host
-                        )
+                        tls = trio.SSLStream(tcp, self._ssl_context, server_hostname=endpoint.host)
                         stream = tls
                         await tls.do_handshake()
-                    conn = _Connection(stream)
+                        conn = _Connection(stream, None)
+                    else:
+                        tsock = tcp.socket  # TCP_NODELAY is already set on it
+                        sock = socket.socket(
+                            tsock.family, tsock.type, tsock.proto, fileno=tsock.detach()
+                        )
+                        sock.setblocking(False)
+                        stream = None
+                        conn = _Connection(None, sock)
                     if endpoint.password is not None:
                         words: list[str | float | bytes] = ["AUTH"]
                         if endpoint.username:
@@ -190,7 +249,10 @@ class ScriptClient:
                         if isinstance(reply, ResponseError):
                             raise reply
                 except BaseException:
-                    await trio.aclose_forcefully(stream)
+                    if stream is not None:
+                        await trio.aclose_forcefully(stream)
+                    elif conn is not None:
+                        await conn.aclose()
                     raise
         except trio.TooSlowError:
             msg = f"no connection within {self._connect_timeout} s"
@@ -217,7 +279,7 @@ class ScriptClient:
             with trio.fail_after(self._stream_timeout):
                 reply = await conn.request(payload)
         except BaseException as exc:
-            await trio.aclose_forcefully(conn.stream)
+            await conn.aclose()
             if isinstance(exc, trio.TooSlowError):
                 msg = f"no reply within {self._stream_timeout} s"
                 raise TimeoutError(msg) from None
@@ -225,7 +287,7 @@ class ScriptClient:
                 raise ConnectionError(str(exc) or type(exc).__name__) from exc
             raise
         if self._closed or len(self._idle) >= _IDLE_MAX:
-            await trio.aclose_forcefully(conn.stream)
+            await conn.aclose()
         else:
             self._idle.append(conn)
         if isinstance(reply, ResponseError):
@@ -249,4 +311,4 @@ class ScriptClient:
         self._closed = True
         idle, self._idle = self._idle, []
         for conn in idle:
-            await trio.aclose_forcefully(conn.stream)
+            await conn.aclose()

@@ -83,8 +83,19 @@ local function decode_list(s)
   return cjson.decode(s)
 end
 
--- store a new job; returns 1 stored, 0 duplicate id, -1 queue full
-local function enqueue_job(id, data, p, delay, maxq, sc, now)
+-- the groups a job enqueued now goes to, and their JSON list ('' for none)
+local function current_groups()
+  local groups = redis.call('HKEYS', B .. 'groups')
+  local gl = ''
+  if #groups > 0 then
+    gl = cjson.encode(groups)
+  end
+  return groups, gl
+end
+
+-- store a new job; returns 1 stored, 0 duplicate id, -1 queue full.
+-- groups and gl (from current_groups) may be passed by a caller storing many jobs
+local function enqueue_job(id, data, p, delay, maxq, sc, now, groups, gl)
   local jk = B .. 'j:' .. id
   if redis.call('EXISTS', jk) == 1 then
     return 0
@@ -94,15 +105,13 @@ local function enqueue_job(id, data, p, delay, maxq, sc, now)
     return -1
   end
   local seq = redis.call('INCR', B .. 'seq')
-  local groups = redis.call('HKEYS', B .. 'groups')
+  if groups == nil then
+    groups, gl = current_groups()
+  end
   local av = now + delay
   local cnt = #groups
   if cnt == 0 then
     cnt = 1
-  end
-  local gl = ''
-  if #groups > 0 then
-    gl = cjson.encode(groups)
   end
   redis.call('HSET', jk, 'd', data, 'p', p, 'ts', now, 'seq', seq, 'av', av, 'rem', cnt,
     'wt', cnt, 'gl', gl)
