@@ -1,7 +1,8 @@
 """``python -m benchmarks``: run the scenarios, print the table, write JSON and an SVG chart.
 
 Options: ``--quick`` (small sizes, under two minutes), ``--scenario A,1,...``, ``--runs N``,
-``--out DIR`` (default ``benchmarks/results``), ``--no-redis``, ``--no-node``.
+``--out DIR`` (default ``benchmarks/results``), ``--no-redis``, ``--no-node``,
+``--drivers trio_channel,ours_memory,...`` (only those drivers' rows).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import _runner
+from benchmarks.peers import DRIVERS
 from benchmarks.scenarios import PROFILES, SCENARIO_KEYS, build
 
 
@@ -38,6 +40,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-redis", action="store_true", help="skip every Redis row")
     parser.add_argument("--no-node", action="store_true", help="skip BullMQ (node)")
+    parser.add_argument(
+        "--drivers",
+        default=None,
+        help="comma-separated drivers whose rows run (default: all), e.g. "
+        "trio_channel,ours_memory,ours_redis",
+    )
     return parser.parse_args(argv)
 
 
@@ -52,7 +60,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes = PROFILES[profile]
     runs = args.runs if args.runs is not None else int(sizes["runs"])
-    scenarios = build(keys, profile, redis=not args.no_redis, node=not args.no_node)
+    drivers = None
+    if args.drivers is not None:
+        drivers = {d.strip() for d in args.drivers.split(",") if d.strip()}
+        unknown = sorted(drivers - set(DRIVERS))
+        if unknown:
+            print(f"unknown driver(s): {', '.join(unknown)}; choose among {','.join(DRIVERS)}")
+            return 2
+    scenarios = build(
+        keys, profile, redis=not args.no_redis, node=not args.no_node, drivers=drivers
+    )
     machine = _runner.machine_info()
     command = "python -m benchmarks " + shlex.join(argv if argv is not None else sys.argv[1:])
     print(f"{command.strip()}  [{profile}, {runs} run(s) per figure]")

@@ -19,6 +19,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "enqueue_n": 20_000,
         "latency_samples": 2_000,
         "redis_latency_samples": 1_000,
+        "arq_n": 2_000,
+        "arq_latency_samples": 20,
         "backlogs": [1_000, 100_000, 1_000_000],
         "backlog_window": 10_000,
         "drain_memory_n": 1_000_000,
@@ -32,10 +34,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         "e2e_n": 20_000,
         "noop_n": 5_000,
-        "redis_n": 300,
+        "redis_n": 1_000,
         "enqueue_n": 5_000,
         "latency_samples": 300,
-        "redis_latency_samples": 10,
+        "redis_latency_samples": 50,
+        "arq_n": 300,
+        "arq_latency_samples": 3,
         "backlogs": [1_000, 100_000],
         "backlog_window": 5_000,
         "drain_memory_n": 100_000,
@@ -53,6 +57,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "enqueue_n": 100,
         "latency_samples": 10,
         "redis_latency_samples": 5,
+        "arq_n": 50,
+        "arq_latency_samples": 2,
         "backlogs": [100, 1_000],
         "backlog_window": 100,
         "drain_memory_n": 1_000,
@@ -77,6 +83,11 @@ REDIS_PEERS = {
     "bullmq": "BullMQ (node)",
 }
 PYTHON_REDIS_PEERS = [label for key, label in REDIS_PEERS.items() if key != "bullmq"]
+
+
+def _redis_n(p: dict[str, Any], driver: str) -> int:
+    """Jobs per Redis row: arq polls every 0.5 s, so its rows are capped (``arq_n``)."""
+    return min(p["redis_n"], p["arq_n"]) if driver == "arq" else p["redis_n"]
 
 
 def _ratio(get: Get, a: str, b: str, metric: str) -> float | None:
@@ -198,14 +209,16 @@ def _scenario_1(p: dict[str, Any]) -> Scenario:
             )
         )
         for driver, label in REDIS_PEERS.items():
+            params = {"n": _redis_n(p, driver)}
             rows.append(
-                Row(f"{tag}: {label}", driver, workload, {"n": rn}, ("jobs_per_s",), section, True)
+                Row(f"{tag}: {label}", driver, workload, params, ("jobs_per_s",), section, True)
             )
     mem_peers = [f"1a live: {label}" for label in MEMORY_PEERS.values()]
     redis_first = [f"1a live: {OURS_REDIS}", *(f"1a live: {v}" for v in REDIS_PEERS.values())]
     return Scenario(
         "1",
-        f"No-op throughput ({n:,} jobs in memory, {rn:,} on Redis; concurrency 10, one process)",
+        f"No-op throughput ({n:,} jobs in memory, {rn:,} on Redis ({p['arq_n']:,} for arq); "
+        "concurrency 10, one process)",
         rows,
         {
             "live-memory": [f"1a live: {TRIO}"],
@@ -278,8 +291,9 @@ def _scenario_2(p: dict[str, Any]) -> Scenario:
         )
     )
     for driver, label in REDIS_PEERS.items():
+        params = {"n": _redis_n(p, driver)}
         rows.append(
-            Row(f"single: {label}", driver, "enqueue", {"n": rn}, ("jobs_per_s",), "redis", True)
+            Row(f"single: {label}", driver, "enqueue", params, ("jobs_per_s",), "redis", True)
         )
     rows.append(
         Row(
@@ -294,7 +308,8 @@ def _scenario_2(p: dict[str, Any]) -> Scenario:
     )
     return Scenario(
         "2",
-        f"Enqueue rate, single and bulk ({n:,} jobs in memory, {rn:,} on Redis; no consumer)",
+        f"Enqueue rate, single and bulk ({n:,} jobs in memory, {rn:,} on Redis "
+        f"({p['arq_n']:,} for arq); no consumer)",
         rows,
         {
             "memory": [f"single: {OURS}"],
@@ -344,10 +359,12 @@ def _scenario_3(p: dict[str, Any]) -> Scenario:
         rows.append(Row(label, driver, "latency", {"samples": s}, metrics, "memory"))
     rows.append(Row(OURS_REDIS, "ours_redis", "latency", {"samples": rs}, metrics, "redis", True))
     for driver, label in REDIS_PEERS.items():
-        rows.append(Row(label, driver, "latency", {"samples": rs}, metrics, "redis", True))
+        samples = min(rs, p["arq_latency_samples"]) if driver == "arq" else rs
+        rows.append(Row(label, driver, "latency", {"samples": samples}, metrics, "redis", True))
     return Scenario(
         "3",
-        f"Latency, enqueue to handler start, idle queue ({s:,} samples in memory, {rs:,} on Redis)",
+        f"Latency, enqueue to handler start, idle queue ({s:,} samples in memory, {rs:,} on Redis "
+        f"({p['arq_latency_samples']} for arq))",
         rows,
         {"memory": [TRIO], "redis": [OURS_REDIS, *REDIS_PEERS.values()]},
         higher_is_better=False,
@@ -488,9 +505,15 @@ SCENARIO_KEYS = tuple(_BUILDERS)
 
 
 def build(
-    keys: list[str], profile: str, *, redis: bool = True, node: bool = True
+    keys: list[str],
+    profile: str,
+    *,
+    redis: bool = True,
+    node: bool = True,
+    drivers: set[str] | None = None,
 ) -> list[Scenario]:
-    """The scenarios named by ``keys``, sized for ``profile``, without Redis/node rows if asked."""
+    """The scenarios named by ``keys``, sized for ``profile``, without Redis/node rows if
+    asked, and only the rows of ``drivers`` when given."""
     sizes = PROFILES[profile]
     out: list[Scenario] = []
     for key in keys:
@@ -498,7 +521,9 @@ def build(
         scenario.rows = [
             r
             for r in scenario.rows
-            if (redis or not r.needs_redis) and (node or r.driver != "bullmq")
+            if (redis or not r.needs_redis)
+            and (node or r.driver != "bullmq")
+            and (drivers is None or r.driver in drivers)
         ]
         if scenario.rows:
             out.append(scenario)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from benchmarks._common import Unsupported, percentile
 
@@ -26,6 +28,13 @@ class AsyncPeer:
     worker: Callable[[], Awaitable[object]]
     """Runs the worker (``concurrency`` jobs at once) until cancelled."""
     enqueue_bulk: Callable[[list[Any]], Awaitable[object]] | None = None
+
+
+def _emit(metrics: dict[str, Any]) -> NoReturn:
+    """Print the figure and leave at once: a peer's teardown (saq's worker sometimes
+    waits ~5 s to stop) is not measured, and the runner flushes Redis before each row."""
+    print("RESULT " + json.dumps(metrics), flush=True)
+    os._exit(0)
 
 
 Opener = Callable[[str, int, Handler], contextlib.AbstractAsyncContextManager[AsyncPeer]]
@@ -60,13 +69,14 @@ async def _throughput(opener: Opener, url: str, n: int, concurrency: int, live: 
                 for i in range(n):
                     await peer.enqueue(i)
                 await done.wait()
-                return time.perf_counter() - t0
+                _emit({"seconds": time.perf_counter() - t0})
         for i in range(n):
             await peer.enqueue(i)
         t0 = time.perf_counter()
         async with _running(peer):
             await done.wait()
-            return time.perf_counter() - t0
+            _emit({"seconds": time.perf_counter() - t0})
+    raise AssertionError("unreachable")
 
 
 async def _enqueue(opener: Opener, url: str, n: int, bulk: bool) -> float:
@@ -102,6 +112,7 @@ async def _latency(opener: Opener, url: str, samples: int, concurrency: int) -> 
             await peer.enqueue(time.perf_counter())
             await box[0].wait()
             await asyncio.sleep(0.001)
+        _emit({"p50_ms": percentile(lat, 50) * 1e3, "p99_ms": percentile(lat, 99) * 1e3})
     return {"p50_ms": percentile(lat, 50) * 1e3, "p99_ms": percentile(lat, 99) * 1e3}
 
 

@@ -21,7 +21,10 @@ async def _open(url: str, concurrency: int, handler: Handler) -> AsyncIterator[A
     async def noop(ctx: dict[str, Any], *, data: Any) -> None:
         await handler(data)
 
-    worker = Worker(queue, functions=[("noop", noop)], concurrency=concurrency)
+    # no grace period at stop: the figure is taken by then (saq would wait ~5 s)
+    worker = Worker(
+        queue, functions=[("noop", noop)], concurrency=concurrency, shutdown_grace_period_s=0
+    )
 
     async def enqueue(data: Any) -> object:
         return await queue.enqueue("noop", data=data)
