@@ -87,7 +87,8 @@ PYTHON_REDIS_PEERS = [label for key, label in REDIS_PEERS.items() if key != "bul
 
 def _redis_n(p: dict[str, Any], driver: str) -> int:
     """Jobs per Redis row: arq polls every 0.5 s, so its rows are capped (``arq_n``)."""
-    return min(p["redis_n"], p["arq_n"]) if driver == "arq" else p["redis_n"]
+    n = int(p["redis_n"])
+    return min(n, int(p["arq_n"])) if driver == "arq" else n
 
 
 def _ratio(get: Get, a: str, b: str, metric: str) -> float | None:
