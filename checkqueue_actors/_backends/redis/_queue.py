@@ -155,8 +155,8 @@ class _Delivery:
     priority: int
     ts_ms: int
     attempts: int
-    taken: bool = False
-    """Its ack is in a batch being written (see ``RedisQueue._ack``)."""
+    written: trio.Event | None = None
+    """Set once its ack is written: the ack is in a batch being written (``RedisQueue._ack``)."""
 
 
 class _Backoff:
@@ -217,6 +217,9 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self._acks: list[_Delivery] = []
         self._acking = False
         self._ack_next = trio.Event()
+        self._dispatcher_acks = False
+        """The dispatcher writes finished handlers' acks with its next claim (it is running
+        and not blocked waiting for work); handlers write their acks themselves otherwise."""
         self._groups: dict[str, _LocalGroup] = {}
         self._held: dict[str, _Delivery] = {}
         self._claimed = 0
@@ -593,20 +596,42 @@ class RedisQueue(BaseQueue[T], Generic[T]):
 
     async def _dispatcher(self, handlers: trio.Nursery) -> None:
         backoff = _Backoff()
-        while True:
-            if self._claimed >= self._config.concurrency or not self._groups:
-                self._work_changed = trio.Event()
-                await self._work_changed.wait()
-                continue
-            try:
-                claimed = await self._claim_round(handlers)
-                if claimed == 0:
-                    await self._wait_for_work()
-                backoff.reset()
-            except BaseException as exc:
-                if not is_backend_error(exc):
-                    raise
-                await backoff.wait("dispatcher", exc)
+        try:
+            while True:
+                self._set_dispatcher_acks(True)
+                if self._claimed >= self._config.concurrency or not self._groups:
+                    if self._acks:
+                        self._signal_acks()  # no claim soon: their handlers write them
+                    self._work_changed = trio.Event()
+                    await self._work_changed.wait()
+                    continue
+                if self._turn != self._next_ticket:
+                    # handlers claimed last time start within a few scheduler ticks: wait
+                    # for them, so that the next claim carries their acks and fills every
+                    # free slot (about one call per `concurrency` short jobs)
+                    self._work_changed = trio.Event()
+                    await self._work_changed.wait()
+                    continue
+                try:
+                    claimed = await self._claim_round(handlers)
+                    if claimed == 0 and not (self._acks and not self._acking):
+                        # handlers finishing while it blocks write their own acks
+                        self._set_dispatcher_acks(False)
+                        await self._wait_for_work()
+                    backoff.reset()
+                except BaseException as exc:
+                    if not is_backend_error(exc):
+                        raise
+                    self._set_dispatcher_acks(False)
+                    await backoff.wait("dispatcher", exc)
+        finally:
+            self._set_dispatcher_acks(False)
+
+    def _set_dispatcher_acks(self, on: bool) -> None:
+        if self._dispatcher_acks != on:
+            self._dispatcher_acks = on
+            if not on:
+                self._signal_acks()  # acks waiting for the dispatcher get a writer
 
     async def _claim_round(self, handlers: trio.Nursery) -> int:
         groups = list(self._groups.values())
@@ -619,18 +644,40 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                 break
             runner = self._runner
             assert runner is not None
+            # the acks of the handlers finished meanwhile go with the claim: one call
+            acks: list[_Delivery] = []
+            args: list[str | float | bytes] = [
+                group.name,
+                free,
+                self._lease_ms,
+                self._token_prefix,
+            ]
+            done: trio.Event | None = None
+            if self._acks and not self._acking:
+                acks, done = self._take_acks()
+                for delivery in acks:
+                    args += (delivery.dkey, delivery.token)
             # a claim that reached Redis must also reach us, or its deliveries would
             # wait out their lease; the call itself is bounded by stream_timeout
             raw: Any = []
-            with trio.CancelScope(shield=True):
-                raw = await SCRIPTS["claim"](
-                    runner,
-                    self._base,
-                    group.name,
-                    free,
-                    self._lease_ms,
-                    self._token_prefix,
-                )
+            try:
+                with trio.CancelScope(shield=True):
+                    raw = await SCRIPTS["claim"](runner, self._base, *args)
+            except BaseException:
+                if acks:
+                    # not known to be written: their handlers write them (again) themselves
+                    for delivery in acks:
+                        delivery.written = None
+                    self._acks[:0] = acks
+                raise
+            finally:
+                if done is not None:
+                    self._acking = False
+                    done.set()
+                    self._signal_acks()
+            if acks:
+                self._check_acks(acks, raw[len(raw) - len(acks) :])
+                raw = raw[: len(raw) - len(acks)]
             for i in range(0, len(raw), 7):
                 delivery = _Delivery(
                     dkey=_text(raw[i]),
@@ -669,7 +716,7 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         handler: Handler[Any],
         ticket: int,
     ) -> None:
-        started = False
+        started = released = False
         try:
             if self._turn != ticket:
                 event = self._turn_waits[ticket] = trio.Event()
@@ -707,6 +754,10 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                 current_handler_queue.reset(reset)
                 self._running -= 1
             if outcome == "ack":
+                # its slot is free now: the dispatcher may claim the next job and write
+                # this ack in the same call
+                self._claimed -= 1
+                released = True
                 await self._ack(delivery)
             else:
                 await self._settle(delivery, outcome, error)
@@ -719,37 +770,56 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                 else:
                     self._turn_skipped.add(ticket)
             self._held.pop(delivery.dkey, None)
-            self._claimed -= 1
+            if not released:
+                self._claimed -= 1
             self._poke()
 
     async def _ack(self, delivery: _Delivery) -> None:
         """Ack a delivery in a batch: one script call acks every handler finished meanwhile.
 
-        The first caller writes the acks waiting now; callers arriving while it does
-        wait for the next batch, written by the same task right after (group commit).
-        Returns once this delivery's ack is written (or given up, as ``_settle`` does).
+        While the dispatcher runs, it writes the batch with its next claim (one call
+        for both). Otherwise the first caller writes the acks waiting now; callers
+        arriving while it does wait for the next batch, written by the same task right
+        after (group commit). Returns once this delivery's ack is written (or given
+        up, as ``_settle`` does).
         """
         self._acks.append(delivery)
-        while self._acking:
-            await self._ack_next.wait()
-            if delivery.taken:
-                return
+        self._poke()
+        while delivery.written is None:
+            if self._acking or (
+                # the dispatcher claims as soon as the handlers it started have started
+                self._dispatcher_acks and self._claimed < self._config.concurrency
+            ):
+                await self._ack_next.wait()
+                continue
+            self._acking = True
+            try:
+                while self._acks:
+                    batch, done = self._take_acks()
+                    try:
+                        await self._write_acks(batch)
+                    finally:
+                        done.set()
+            finally:
+                self._acking = False
+                # acks left behind by a cancelled writer get a new writer among their callers
+                self._signal_acks()
+        await delivery.written.wait()
+
+    def _take_acks(self) -> tuple[list[_Delivery], trio.Event]:
+        """Take the waiting acks as one batch (the caller sets ``_acking`` until written)."""
+        batch, self._acks = self._acks, []
+        done = trio.Event()
+        for delivery in batch:
+            delivery.written = done
         self._acking = True
-        try:
-            while self._acks:
-                batch, self._acks = self._acks, []
-                for taken in batch:
-                    taken.taken = True
-                done, self._ack_next = self._ack_next, trio.Event()
-                try:
-                    await self._write_acks(batch)
-                finally:
-                    done.set()
-        finally:
-            self._acking = False
-            # a batch left behind by a cancelled writer gets a new writer among its callers
-            self._ack_next.set()
-            self._ack_next = trio.Event()
+        self._signal_acks()
+        return batch, done
+
+    def _signal_acks(self) -> None:
+        """Wake the callers of ``_ack`` to look again at who writes their ack."""
+        self._ack_next.set()
+        self._ack_next = trio.Event()
 
     async def _write_acks(self, batch: list[_Delivery]) -> None:
         """One ``ack`` script for the batch, retried through short outages like ``_settle``."""
@@ -778,14 +848,18 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                     return
                 await backoff.wait("ack", exc)
                 continue
-            for delivery, status in zip(batch, statuses, strict=True):
-                if _int(status) == 0:
-                    logger.warning(
-                        "job %r in group %r: lease lost before ack (it was redelivered)",
-                        delivery.job_id,
-                        delivery.group.name,
-                    )
+            self._check_acks(batch, statuses)
             return
+
+    @staticmethod
+    def _check_acks(batch: list[_Delivery], statuses: Sequence[Any]) -> None:
+        for delivery, status in zip(batch, statuses, strict=True):
+            if _int(status) == 0:
+                logger.warning(
+                    "job %r in group %r: lease lost before ack (it was redelivered)",
+                    delivery.job_id,
+                    delivery.group.name,
+                )
 
     def _next_turn(self) -> None:
         """Let the next ticket's handler start (claim order: priority, then FIFO)."""
@@ -797,6 +871,8 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         event = self._turn_waits.pop(turn, None)
         if event is not None:
             event.set()
+        elif turn == self._next_ticket:
+            self._poke()  # every claimed handler has started
 
     async def _settle(
         self, delivery: _Delivery, outcome: str, error: str = "", *, final: bool = False

@@ -95,10 +95,35 @@ def parse_reply(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
         if count < 0:
             return None, end + 2
         items: list[Any] = []
+        append = items.append
         at = end + 2
+        find = buf.find
         for _ in range(count):
-            item, at = parse_reply(buf, at)
-            items.append(item)
+            # bulk strings and integers inline (a claim's reply is dozens of them)
+            kind = buf[at] if at < len(buf) else -1
+            if kind == 0x24:
+                end = find(_CRLF, at)
+                if end < 0:
+                    raise Incomplete
+                size = int(buf[at + 1 : end])
+                if size < 0:
+                    append(None)
+                    at = end + 2
+                    continue
+                start = end + 2
+                at = start + size + 2
+                if len(buf) < at:
+                    raise Incomplete
+                append(bytes(buf[start : at - 2]))
+            elif kind == 0x3A:
+                end = find(_CRLF, at)
+                if end < 0:
+                    raise Incomplete
+                append(int(buf[at + 1 : end]))
+                at = end + 2
+            else:
+                item, at = parse_reply(buf, at)
+                append(item)
         return items, at
     if kind == 0x2B:  # + simple string
         return bytes(buf[pos + 1 : end]), end + 2
@@ -275,9 +300,13 @@ class ScriptClient:
             raise ConnectionError(msg)
         payload = encode_command(parts)
         conn = self._idle.pop() if self._idle else await self._open()
+        reply: Any = None
         try:
-            with trio.fail_after(self._stream_timeout):
+            # a bare CancelScope: trio.fail_after's context manager costs a few µs per call
+            with trio.CancelScope(deadline=trio.current_time() + self._stream_timeout) as scope:
                 reply = await conn.request(payload)
+            if scope.cancelled_caught:
+                raise trio.TooSlowError
         except BaseException as exc:
             await conn.aclose()
             if isinstance(exc, trio.TooSlowError):

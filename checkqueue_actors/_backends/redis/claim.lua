@@ -1,7 +1,14 @@
--- ARGV: group, n, lease_ms, token_prefix
--- Moves up to n ready jobs of the group into the active set under a lease.
--- returns a flat list: dkey, token, id, data, priority, ts_ms, attempts (per delivery)
+-- ARGV: group, n, lease_ms, token_prefix[, dkey1, token1, dkey2, token2, ...]
+-- First acks the deliveries given (as ack.lua: the dispatcher writes the acks of the
+-- handlers finished meanwhile with its next claim), then moves up to n ready jobs of
+-- the group into the active set under a lease.
+-- returns a flat list: dkey, token, id, data, priority, ts_ms, attempts (per delivery),
+-- then one ack status per acked delivery (1 acked, 0 lease lost)
 local g, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local acked = {}
+for i = 5, #ARGV, 2 do
+  acked[#acked + 1] = ack_delivery(ARGV[i], ARGV[i + 1])
+end
 local rk = B .. 'r:' .. g
 local now = now_ms()
 local popped = redis.call('ZPOPMIN', rk, n)
@@ -28,5 +35,8 @@ if left == 0 then
   redis.call('DEL', B .. 'w:' .. g)
 else
   redis.call('LTRIM', B .. 'w:' .. g, -left, -1)
+end
+for _, s in ipairs(acked) do
+  out[#out + 1] = s
 end
 return out

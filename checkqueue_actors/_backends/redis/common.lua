@@ -33,8 +33,9 @@ end
 
 local function wake(g)
   local k = B .. 'w:' .. g
-  redis.call('RPUSH', k, '1')
-  redis.call('LTRIM', k, -1000, -1)
+  if redis.call('RPUSH', k, '1') > 1000 then
+    redis.call('LTRIM', k, -1000, -1)
+  end
 end
 
 local function wake_timer()
@@ -93,16 +94,19 @@ local function current_groups()
   return groups, gl
 end
 
--- store a new job; returns 1 stored, 0 duplicate id, -1 queue full.
+-- store a new job; returns 1 stored, 0 duplicate id, -1 queue full, and then the
+-- number of pending jobs after the call (nil for a duplicate).
 -- groups and gl (from current_groups) may be passed by a caller storing many jobs
 local function enqueue_job(id, data, p, delay, maxq, sc, now, groups, gl)
   local jk = B .. 'j:' .. id
   if redis.call('EXISTS', jk) == 1 then
     return 0
   end
-  local pend = tonumber(redis.call('GET', B .. 'npend') or '0')
-  if pend >= maxq then
-    return -1
+  -- counted first, given back when over: one command on the common path
+  local pend = redis.call('INCR', B .. 'npend')
+  if pend > maxq then
+    redis.call('DECR', B .. 'npend')
+    return -1, pend - 1
   end
   local seq = redis.call('INCR', B .. 'seq')
   if groups == nil then
@@ -113,25 +117,42 @@ local function enqueue_job(id, data, p, delay, maxq, sc, now, groups, gl)
   if cnt == 0 then
     cnt = 1
   end
-  redis.call('HSET', jk, 'd', data, 'p', p, 'ts', now, 'seq', seq, 'av', av, 'rem', cnt,
-    'wt', cnt, 'gl', gl)
-  redis.call('INCR', B .. 'npend')
+  local fields = {'d', data, 'p', p, 'ts', now, 'seq', seq, 'av', av, 'rem', cnt, 'wt', cnt,
+    'gl', gl}
   if sc ~= '' then
-    redis.call('HSET', jk, 'sc', sc)
+    fields[#fields + 1] = 'sc'
+    fields[#fields + 1] = sc
     redis.call('SADD', B .. 'so:' .. sc, id)
   end
   if delay > 0 then
-    redis.call('HSET', jk, 'dl', '1')
+    fields[#fields + 1] = 'dl'
+    fields[#fields + 1] = '1'
+    redis.call('HSET', jk, unpack(fields))
     redis.call('ZADD', B .. 'delayed', av, id)
     wake_timer()
   elseif #groups == 0 then
+    redis.call('HSET', jk, unpack(fields))
     redis.call('ZADD', B .. 'orphans', -p, member(av, seq, id))
-  else
+  elseif #groups > 64 then
+    -- unpack() has a bounded stack: many groups take push_ready's path
+    redis.call('HSET', jk, unpack(fields))
     for _, g in ipairs(groups) do
       push_ready(g, id, jk, av, p, seq)
     end
+  else
+    -- as push_ready for each group, with the members written by the one HSET
+    local m = member(av, seq, id)
+    for _, g in ipairs(groups) do
+      fields[#fields + 1] = 'm:' .. g
+      fields[#fields + 1] = m
+    end
+    redis.call('HSET', jk, unpack(fields))
+    for _, g in ipairs(groups) do
+      redis.call('ZADD', B .. 'r:' .. g, -p, m)
+      wake(g)
+    end
   end
-  return 1
+  return 1, pend
 end
 
 -- take a job out of every place where it waits; returns the groups it waited for
@@ -197,4 +218,20 @@ end
 local function drop_lease(dk)
   redis.call('ZREM', B .. 'active', dk)
   redis.call('HDEL', B .. 'lease', dk)
+end
+
+-- complete one delivery if its lease is still held by the token; 1 acked, 0 lease lost
+local function ack_delivery(dk, token)
+  if redis.call('HGET', B .. 'lease', dk) ~= token then
+    return 0
+  end
+  drop_lease(dk)
+  local g, id = split_dkey(dk)
+  local jk = B .. 'j:' .. id
+  redis.call('HINCRBY', B .. 'stats', 'completed', 1)
+  if redis.call('EXISTS', jk) == 1 then
+    redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g)
+    finish(jk, id)
+  end
+  return 1
 end
