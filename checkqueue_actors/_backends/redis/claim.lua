@@ -5,28 +5,43 @@
 -- returns a flat list: dkey, token, id, data, priority, ts_ms, attempts (per delivery),
 -- then one ack status per acked delivery (1 acked, 0 lease lost)
 local g, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local acked = {}
-for i = 5, #ARGV, 2 do
-  acked[#acked + 1] = ack_delivery(ARGV[i], ARGV[i + 1])
-end
+local acked = ack_deliveries(ARGV, 5)
 local rk = B .. 'r:' .. g
 local now = now_ms()
 local popped = redis.call('ZPOPMIN', rk, n)
 local out = {}
-for i = 1, #popped, 2 do
-  local id = member_id(popped[i])
-  local jk = B .. 'j:' .. id
-  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g)
-  if j[1] then
-    sub_waiting(jk)
-    redis.call('HSET', jk, 'st', '1')
-    local dk = dkey(g, id)
-    local token = ARGV[4] .. ':' .. redis.call('INCR', B .. 'tok')
-    redis.call('ZADD', B .. 'active', now + lease, dk)
-    redis.call('HSET', B .. 'lease', dk, token)
-    for _, v in ipairs({dk, token, id, j[1], j[2], j[3], j[4] or '0'}) do
-      out[#out + 1] = v
+if #popped > 0 then
+  -- one token number per popped job, taken at once
+  local tok = redis.call('INCRBY', B .. 'tok', #popped / 2) - #popped / 2
+  local leases, tokens, left_waiting = {}, {}, 0
+  for i = 1, #popped, 2 do
+    local id = member_id(popped[i])
+    local jk = B .. 'j:' .. id
+    local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g)
+    tok = tok + 1
+    if j[1] then
+      -- as sub_waiting(), with the pending count updated once below
+      if redis.call('HINCRBY', jk, 'wt', -1) == 0 then
+        left_waiting = left_waiting + 1
+      end
+      redis.call('HSET', jk, 'st', '1')
+      local dk = dkey(g, id)
+      local token = ARGV[4] .. ':' .. tok
+      leases[#leases + 1] = now + lease
+      leases[#leases + 1] = dk
+      tokens[#tokens + 1] = dk
+      tokens[#tokens + 1] = token
+      for _, v in ipairs({dk, token, id, j[1], j[2], j[3], j[4] or '0'}) do
+        out[#out + 1] = v
+      end
     end
+  end
+  if left_waiting > 0 then
+    redis.call('DECRBY', B .. 'npend', left_waiting)
+  end
+  if #leases > 0 then
+    redis.call('ZADD', B .. 'active', unpack(leases))
+    redis.call('HSET', B .. 'lease', unpack(tokens))
   end
 end
 -- keep about one wake-up token per ready job, so waiters are not woken for nothing

@@ -220,18 +220,57 @@ local function drop_lease(dk)
   redis.call('HDEL', B .. 'lease', dk)
 end
 
--- complete one delivery if its lease is still held by the token; 1 acked, 0 lease lost
-local function ack_delivery(dk, token)
-  if redis.call('HGET', B .. 'lease', dk) ~= token then
-    return 0
+-- complete the deliveries given as (dkey, token) pairs in args from index `from` on,
+-- each one whose lease its token still holds. returns one status per delivery, in
+-- order: 1 acked, 0 the lease was lost (another holder now)
+local function ack_deliveries(args, from)
+  local out = {}
+  local stats = 0
+  for c = from, #args, 1000 do
+    local last = math.min(#args - 1, c + 998)
+    local dks = {}
+    for i = c, last, 2 do
+      dks[#dks + 1] = args[i]
+    end
+    if #dks == 0 then
+      break
+    end
+    local held = redis.call('HMGET', B .. 'lease', unpack(dks))
+    local done = {}
+    for k, dk in ipairs(dks) do
+      if held[k] == args[c + 2 * k - 1] then
+        done[#done + 1] = dk
+        out[#out + 1] = 1
+      else
+        out[#out + 1] = 0
+      end
+    end
+    if #done > 0 then
+      redis.call('ZREM', B .. 'active', unpack(done))
+      redis.call('HDEL', B .. 'lease', unpack(done))
+      stats = stats + #done
+      for _, dk in ipairs(done) do
+        local g, id = split_dkey(dk)
+        local jk = B .. 'j:' .. id
+        local j = redis.call('HMGET', jk, 'rem', 'sc')
+        if j[1] then
+          -- as finish(): the job leaves the queue when every group is done with it
+          local rem = tonumber(j[1]) - 1
+          if rem <= 0 then
+            if j[2] then
+              redis.call('SREM', B .. 'so:' .. j[2], id)
+            end
+            redis.call('DEL', jk)
+          else
+            redis.call('HSET', jk, 'rem', rem)
+            redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g)
+          end
+        end
+      end
+    end
   end
-  drop_lease(dk)
-  local g, id = split_dkey(dk)
-  local jk = B .. 'j:' .. id
-  redis.call('HINCRBY', B .. 'stats', 'completed', 1)
-  if redis.call('EXISTS', jk) == 1 then
-    redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g)
-    finish(jk, id)
+  if stats > 0 then
+    redis.call('HINCRBY', B .. 'stats', 'completed', stats)
   end
-  return 1
+  return out
 end
