@@ -9,17 +9,17 @@ unwrapped so callers never see a one-element ``ExceptionGroup`` (trio-websocket'
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import trio
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Generator
     from contextlib import AbstractAsyncContextManager
     from types import TracebackType
 
-__all__ = ["AsyncLifetimeMixin", "unwrap_single"]
+__all__ = ["AsyncLifetimeMixin", "single_exceptions_unwrapped", "unwrap_single"]
 
 
 def unwrap_single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
@@ -31,6 +31,28 @@ def unwrap_single(group: BaseExceptionGroup[BaseException]) -> BaseException | N
             return None
         exc = inner[0]
     return exc
+
+
+@contextmanager
+def single_exceptions_unwrapped() -> Generator[None, None, None]:
+    """Let a group holding one exception out as that exception, context restored.
+
+    Public context managers built on a nursery use it so that callers see
+    ``KeyError`` rather than ``ExceptionGroup([KeyError])``; several real
+    failures still leave as a group.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        exc = unwrap_single(group)
+        if exc is None:
+            raise
+        context = exc.__context__
+        try:
+            raise exc  # re-raised as itself, not chained to the group
+        finally:
+            exc.__context__ = context
+            del exc, group
 
 
 class _Runnable(Protocol):
@@ -46,23 +68,13 @@ class AsyncLifetimeMixin:
     @asynccontextmanager
     async def _lifetime(self) -> AsyncGenerator[Self, None]:
         this: _Runnable = self  # type: ignore[assignment]  # subclasses define run and stop
-        try:
+        with single_exceptions_unwrapped():
             async with trio.open_nursery() as nursery:
                 await nursery.start(this.run)
                 try:
                     yield self
                 finally:
                     await this.stop()
-        except BaseExceptionGroup as group:
-            exc = unwrap_single(group)
-            if exc is None:
-                raise
-            context = exc.__context__
-            try:
-                raise exc  # re-raised as itself, not chained to the group
-            finally:
-                exc.__context__ = context
-                del exc, group
 
     async def __aenter__(self) -> Self:
         if self._lifetime_cm is not None:

@@ -47,7 +47,7 @@ from ._errors import (
     PluginNotFoundError,
     QueueStoppedError,
 )
-from ._lifetime import unwrap_single
+from ._lifetime import single_exceptions_unwrapped
 from ._model import QueueStats, RecurringJobInfo, SwitchResult
 from ._protocols import Handler
 from ._queue_base import check_consume_args
@@ -1130,20 +1130,10 @@ async def open_queue_manager(
         version = 0
         plugin = _lookup(registry, default_plugin)
         config = _coerce_config(plugin, default_config)
-    try:
+    with single_exceptions_unwrapped():
         async with trio.open_nursery() as nursery:
             manager = QueueManager(registry, config_store, nursery, plugin, config, version)
             try:
                 yield manager
             finally:
                 await manager.shutdown()
-    except BaseExceptionGroup as group:
-        exc = unwrap_single(group)
-        if exc is None:
-            raise
-        context = exc.__context__
-        try:
-            raise exc  # re-raised as itself, not chained to the group
-        finally:
-            exc.__context__ = context
-            del exc, group

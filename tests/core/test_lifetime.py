@@ -218,3 +218,15 @@ async def test_hard_cancel_returns_interrupted_jobs(autojump_clock: trio.testing
     assert stats.pending == 1
     assert stats.processing == 0
     assert [p.id for p in await queue.export_pending()] == ["s"]
+
+
+async def test_unwrapped_body_exception_is_not_chained_to_a_group(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The unwrapped exception keeps its own context: no ExceptionGroup chained onto it."""
+    queue: InMemoryQueue[int] = InMemoryQueue("q")
+    with pytest.raises(KeyError) as info:
+        async with queue:
+            raise KeyError("boom")
+    assert info.value.__context__ is None
+    assert info.value.__cause__ is None
