@@ -20,6 +20,8 @@ from ._errors import QueueStoppedError
 from ._lifetime import AsyncLifetimeMixin, unwrap_single
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ._model import PendingJob, QueueStats, RecurringJobDetails
     from ._protocols import Handler
 
@@ -27,6 +29,7 @@ __all__ = [
     "BaseQueue",
     "LifeState",
     "check_enqueue_args",
+    "check_enqueue_many_args",
     "check_recurring_args",
     "current_handler_queue",
 ]
@@ -90,6 +93,25 @@ def check_enqueue_args(
 ) -> tuple[int, float, str | None]:
     """Validated ``(priority, delay_seconds, job_id)`` of an enqueue call."""
     return check_priority(priority), check_delay("start_delay", start_delay), check_job_id(job_id)
+
+
+def check_enqueue_many_args(
+    items: Iterable[T], priority: object, start_delay: object, job_ids: Iterable[object] | None
+) -> tuple[list[T], int, float, list[str | None]]:
+    """Validated ``(payloads, priority, delay_seconds, job_ids)`` of an ``enqueue_many`` call.
+
+    Raises:
+      ValueError: for a bad priority, delay or id, or ``job_ids`` of another length.
+    """
+    datas = list(items)
+    checked_priority, delay, _ = check_enqueue_args(priority, start_delay, None)
+    if job_ids is None:
+        return datas, checked_priority, delay, [None] * len(datas)
+    ids = [check_job_id(job_id) for job_id in job_ids]
+    if len(ids) != len(datas):
+        msg = f"job_ids has {len(ids)} entries for {len(datas)} items"
+        raise ValueError(msg)
+    return datas, checked_priority, delay, ids
 
 
 def check_recurring_args(

@@ -32,6 +32,7 @@ from .._queue_base import (
     LifeState,
     check_consume_args,
     check_enqueue_args,
+    check_enqueue_many_args,
     check_recurring_args,
 )
 from .._state.cron import CronSchedule, load_zone
@@ -223,15 +224,9 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
 
         .. versionadded:: 0.1.0
         """
-        datas = list(items)
-        checked_priority, delay, _ = check_enqueue_args(priority, start_delay, None)
-        if job_ids is None:
-            ids: list[str | None] = [None] * len(datas)
-        else:
-            ids = [check_enqueue_args(0, None, job_id)[2] for job_id in job_ids]
-            if len(ids) != len(datas):
-                msg = f"job_ids has {len(ids)} entries for {len(datas)} items"
-                raise ValueError(msg)
+        datas, checked_priority, delay, ids = check_enqueue_many_args(
+            items, priority, start_delay, job_ids
+        )
         await self._admit(allow_stopping=True)
         engine = self.engine
         fresh = [job_id if job_id is not None else str(uuid.uuid4()) for job_id in ids]

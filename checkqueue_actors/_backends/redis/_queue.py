@@ -38,6 +38,7 @@ from ..._queue_base import (
     LifeState,
     check_consume_args,
     check_enqueue_args,
+    check_enqueue_many_args,
     check_job_id,
     check_recurring_args,
     current_handler_queue,
@@ -512,15 +513,9 @@ class RedisQueue(BaseQueue[T], Generic[T]):
 
         .. versionadded:: 0.1.0
         """
-        datas = list(items)
-        checked_priority, delay, _ = check_enqueue_args(priority, start_delay, None)
-        if job_ids is None:
-            ids: list[str | None] = [None] * len(datas)
-        else:
-            ids = [check_enqueue_args(0, None, job_id)[2] for job_id in job_ids]
-            if len(ids) != len(datas):
-                msg = f"job_ids has {len(ids)} entries for {len(datas)} items"
-                raise ValueError(msg)
+        datas, checked_priority, delay, ids = check_enqueue_many_args(
+            items, priority, start_delay, job_ids
+        )
         payloads = [self._encode(data) for data in datas]
         await self._admit(allow_stopping=True)
         fresh = [job_id if job_id is not None else str(uuid.uuid4()) for job_id in ids]
