@@ -265,7 +265,9 @@ async def _claim_as_dead_process(queue: RedisQueue[Any], group: str) -> list[Any
     from checkqueue_actors._backends.redis._settings import make_client
 
     async with make_client(queue.config) as client:
-        return list(await SCRIPTS["claim"](client, queue.key_base, group, 100, 300, "dead-process"))
+        return list(
+            await SCRIPTS["claim"](client, queue.key_base, 100, 300, "dead-process", 1, group)
+        )
 
 
 async def test_a_dead_holders_delivery_is_redelivered_after_its_lease(
@@ -277,7 +279,7 @@ async def test_a_dead_holders_delivery_is_redelivered_after_its_lease(
     async with make_queue() as producer:
         await producer.enqueue("job", job_id="j1")
     claimed = await _claim_as_dead_process(producer, "g")
-    assert [c.decode() for c in claimed[2::7]] == ["j1"]
+    assert [c.decode() for c in claimed[3::8]] == ["j1"]
     log: DeliveryLog[Any] = DeliveryLog()
     async with make_queue(lease_seconds=0.5) as queue:
         assert (await queue.get_stats()).processing == 1

@@ -22,12 +22,14 @@ import json
 import logging
 import math
 import uuid
+from collections import deque
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 import attrs
 import trio
+from coredis.exceptions import NoScriptError, ResponseError
 
 from ..._config import converter
 from ..._errors import QueueFullError, SerializationError
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Sequence
 
     from ..._model import Migration
-    from ._wire import ScriptClient
+    from ._wire import Pipeline, ScriptClient
 
 __all__ = ["FailedJob", "RedisQueue", "RedisQueuePlugin"]
 
@@ -76,6 +78,10 @@ _BULK_JOBS: Final = 1000
 _BULK_BYTES: Final = 1 << 20
 """Payload bytes per ``enqueue_many`` script call, roughly (a call holds at least one job)."""
 _SHORT_WAIT: Final = 0.15
+_PIPELINE_DEPTH: Final = 2
+_CHAIN_MAX: Final = 16
+"""Deliveries a worker runs back to back before it lets other tasks run."""
+"""Claims on the way at once: one being answered while the next is run by the server."""
 _BACKOFF_MIN: Final = 0.1
 _BACKOFF_MAX: Final = 2.0
 
@@ -156,8 +162,21 @@ class _Delivery:
     priority: int
     ts_ms: int
     attempts: int
-    written: trio.Event | None = None
-    """Set once its ack is written: the ack is in a batch being written (``RedisQueue._ack``)."""
+    acking: bool = False
+    """Its ack is in a batch on the way to the server (the renewer leaves it alone)."""
+
+
+@attrs.define(eq=False)
+class _Claim:
+    """A claim sent to the server and not answered yet."""
+
+    groups: list[_LocalGroup]
+    """The groups in the order the script takes from them (a group index in the
+    reply points here)."""
+    want: int
+    """Slots reserved for it (``RedisQueue._claimed``); the unused ones are given back."""
+    acks: list[_Delivery]
+    """The acks written with it."""
 
 
 class _Backoff:
@@ -216,11 +235,28 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self._blocking: Client | None = None
         self._scripts: ScriptClient | None = None
         self._acks: list[_Delivery] = []
-        self._acking = False
-        self._ack_next = trio.Event()
+        """Finished handlers' acks not written yet."""
+        self._acks_waiting = trio.Event()
         self._dispatcher_acks = False
-        """The dispatcher writes finished handlers' acks with its next claim (it is running
-        and not blocked waiting for work); handlers write their acks themselves otherwise."""
+        """The dispatcher writes the acks with its next claim (it is running and not
+        blocked waiting for work); the ack writer writes them otherwise."""
+        self._ready: deque[tuple[_Delivery, Handler[Any]]] = deque()
+        """Claimed deliveries, in claim order, each waiting for a worker."""
+        self._ack_batch: trio.Event | None = None
+        """Set once the batch the ack writer is writing is written."""
+        self._idle = trio.lowlevel.ParkingLot()
+        self._workers_retire = False
+        self._pipe: Pipeline | None = None
+        """The dispatcher's own connection: claims are sent without waiting for the
+        previous one's reply (up to ``_PIPELINE_DEPTH``), so the server works on the
+        next claim while this process starts the handlers of the last one."""
+        self._inflight: deque[_Claim] = deque()
+        self._claim_sent = trio.Event()
+        self._claim_eval = True
+        """Send the claim script whole (EVAL) next time: it may not be loaded."""
+        self._claim_error: BaseException | None = None
+        self._drained = False
+        """The last claim answered found no ready job: block on the wake lists."""
         self._groups: dict[str, _LocalGroup] = {}
         self._held: dict[str, _Delivery] = {}
         self._claimed = 0
@@ -229,12 +265,7 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self._work_changed = trio.Event()
         self._block_scope: trio.CancelScope | None = None
         self._rotate = 0
-        # handlers start in ticket order: _next_ticket is the next one given out,
-        # _turn the one allowed to start, _turn_waits the tickets waiting for their turn
-        self._next_ticket = 0
-        self._turn = 0
-        self._turn_waits: dict[int, trio.Event] = {}
-        self._turn_skipped: set[int] = set()
+        self._handlers: trio.Nursery | None = None
         self._crons: dict[tuple[str, str | None], CronSchedule] = {}
         self._started_at = 0.0
 
@@ -346,22 +377,34 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             try:
                 async with trio.open_nursery() as keepalive:
                     keepalive.start_soon(self._renewer)
-                    async with trio.open_nursery() as handlers, trio.open_nursery() as actors:
-                        actors.start_soon(self._dispatcher, handlers)
-                        actors.start_soon(self._timer)
-                        actors.start_soon(self._reaper)
-                        actors.start_soon(self._check_server)
-                        self._mark_started(task_status)
-                        await self._stop_requested.wait()
-                        self._mark_stopping()
-                        self._stopping = True
-                        actors.cancel_scope.cancel(reason=f"queue {self.name!r} stopping")
-                    # handlers still running finish; unstarted deliveries are released
+                    keepalive.start_soon(self._ack_writer)
+                    async with trio.open_nursery() as handlers:
+                        self._handlers = handlers
+                        async with trio.open_nursery() as actors:
+                            actors.start_soon(self._dispatcher)
+                            actors.start_soon(self._claim_reader)
+                            actors.start_soon(self._timer)
+                            actors.start_soon(self._reaper)
+                            actors.start_soon(self._check_server)
+                            self._mark_started(task_status)
+                            await self._stop_requested.wait()
+                            self._mark_stopping()
+                            self._stopping = True
+                            actors.cancel_scope.cancel(reason=f"queue {self.name!r} stopping")
+                        # no delivery comes in any more: running handlers finish, the
+                        # deliveries not started are released, idle workers leave
+                        self._workers_retire = True
+                        self._idle.unpark_all()
+                    # the acks of the last handlers are written before the connections close
+                    self._set_dispatcher_acks(False)
+                    await self._flushed()
                     keepalive.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
             finally:
                 self._client = self._blocking = self._scripts = None
-                if scripts is not None:
-                    with trio.CancelScope(shield=True):
+                with trio.CancelScope(shield=True):
+                    if self._pipe is not None:
+                        await self._break_pipe(self._pipe)
+                    if scripts is not None:
                         await scripts.aclose()
 
     async def _admit(self, *, allow_stopping: bool) -> None:
@@ -585,34 +628,50 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                 consumer_group, _LocalGroup(consumer_group, max_retries)
             )
         local.consumers.append(handler)
+        self._drained = False
         if self._block_scope is not None:
             self._block_scope.cancel()  # listen on the new group's wake list too
         self._poke()
 
-    async def _dispatcher(self, handlers: trio.Nursery) -> None:
+    async def _dispatcher(self) -> None:
+        """Send claims: as soon as a slot is free when none is on the way, or for at
+        least half the slots while one is; the acks of the handlers finished
+        meanwhile go with each claim (one call for both)."""
         backoff = _Backoff()
+        concurrency = self._config.concurrency
+        half = (concurrency + 1) // 2
         try:
             while True:
                 self._set_dispatcher_acks(True)
-                if self._claimed >= self._config.concurrency or not self._groups:
-                    if self._acks:
-                        self._signal_acks()  # no claim soon: their handlers write them
-                    self._work_changed = trio.Event()
-                    await self._work_changed.wait()
+                if self._claim_error is not None:
+                    exc, self._claim_error = self._claim_error, None
+                    self._set_dispatcher_acks(False)
+                    await backoff.wait("dispatcher", exc)
                     continue
-                if self._turn != self._next_ticket:
-                    # handlers claimed last time start within a few scheduler ticks: wait
-                    # for them, so that the next claim carries their acks and fills every
-                    # free slot (about one call per `concurrency` short jobs)
+                free = concurrency - self._claimed
+                inflight = len(self._inflight)
+                depth = _PIPELINE_DEPTH if self._scripts is not None else 1
+                if (
+                    not self._groups
+                    or free <= 0
+                    or inflight >= depth
+                    or (inflight and (free < half or self._drained))
+                ):
+                    if free <= 0 and not inflight:
+                        self._set_dispatcher_acks(False)  # no claim soon: the writer acks
                     self._work_changed = trio.Event()
                     await self._work_changed.wait()
                     continue
                 try:
-                    claimed = await self._claim_round(handlers)
-                    if claimed == 0 and not (self._acks and not self._acking):
-                        # handlers finishing while it blocks write their own acks
+                    if self._drained and not self._acks:
+                        # the acks of handlers finishing while it blocks: the writer's
                         self._set_dispatcher_acks(False)
                         await self._wait_for_work()
+                        self._drained = False
+                    else:
+                        # with room for two claims on the way, each takes half the
+                        # slots: the server runs one while this process runs the other's
+                        await self._send_claim(min(free, half) if depth > 1 else free)
                     backoff.reset()
                 except BaseException as exc:
                     if not is_backend_error(exc):
@@ -623,76 +682,171 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             self._set_dispatcher_acks(False)
 
     def _set_dispatcher_acks(self, on: bool) -> None:
-        if self._dispatcher_acks != on:
-            self._dispatcher_acks = on
-            if not on:
-                self._signal_acks()  # acks waiting for the dispatcher get a writer
+        self._dispatcher_acks = on
+        if not on and self._acks:
+            self._acks_waiting.set()
 
-    async def _claim_round(self, handlers: trio.Nursery) -> int:
+    async def _send_claim(self, free: int) -> None:
+        """Claim up to ``free`` jobs across the groups (rotated for fairness)."""
         groups = list(self._groups.values())
         self._rotate = (self._rotate + 1) % len(groups)
         groups = groups[self._rotate :] + groups[: self._rotate]
-        total = 0
-        for group in groups:
-            free = self._config.concurrency - self._claimed
-            if free <= 0:
-                break
+        scripts = self._scripts
+        pipe = self._pipe
+        if scripts is not None and pipe is None:
+            pipe = self._pipe = await scripts.open_pipeline()
+            self._claim_eval = True
+        args: list[str | float | bytes] = [
+            free,
+            self._lease_ms,
+            self._token_prefix,
+            len(groups),
+            *(group.name for group in groups),
+        ]
+        acks = self._take_acks()
+        for delivery in acks:
+            args += (delivery.dkey, delivery.token)
+        claim = _Claim(groups, free, acks)
+        self._claimed += free  # reserved until the reply tells how many were taken
+        self._inflight.append(claim)
+        if pipe is None:
+            # Redis Cluster, through coredis: one claim at a time, answered here
             runner = self._runner
             assert runner is not None
-            # the acks of the handlers finished meanwhile go with the claim: one call
-            acks: list[_Delivery] = []
-            args: list[str | float | bytes] = [
-                group.name,
-                free,
-                self._lease_ms,
-                self._token_prefix,
-            ]
-            done: trio.Event | None = None
-            if self._acks and not self._acking:
-                acks, done = self._take_acks()
-                for delivery in acks:
-                    args += (delivery.dkey, delivery.token)
-            # a claim that reached Redis must also reach us, or its deliveries would
-            # wait out their lease; the call itself is bounded by stream_timeout
             raw: Any = []
             try:
+                # a claim that reached Redis must also reach us, or its deliveries
+                # would wait out their lease; the call is bounded by stream_timeout
                 with trio.CancelScope(shield=True):
                     raw = await SCRIPTS["claim"](runner, self._base, *args)
             except BaseException:
-                if acks:
-                    # not known to be written: their handlers write them (again) themselves
-                    for delivery in acks:
-                        delivery.written = None
-                    self._acks[:0] = acks
+                self._fail_inflight()
                 raise
-            finally:
-                if done is not None:
-                    self._acking = False
-                    done.set()
-                    self._signal_acks()
-            if acks:
-                self._check_acks(acks, raw[len(raw) - len(acks) :])
-                raw = raw[: len(raw) - len(acks)]
-            for i in range(0, len(raw), 7):
-                delivery = _Delivery(
-                    dkey=_text(raw[i]),
-                    token=_text(raw[i + 1]),
-                    group=group,
-                    job_id=_text(raw[i + 2]),
-                    raw=raw[i + 3],
-                    priority=_int(raw[i + 4]),
-                    ts_ms=_int(raw[i + 5]),
-                    attempts=_int(raw[i + 6]),
-                )
-                self._claimed += 1
-                self._held[delivery.dkey] = delivery
-                # handlers start in claim order (priority, then FIFO), whatever order
-                # trio happens to schedule their tasks in
-                ticket = self._next_ticket
-                self._next_ticket += 1
-                handlers.start_soon(self._deliver, delivery, group.next_consumer(), ticket)
-                total += 1
-        return total
+            self._inflight.popleft()
+            self._apply_claim(claim, raw)
+            return
+        script = SCRIPTS["claim"]
+        try:
+            # a request cut in half would garble the connection: shielded, bounded
+            deadline = trio.current_time() + self._config.stream_timeout
+            with trio.CancelScope(shield=True, deadline=deadline) as scope:
+                if self._claim_eval:
+                    self._claim_eval = False
+                    await pipe.send("EVAL", script.body, 1, self._base, *args)
+                else:
+                    await pipe.send("EVALSHA", script.sha, 1, self._base, *args)
+            if scope.cancelled_caught:
+                msg = f"could not send a claim within {self._config.stream_timeout} s"
+                raise TimeoutError(msg)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await self._break_pipe(pipe)
+            raise
+        self._claim_sent.set()
+
+    async def _claim_reader(self) -> None:
+        """Read the claims' replies in order and hand their deliveries to the workers."""
+        try:
+            while True:
+                if not self._inflight or self._pipe is None:
+                    self._claim_sent = trio.Event()
+                    await self._claim_sent.wait()
+                    continue
+                # read even while stopping: the claimed deliveries are then released
+                with trio.CancelScope(shield=True):
+                    await self._read_claim(self._pipe)
+        finally:
+            # a claim sent just before the stop must still be answered
+            with trio.CancelScope(shield=True):
+                while self._inflight and self._pipe is not None:
+                    await self._read_claim(self._pipe)
+
+    async def _read_claim(self, pipe: Pipeline) -> None:
+        claim = self._inflight[0]
+        try:
+            raw = await pipe.receive()
+        except BaseException as exc:
+            if not is_backend_error(exc):
+                raise
+            if pipe is self._pipe:
+                self._claim_error = exc
+            await self._break_pipe(pipe)
+            self._poke()
+            return
+        if pipe is not self._pipe or not self._inflight or self._inflight[0] is not claim:
+            return  # the pipe broke meanwhile: its claims were given up
+        self._inflight.popleft()
+        if isinstance(raw, ResponseError):
+            if isinstance(raw, NoScriptError):
+                self._claim_eval = True  # the server lost its scripts: load it again
+            else:
+                self._claim_error = raw
+            self._give_up(claim)
+            self._poke()
+            return
+        self._apply_claim(claim, raw)
+
+    def _apply_claim(self, claim: _Claim, raw: list[Any]) -> None:
+        """Queue a claim's deliveries for the workers, in claim order (priority, then
+        FIFO); settle the acks written with it."""
+        acks = claim.acks
+        if acks:
+            self._check_acks(acks, raw[len(raw) - len(acks) :])
+            raw = raw[: len(raw) - len(acks)]
+            held = self._held
+            for delivery in acks:
+                held.pop(delivery.dkey, None)
+        count = len(raw) // 8
+        self._claimed -= claim.want - count
+        self._drained = count == 0
+        ready = self._ready
+        for i in range(0, len(raw), 8):
+            group = claim.groups[_int(raw[i]) - 1]
+            delivery = _Delivery(
+                dkey=_text(raw[i + 1]),
+                token=_text(raw[i + 2]),
+                group=group,
+                job_id=_text(raw[i + 3]),
+                raw=raw[i + 4],
+                priority=_int(raw[i + 5]),
+                ts_ms=_int(raw[i + 6]),
+                attempts=_int(raw[i + 7]),
+            )
+            self._held[delivery.dkey] = delivery
+            ready.append((delivery, group.next_consumer()))
+            # a parked worker takes it, or a new one (workers busy with a handler, or
+            # waiting for a nack to be written, hold no slot here)
+            if len(self._idle):
+                self._idle.unpark()
+            else:
+                handlers = self._handlers
+                assert handlers is not None
+                handlers.start_soon(self._worker)
+        self._poke()
+
+    def _give_up(self, claim: _Claim) -> None:
+        """A claim not known to have run: free its slots; its acks go back to be
+        written again (an ack already written finds its lease gone: harmless)."""
+        self._claimed -= claim.want
+        if claim.acks:
+            for delivery in claim.acks:
+                delivery.acking = False
+            self._acks[:0] = claim.acks
+            if not self._dispatcher_acks:
+                self._acks_waiting.set()
+
+    def _fail_inflight(self) -> None:
+        while self._inflight:
+            self._give_up(self._inflight.popleft())
+        self._poke()
+
+    async def _break_pipe(self, pipe: Pipeline) -> None:
+        """Give up a broken pipeline and the claims on it (a claim that did run holds
+        its jobs until their lease expires; the reaper then redelivers them)."""
+        if pipe is self._pipe:
+            self._pipe = None
+            self._fail_inflight()
+        await pipe.aclose()
 
     async def _wait_for_work(self) -> None:
         """Block on the groups' wake lists (pushed by enqueue and promotion) or poll."""
@@ -705,19 +859,34 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             finally:
                 self._block_scope = None
 
-    async def _deliver(
-        self,
-        delivery: _Delivery,
-        handler: Handler[Any],
-        ticket: int,
-    ) -> None:
-        started = released = False
+    # -- workers ------------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        """Run claimed deliveries one after the other, in claim order.
+
+        A worker takes the next delivery as soon as its handler returns, without a
+        task switch; a handler thus starts as its delivery leaves ``_ready``, and
+        handlers start in claim order. Idle workers park until the reader has more.
+        """
+        ready = self._ready
+        chained = 0
+        while True:
+            if not ready:
+                if self._workers_retire:
+                    return
+                chained = 0
+                await self._idle.park()
+                continue
+            delivery, handler = ready.popleft()
+            await self._run(delivery, handler)
+            chained += 1
+            if chained >= _CHAIN_MAX:
+                chained = 0
+                await trio.lowlevel.checkpoint()  # handlers that never yield: let others run
+
+    async def _run(self, delivery: _Delivery, handler: Handler[Any]) -> None:
+        released = False
         try:
-            if self._turn != ticket:
-                event = self._turn_waits[ticket] = trio.Event()
-                await event.wait()
-            started = True
-            self._next_turn()
             if self._stopping:
                 await self._settle(delivery, "release")
                 return
@@ -741,80 +910,62 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 logger.info("job %r failed in group %r: %s", job.id, delivery.group.name, error)
-                outcome = "nack"
             else:
-                error = ""
-                outcome = "ack"
+                # the slot is free now: the dispatcher claims the next job and writes
+                # this ack in the same call (or the writer writes it)
+                self._claimed -= 1
+                released = True
+                delivery.acking = True
+                self._acks.append(delivery)
+                if not self._dispatcher_acks:
+                    self._acks_waiting.set()
+                return
             finally:
                 current_handler_queue.reset(reset)
                 self._running -= 1
-            if outcome == "ack":
-                # its slot is free now: the dispatcher may claim the next job and write
-                # this ack in the same call
-                self._claimed -= 1
-                released = True
-                await self._ack(delivery)
-            else:
-                await self._settle(delivery, outcome, error)
+            await self._settle(delivery, "nack", error)
         finally:
-            if not started:
-                # cancelled before its turn: the tickets after it must not wait for it
-                self._turn_waits.pop(ticket, None)
-                if self._turn == ticket:
-                    self._next_turn()
-                else:
-                    self._turn_skipped.add(ticket)
-            self._held.pop(delivery.dkey, None)
             if not released:
+                self._held.pop(delivery.dkey, None)
                 self._claimed -= 1
             self._poke()
 
-    async def _ack(self, delivery: _Delivery) -> None:
-        """Ack a delivery in a batch: one script call acks every handler finished meanwhile.
+    # -- acks ---------------------------------------------------------------------------------
 
-        While the dispatcher runs, it writes the batch with its next claim (one call
-        for both). Otherwise the first caller writes the acks waiting now; callers
-        arriving while it does wait for the next batch, written by the same task right
-        after (group commit). Returns once this delivery's ack is written (or given
-        up, as ``_settle`` does).
-        """
-        self._acks.append(delivery)
-        self._poke()
-        while delivery.written is None:
-            if self._acking or (
-                # the dispatcher claims as soon as the handlers it started have started
-                self._dispatcher_acks and self._claimed < self._config.concurrency
-            ):
-                await self._ack_next.wait()
-                continue
-            self._acking = True
-            try:
-                while self._acks:
-                    batch, done = self._take_acks()
-                    try:
-                        await self._write_acks(batch)
-                    finally:
-                        done.set()
-            finally:
-                self._acking = False
-                # acks left behind by a cancelled writer get a new writer among their callers
-                self._signal_acks()
-        await delivery.written.wait()
-
-    def _take_acks(self) -> tuple[list[_Delivery], trio.Event]:
-        """Take the waiting acks as one batch (the caller sets ``_acking`` until written)."""
+    def _take_acks(self) -> list[_Delivery]:
         batch, self._acks = self._acks, []
-        done = trio.Event()
-        for delivery in batch:
-            delivery.written = done
-        self._acking = True
-        self._signal_acks()
-        return batch, done
+        return batch
 
-    def _signal_acks(self) -> None:
-        """Wake the callers of ``_ack`` to look again at who writes their ack."""
-        self._ack_next.set()
-        self._ack_next = trio.Event()
+    async def _ack_writer(self) -> None:
+        """Write the acks the dispatcher will not carry soon (it blocks waiting for
+        work, backs off, or the queue stops): everything waiting, one call per batch."""
+        while True:
+            if not self._acks or self._dispatcher_acks or self._ack_batch is not None:
+                self._acks_waiting = trio.Event()
+                await self._acks_waiting.wait()
+                continue
+            with trio.CancelScope(shield=True):
+                await self._write_ack_batch()
+
+    async def _write_ack_batch(self) -> None:
+        batch = self._take_acks()
+        self._ack_batch = done = trio.Event()
+        try:
+            await self._write_acks(batch)
+        finally:
+            self._ack_batch = None
+            done.set()
+            self._acks_waiting.set()
+
+    async def _flushed(self) -> None:
+        """Write every ack left (the dispatcher has stopped, the handlers have finished)."""
+        while True:
+            if self._ack_batch is not None:
+                await self._ack_batch.wait()
+            elif self._acks:
+                await self._write_ack_batch()
+            else:
+                return
 
     async def _write_acks(self, batch: list[_Delivery]) -> None:
         """One ``ack`` script for the batch, retried through short outages like ``_settle``."""
@@ -823,28 +974,31 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         args: list[str | float | bytes] = []
         for delivery in batch:
             args += (delivery.dkey, delivery.token)
-        while True:
-            runner = self._runner
-            if runner is None:
-                return
-            statuses: Any = []
-            try:
-                with trio.CancelScope(shield=True):
-                    statuses = await SCRIPTS["ack"](runner, self._base, *args)
-            except BaseException as exc:
-                if not is_backend_error(exc):
-                    raise
-                if trio.current_time() > deadline:
-                    logger.warning(
-                        "%d jobs: could not ack (%r); they are redelivered after their lease",
-                        len(batch),
-                        exc,
-                    )
+        try:
+            while True:
+                runner = self._runner
+                if runner is None:
                     return
-                await backoff.wait("ack", exc)
-                continue
-            self._check_acks(batch, statuses)
-            return
+                statuses: Any = []
+                try:
+                    statuses = await SCRIPTS["ack"](runner, self._base, *args)
+                except BaseException as exc:
+                    if not is_backend_error(exc):
+                        raise
+                    if trio.current_time() > deadline:
+                        logger.warning(
+                            "%d jobs: could not ack (%r); they are redelivered after their lease",
+                            len(batch),
+                            exc,
+                        )
+                        return
+                    await backoff.wait("ack", exc)
+                    continue
+                self._check_acks(batch, statuses)
+                return
+        finally:
+            for delivery in batch:
+                self._held.pop(delivery.dkey, None)
 
     @staticmethod
     def _check_acks(batch: list[_Delivery], statuses: Sequence[Any]) -> None:
@@ -855,19 +1009,6 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                     delivery.job_id,
                     delivery.group.name,
                 )
-
-    def _next_turn(self) -> None:
-        """Let the next ticket's handler start (claim order: priority, then FIFO)."""
-        turn = self._turn + 1
-        while turn in self._turn_skipped:
-            self._turn_skipped.discard(turn)
-            turn += 1
-        self._turn = turn
-        event = self._turn_waits.pop(turn, None)
-        if event is not None:
-            event.set()
-        elif turn == self._next_ticket:
-            self._poke()  # every claimed handler has started
 
     async def _settle(
         self, delivery: _Delivery, outcome: str, error: str = "", *, final: bool = False
@@ -928,8 +1069,9 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         while True:
             await trio.sleep(self._config.lease_seconds / 3)
             args: list[str | int] = [self._lease_ms, len(self._groups), *self._groups]
-            for delivery in list(self._held.values()):
-                args += [delivery.dkey, delivery.token]
+            for delivery in self._held.values():
+                if not delivery.acking:
+                    args += [delivery.dkey, delivery.token]
             try:
                 runner = self._runner
                 assert runner is not None
@@ -943,7 +1085,12 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                 backoff.failing = True
                 continue
             for dkey in lost:
-                logger.warning("lease of delivery %r was lost (another process has it)", dkey)
+                held = self._held.get(_text(dkey))
+                # an ack written meanwhile ended the lease: not lost, done
+                if held is not None and not held.acking:
+                    logger.warning(
+                        "lease of delivery %r was lost (another process has it)", _text(dkey)
+                    )
 
     async def _reaper(self) -> None:
         """Reclaim expired leases of dead processes; remove abandoned groups."""

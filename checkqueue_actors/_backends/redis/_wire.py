@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from ._settings import Endpoint
 
-__all__ = ["ScriptClient", "encode_command", "parse_reply"]
+__all__ = ["Pipeline", "ScriptClient", "encode_command", "parse_reply"]
 
 _CRLF: Final = b"\r\n"
 _READ: Final = 65_536
@@ -207,6 +207,41 @@ class _Connection:
                 raise _closed_by_server()
             self.buf += data
 
+    async def send(self, payload: bytes) -> None:
+        """Write one request without waiting for its reply (see ``Pipeline``)."""
+        sock = self.sock
+        if sock is None:
+            assert self.stream is not None
+            await self.stream.send_all(payload)
+            return
+        view = memoryview(payload)
+        sent = 0
+        while sent < len(view):
+            try:
+                sent += sock.send(view[sent:])
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+
+    async def receive(self) -> Any:
+        """Read the next reply (an error reply is returned, not raised)."""
+        sock = self.sock
+        while True:
+            done, value = self._parse()
+            if done:
+                return value
+            if sock is None:
+                assert self.stream is not None
+                data = await self.stream.receive_some(_READ)
+            else:
+                try:
+                    data = sock.recv(_READ)
+                except BlockingIOError:
+                    await trio.lowlevel.wait_readable(sock)
+                    continue
+            if not data:
+                raise _closed_by_server()
+            self.buf += data
+
     async def aclose(self) -> None:
         """Close the connection at once."""
         if self.sock is not None:
@@ -323,6 +358,17 @@ class ScriptClient:
             raise reply
         return reply
 
+    async def open_pipeline(self) -> Pipeline:
+        """A connection of its own, for requests sent without waiting for replies.
+
+        Raises:
+          TimeoutError, OSError, coredis.exceptions.RedisError: as ``execute``.
+        """
+        if self._closed:
+            msg = "the client is closed"
+            raise ConnectionError(msg)
+        return Pipeline(await self._open(), self._stream_timeout)
+
     async def evalsha(
         self, sha: str, *, keys: Sequence[str], args: Sequence[str | float | bytes]
     ) -> Any:
@@ -341,3 +387,57 @@ class ScriptClient:
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.aclose()
+
+
+@final
+class Pipeline:
+    """One connection owned by one sender and one receiver: requests go out back to
+    back and their replies come back in the same order (the server runs them in
+    that order, so replies can be matched to requests by position).
+
+    One task may call ``send`` while another calls ``receive``. After any failure
+    the connection's state is unknown: close it and open another.
+    """
+
+    __slots__ = ("_conn", "_timeout", "closed")
+
+    def __init__(self, conn: _Connection, timeout: float) -> None:
+        self._conn = conn
+        self._timeout = timeout
+        self.closed = False
+
+    async def send(self, *parts: str | float | bytes) -> None:
+        """Write one command.
+
+        Raises:
+          coredis.exceptions.ConnectionError: the connection broke.
+          OSError: the socket failed.
+        """
+        try:
+            await self._conn.send(encode_command(parts))
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise ConnectionError(str(exc) or type(exc).__name__) from exc
+
+    async def receive(self) -> Any:
+        """The reply to the oldest command not answered yet; an error reply is
+        returned as its ``ResponseError`` (``NoScriptError`` for NOSCRIPT).
+
+        Raises:
+          coredis.exceptions.ConnectionError: the connection broke.
+          TimeoutError: no reply within ``stream_timeout``.
+          OSError: the socket failed.
+        """
+        with trio.move_on_after(self._timeout) as scope:
+            try:
+                return await self._conn.receive()
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise ConnectionError(str(exc) or type(exc).__name__) from exc
+        assert scope.cancelled_caught
+        msg = f"no reply within {self._timeout} s"
+        raise TimeoutError(msg)
+
+    async def aclose(self) -> None:
+        """Close the connection (a receiver blocked on it gets an error)."""
+        if not self.closed:
+            self.closed = True
+            await self._conn.aclose()

@@ -1,55 +1,64 @@
--- ARGV: group, n, lease_ms, token_prefix[, dkey1, token1, dkey2, token2, ...]
+-- ARGV: n, lease_ms, token_prefix, ngroups, group1..groupK[, dkey1, token1, ...]
 -- First acks the deliveries given (as ack.lua: the dispatcher writes the acks of the
--- handlers finished meanwhile with its next claim), then moves up to n ready jobs of
--- the group into the active set under a lease.
--- returns a flat list: dkey, token, id, data, priority, ts_ms, attempts (per delivery),
--- then one ack status per acked delivery (1 acked, 0 lease lost)
-local g, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local acked = ack_deliveries(ARGV, 5)
-local rk = B .. 'r:' .. g
+-- handlers finished meanwhile with its next claim), then moves up to n ready jobs into
+-- the active set under a lease, taking from the groups in the order given (the caller
+-- rotates it) until n are taken.
+-- returns a flat list: group index (1-based), dkey, token, id, data, priority, ts_ms,
+-- attempts (per delivery), then one ack status per acked delivery (1 acked, 0 lease lost)
+local n, lease, ng = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
+local acked = ack_deliveries(ARGV, 5 + ng)
 local now = now_ms()
-local popped = redis.call('ZPOPMIN', rk, n)
 local out = {}
-if #popped > 0 then
-  -- one token number per popped job, taken at once
-  local tok = redis.call('INCRBY', B .. 'tok', #popped / 2) - #popped / 2
-  local leases, tokens, left_waiting = {}, {}, 0
-  for i = 1, #popped, 2 do
-    local id = member_id(popped[i])
-    local jk = B .. 'j:' .. id
-    local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g)
-    tok = tok + 1
-    if j[1] then
-      -- as sub_waiting(), with the pending count updated once below
-      if redis.call('HINCRBY', jk, 'wt', -1) == 0 then
-        left_waiting = left_waiting + 1
-      end
-      redis.call('HSET', jk, 'st', '1')
-      local dk = dkey(g, id)
-      local token = ARGV[4] .. ':' .. tok
-      leases[#leases + 1] = now + lease
-      leases[#leases + 1] = dk
-      tokens[#tokens + 1] = dk
-      tokens[#tokens + 1] = token
-      for _, v in ipairs({dk, token, id, j[1], j[2], j[3], j[4] or '0'}) do
-        out[#out + 1] = v
+local left_waiting = 0
+for gi = 1, ng do
+  if n <= 0 then
+    break
+  end
+  local g = ARGV[4 + gi]
+  local rk = B .. 'r:' .. g
+  local popped = redis.call('ZPOPMIN', rk, n)
+  if #popped > 0 then
+    -- one token number per popped job, taken at once
+    local tok = redis.call('INCRBY', B .. 'tok', #popped / 2) - #popped / 2
+    local leases, tokens = {}, {}
+    for i = 1, #popped, 2 do
+      local id = member_id(popped[i])
+      local jk = B .. 'j:' .. id
+      local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g)
+      tok = tok + 1
+      if j[1] then
+        -- as sub_waiting(), with the pending count updated once below
+        if redis.call('HINCRBY', jk, 'wt', -1) == 0 then
+          left_waiting = left_waiting + 1
+        end
+        redis.call('HSET', jk, 'st', '1')
+        local dk = dkey(g, id)
+        local token = ARGV[3] .. ':' .. tok
+        leases[#leases + 1] = now + lease
+        leases[#leases + 1] = dk
+        tokens[#tokens + 1] = dk
+        tokens[#tokens + 1] = token
+        for _, v in ipairs({gi, dk, token, id, j[1], j[2], j[3], j[4] or '0'}) do
+          out[#out + 1] = v
+        end
+        n = n - 1
       end
     end
+    if #leases > 0 then
+      redis.call('ZADD', B .. 'active', unpack(leases))
+      redis.call('HSET', B .. 'lease', unpack(tokens))
+    end
   end
-  if left_waiting > 0 then
-    redis.call('DECRBY', B .. 'npend', left_waiting)
-  end
-  if #leases > 0 then
-    redis.call('ZADD', B .. 'active', unpack(leases))
-    redis.call('HSET', B .. 'lease', unpack(tokens))
+  -- keep about one wake-up token per ready job, so waiters are not woken for nothing
+  local left = redis.call('ZCARD', rk)
+  if left == 0 then
+    redis.call('DEL', B .. 'w:' .. g)
+  else
+    redis.call('LTRIM', B .. 'w:' .. g, -left, -1)
   end
 end
--- keep about one wake-up token per ready job, so waiters are not woken for nothing
-local left = redis.call('ZCARD', rk)
-if left == 0 then
-  redis.call('DEL', B .. 'w:' .. g)
-else
-  redis.call('LTRIM', B .. 'w:' .. g, -left, -1)
+if left_waiting > 0 then
+  redis.call('DECRBY', B .. 'npend', left_waiting)
 end
 for _, s in ipairs(acked) do
   out[#out + 1] = s
