@@ -245,6 +245,8 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         self._ack_batch: trio.Event | None = None
         """Set once the batch the ack writer is writing is written."""
         self._idle = trio.lowlevel.ParkingLot()
+        self._waking = 0
+        """Workers woken (or started) that have not taken a delivery yet."""
         self._workers_retire = False
         self._pipe: Pipeline | None = None
         """The dispatcher's own connection: claims are sent without waiting for the
@@ -394,6 +396,7 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                         # no delivery comes in any more: running handlers finish, the
                         # deliveries not started are released, idle workers leave
                         self._workers_retire = True
+                        self._waking += len(self._idle)
                         self._idle.unpark_all()
                     # the acks of the last handlers are written before the connections close
                     self._set_dispatcher_acks(False)
@@ -752,19 +755,17 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                     self._claim_sent = trio.Event()
                     await self._claim_sent.wait()
                     continue
-                # read even while stopping: the claimed deliveries are then released
-                with trio.CancelScope(shield=True):
-                    await self._read_claim(self._pipe)
+                await self._read_claim(self._pipe)
         finally:
             # a claim sent just before the stop must still be answered
-            with trio.CancelScope(shield=True):
-                while self._inflight and self._pipe is not None:
-                    await self._read_claim(self._pipe)
+            while self._inflight and self._pipe is not None:
+                await self._read_claim(self._pipe)
 
     async def _read_claim(self, pipe: Pipeline) -> None:
         claim = self._inflight[0]
         try:
-            raw = await pipe.receive()
+            # read even while stopping: the claimed deliveries are then released
+            raw = await pipe.receive(shield=True)
         except BaseException as exc:
             if not is_backend_error(exc):
                 raise
@@ -814,15 +815,20 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             )
             self._held[delivery.dkey] = delivery
             ready.append((delivery, group.next_consumer()))
-            # a parked worker takes it, or a new one (workers busy with a handler, or
-            # waiting for a nack to be written, hold no slot here)
-            if len(self._idle):
-                self._idle.unpark()
-            else:
-                handlers = self._handlers
-                assert handlers is not None
-                handlers.start_soon(self._worker)
+        if ready and not self._waking:
+            self._wake_worker()
         self._poke()
+
+    def _wake_worker(self) -> None:
+        """Wake a parked worker, or start one (workers busy in a handler, or waiting
+        for a nack to be written, hold no delivery of ``_ready``)."""
+        self._waking += 1
+        if len(self._idle):
+            self._idle.unpark()
+        else:
+            handlers = self._handlers
+            assert handlers is not None
+            handlers.start_soon(self._worker)
 
     def _give_up(self, claim: _Claim) -> None:
         """A claim not known to have run: free its slots; its acks go back to be
@@ -846,7 +852,8 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         if pipe is self._pipe:
             self._pipe = None
             self._fail_inflight()
-        await pipe.aclose()
+        with trio.CancelScope(shield=True):
+            await pipe.aclose()
 
     async def _wait_for_work(self) -> None:
         """Block on the groups' wake lists (pushed by enqueue and promotion) or poll."""
@@ -870,14 +877,20 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         """
         ready = self._ready
         chained = 0
+        self._waking -= 1
         while True:
             if not ready:
                 if self._workers_retire:
                     return
                 chained = 0
                 await self._idle.park()
+                self._waking -= 1
                 continue
             delivery, handler = ready.popleft()
+            if ready and not self._waking:
+                # the next delivery gets a worker of its own should this handler block;
+                # one woken at a time: a handler that does not block chains to it first
+                self._wake_worker()
             await self._run(delivery, handler)
             chained += 1
             if chained >= _CHAIN_MAX:

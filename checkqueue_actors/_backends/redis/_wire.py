@@ -418,16 +418,19 @@ class Pipeline:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise ConnectionError(str(exc) or type(exc).__name__) from exc
 
-    async def receive(self) -> Any:
+    async def receive(self, *, shield: bool = False) -> Any:
         """The reply to the oldest command not answered yet; an error reply is
         returned as its ``ResponseError`` (``NoScriptError`` for NOSCRIPT).
+
+        With ``shield``, cancellation does not interrupt the wait (the timeout does).
 
         Raises:
           coredis.exceptions.ConnectionError: the connection broke.
           TimeoutError: no reply within ``stream_timeout``.
           OSError: the socket failed.
         """
-        with trio.move_on_after(self._timeout) as scope:
+        deadline = trio.current_time() + self._timeout
+        with trio.CancelScope(deadline=deadline, shield=shield) as scope:
             try:
                 return await self._conn.receive()
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:

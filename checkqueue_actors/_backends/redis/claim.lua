@@ -24,23 +24,35 @@ for gi = 1, ng do
     for i = 1, #popped, 2 do
       local id = member_id(popped[i])
       local jk = B .. 'j:' .. id
-      local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g)
+      local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g, 'wt', 'sc')
       tok = tok + 1
       if j[1] then
-        -- as sub_waiting(), with the pending count updated once below
-        if redis.call('HINCRBY', jk, 'wt', -1) == 0 then
+        -- as sub_waiting(), in one write with the started mark (which only the
+        -- occurrences of a schedule need), the pending count updated once below
+        local wt = tonumber(j[5] or '1') - 1
+        if wt == 0 then
           left_waiting = left_waiting + 1
         end
-        redis.call('HSET', jk, 'st', '1')
+        if j[6] then
+          redis.call('HSET', jk, 'wt', wt, 'st', '1')
+        else
+          redis.call('HSET', jk, 'wt', wt)
+        end
         local dk = dkey(g, id)
         local token = ARGV[3] .. ':' .. tok
         leases[#leases + 1] = now + lease
         leases[#leases + 1] = dk
         tokens[#tokens + 1] = dk
         tokens[#tokens + 1] = token
-        for _, v in ipairs({gi, dk, token, id, j[1], j[2], j[3], j[4] or '0'}) do
-          out[#out + 1] = v
-        end
+        local o = #out
+        out[o + 1] = gi
+        out[o + 2] = dk
+        out[o + 3] = token
+        out[o + 4] = id
+        out[o + 5] = j[1]
+        out[o + 6] = j[2]
+        out[o + 7] = j[3]
+        out[o + 8] = j[4] or '0'
         n = n - 1
       end
     end
