@@ -16,8 +16,9 @@ so the backend's error handling treats both clients alike.
 
 from __future__ import annotations
 
+import importlib
 import socket
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
 import trio
 from coredis.exceptions import (
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
     from ._settings import Endpoint
 
-__all__ = ["Pipeline", "ScriptClient", "encode_command", "parse_reply"]
+__all__ = ["Pipeline", "PyReader", "ScriptClient", "encode_command", "make_reader", "parse_reply"]
 
 _CRLF: Final = b"\r\n"
 _READ: Final = 65_536
@@ -136,6 +137,74 @@ def parse_reply(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
     raise ConnectionError(msg)
 
 
+_MORE: Final = object()
+"""What a reader's ``gets`` returns while no whole reply is buffered."""
+
+
+class Reader(Protocol):
+    """A RESP2 reply reader: hiredis' ``Reader`` or ``PyReader``."""
+
+    def feed(self, data: bytes, /) -> None:
+        """Buffer bytes read from the connection."""
+        ...
+
+    def gets(self) -> Any:
+        """The next whole reply, or ``_MORE``."""
+        ...
+
+
+@final
+class PyReader:
+    """The pure-Python reader (``parse_reply``), used when hiredis is not installed."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes, /) -> None:
+        """Buffer bytes read from the connection."""
+        self._buf += data
+
+    def gets(self) -> Any:
+        """The next whole reply, or ``_MORE``."""
+        buf = self._buf
+        if not buf:
+            return _MORE
+        try:
+            value, end = parse_reply(buf, 0)
+        except Incomplete:
+            return _MORE
+        del buf[:end]
+        return value
+
+
+def _protocol_error(message: str) -> Exception:
+    return ConnectionError(f"unexpected reply from the server: {message}")
+
+
+def _load_hiredis() -> Any:
+    try:
+        return importlib.import_module("hiredis")
+    except ImportError:  # pragma: no cover - the redis extra installs it
+        return None
+
+
+_HIREDIS: Final[Any] = _load_hiredis()
+
+
+def make_reader() -> Reader:
+    """hiredis' C reader when installed (the ``redis`` extra brings it: it parses a
+    claim's reply about 20 times faster), else ``PyReader``; both return error
+    replies as ``ResponseError`` instances and bulk strings as ``bytes``."""
+    if _HIREDIS is None:
+        return PyReader()
+    reader: Reader = _HIREDIS.Reader(
+        protocolError=_protocol_error, replyError=ResponseError, notEnoughData=_MORE
+    )
+    return reader
+
+
 def _closed_by_server() -> ConnectionError:
     return ConnectionError("the server closed the connection")
 
@@ -150,23 +219,20 @@ class _Connection:
     every receive). A TLS connection goes through its ``trio.SSLStream``.
     """
 
-    __slots__ = ("buf", "sock", "stream")
+    __slots__ = ("reader", "sock", "stream")
 
     def __init__(self, stream: trio.abc.Stream | None, sock: socket.socket | None) -> None:
         self.stream = stream
         self.sock = sock
-        self.buf = bytearray()
+        self.reader = make_reader()
 
     def _parse(self) -> tuple[bool, Any]:
-        buf = self.buf
-        if buf:
-            try:
-                value, end = parse_reply(buf, 0)
-            except Incomplete:
-                return False, None
-            del buf[:end]
-            return True, value
-        return False, None
+        value = self.reader.gets()
+        if value is _MORE:
+            return False, None
+        if isinstance(value, ResponseError) and str(value).startswith("NOSCRIPT"):
+            value = NoScriptError(str(value))
+        return True, value
 
     async def request(self, payload: bytes) -> Any:
         """Send one request and read its reply (an error reply is returned, not raised)."""
@@ -178,10 +244,10 @@ class _Connection:
                 done, value = self._parse()
                 if done:
                     return value
-                data = await self.stream.receive_some(_READ)
+                data = bytes(await self.stream.receive_some(_READ))
                 if not data:
                     raise _closed_by_server()
-                self.buf += data
+                self.reader.feed(data)
         await trio.lowlevel.checkpoint_if_cancelled()
         view = memoryview(payload)
         sent = 0
@@ -205,7 +271,7 @@ class _Connection:
                 continue
             if not data:
                 raise _closed_by_server()
-            self.buf += data
+            self.reader.feed(data)
 
     async def send(self, payload: bytes) -> None:
         """Write one request without waiting for its reply (see ``Pipeline``)."""
@@ -231,7 +297,7 @@ class _Connection:
                 return value
             if sock is None:
                 assert self.stream is not None
-                data = await self.stream.receive_some(_READ)
+                data = bytes(await self.stream.receive_some(_READ))
             else:
                 try:
                     data = sock.recv(_READ)
@@ -240,7 +306,7 @@ class _Connection:
                     continue
             if not data:
                 raise _closed_by_server()
-            self.buf += data
+            self.reader.feed(data)
 
     async def aclose(self) -> None:
         """Close the connection at once."""
