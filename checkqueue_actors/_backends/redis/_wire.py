@@ -249,25 +249,28 @@ class _Connection:
                     raise _closed_by_server()
                 self.reader.feed(data)
         await trio.lowlevel.checkpoint_if_cancelled()
-        view = memoryview(payload)
-        sent = 0
-        while sent < len(view):
-            try:
-                sent += sock.send(view[sent:])
-            except BlockingIOError:
-                await trio.lowlevel.wait_writable(sock)
-        waited = False
+        try:
+            sent = sock.send(payload)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(payload):
+            view = memoryview(payload)
+            while sent < len(view):
+                try:
+                    sent += sock.send(view[sent:])
+                except BlockingIOError:
+                    await trio.lowlevel.wait_writable(sock)
+        # a script's reply is never there yet: wait for it rather than try recv first
+        # (this wait is also the call's checkpoint)
+        await trio.lowlevel.wait_readable(sock)
         while True:
             done, value = self._parse()
             if done:
-                if not waited:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return value
             try:
                 data = sock.recv(_READ)
             except BlockingIOError:
                 await trio.lowlevel.wait_readable(sock)
-                waited = True
                 continue
             if not data:
                 raise _closed_by_server()
