@@ -3,11 +3,14 @@
 The task tree of one queue in one process::
 
     RedisQueue.run                   (supervisor)
-    ├── keepalive nursery            (lives until the last handler has finished)
-    │   └── renewer                  (extends leases, marks this process's groups seen)
-    ├── handlers nursery             (one task per claimed delivery)
+    ├── keepalive nursery            (lives until the last ack is written)
+    │   ├── renewer                  (extends leases, marks this process's groups seen)
+    │   └── ack writer               (writes acks the dispatcher will not carry soon)
+    ├── handlers nursery             (workers: run claimed deliveries in claim order)
     └── actors nursery               (cancelled by stop())
-        ├── dispatcher               (blocking pop on the groups' wake lists, claims work)
+        ├── dispatcher               (sends claims, two on the way at most, with the acks;
+        │                             blocks on the groups' wake lists when none is ready)
+        ├── claim reader             (reads the claims' replies in order, feeds the workers)
         ├── timer                    (promotes due delayed jobs and retries, fires ticks)
         └── reaper                   (reclaims expired leases, removes abandoned groups)
 
