@@ -342,7 +342,9 @@ def _scenario_2(p: dict[str, Any]) -> Scenario:
                 ),
             ),
             Target(
-                "memory bulk ≥ 5x single",
+                # the issue sets the 5x for Redis, where a call is a round trip; in memory
+                # single enqueue is already a few µs, so this one is informative
+                "memory bulk ≥ 5x single (informative: the issue's 5x is for Redis)",
                 _at_least(f"bulk: {OURS}", f"single: {OURS}", "jobs_per_s", 5.0),
             ),
         ],

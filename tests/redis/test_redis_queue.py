@@ -328,6 +328,43 @@ async def test_long_handlers_keep_their_lease(
     assert (stats.completed, stats.failed) == (1, 0)
 
 
+async def test_acks_ending_leases_are_not_reported_as_lost_leases(
+    make_queue: Callable[..., RedisQueue[Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Acks written while the renewer renews: a lease ended by its ack is not "lost"."""
+    log: DeliveryLog[Any] = DeliveryLog()
+    async with make_queue(lease_seconds=0.5, concurrency=10, max_queue_size=10_000) as queue:
+        await queue.consume(RecordingHandler(log=log), consumer_group="g")
+        for start in range(0, 6000, 1000):
+            await queue.enqueue_many(range(start, start + 1000))
+        with trio.fail_after(60):
+            await log.wait_finished(6000)
+            await wait_until(lambda: _completed_at_least(queue, 6000))
+    lost = [m for r in caplog.records if "lease" in (m := r.getMessage()) and "lost" in m]
+    assert lost == []
+    assert sorted(log.data) == list(range(6000))
+
+
+async def test_claims_recover_when_the_server_forgets_its_scripts(
+    make_queue: Callable[..., RedisQueue[Any]], redis_server: RedisServer
+) -> None:
+    """SCRIPT FLUSH while consuming: claims answered NOSCRIPT are sent again whole."""
+    log: DeliveryLog[Any] = DeliveryLog()
+    async with make_queue(concurrency=4) as queue:
+        await queue.consume(RecordingHandler(log=log), consumer_group="g")
+        await queue.enqueue("before")
+        with trio.fail_after(10):
+            await log.wait_finished(1)
+        for round_ in range(3):
+            redis_server.command("SCRIPT", "FLUSH")
+            for i in range(20):
+                await queue.enqueue(f"after-{round_}-{i}")
+        with trio.fail_after(20):
+            await log.wait_finished(61)
+            await wait_until(lambda: _completed_at_least(queue, 61))
+    assert len(set(log.data)) == 61
+
+
 @pytest.mark.parametrize("group", ["g", "grüppe:ü"])
 async def test_failed_jobs_record_can_be_read_retried_and_dropped(
     make_queue: Callable[..., RedisQueue[Any]], group: str
