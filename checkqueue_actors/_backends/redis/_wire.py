@@ -237,18 +237,23 @@ class _Connection:
     async def request(self, payload: bytes) -> Any:
         """Send one request and read its reply (an error reply is returned, not raised)."""
         sock = self.sock
+        if sock is not None:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            await self.send(payload)
+            # a script's reply is never there yet: wait for it rather than try recv
+            # first (this wait is also the call's checkpoint)
+            await trio.lowlevel.wait_readable(sock)
+        else:
+            await self.send(payload)
+        return await self.receive()
+
+    async def send(self, payload: bytes) -> None:
+        """Write one request without waiting for its reply (see ``Pipeline``)."""
+        sock = self.sock
         if sock is None:
             assert self.stream is not None
             await self.stream.send_all(payload)
-            while True:
-                done, value = self._parse()
-                if done:
-                    return value
-                data = bytes(await self.stream.receive_some(_READ))
-                if not data:
-                    raise _closed_by_server()
-                self.reader.feed(data)
-        await trio.lowlevel.checkpoint_if_cancelled()
+            return
         try:
             sent = sock.send(payload)
         except BlockingIOError:
@@ -260,36 +265,6 @@ class _Connection:
                     sent += sock.send(view[sent:])
                 except BlockingIOError:
                     await trio.lowlevel.wait_writable(sock)
-        # a script's reply is never there yet: wait for it rather than try recv first
-        # (this wait is also the call's checkpoint)
-        await trio.lowlevel.wait_readable(sock)
-        while True:
-            done, value = self._parse()
-            if done:
-                return value
-            try:
-                data = sock.recv(_READ)
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(sock)
-                continue
-            if not data:
-                raise _closed_by_server()
-            self.reader.feed(data)
-
-    async def send(self, payload: bytes) -> None:
-        """Write one request without waiting for its reply (see ``Pipeline``)."""
-        sock = self.sock
-        if sock is None:
-            assert self.stream is not None
-            await self.stream.send_all(payload)
-            return
-        view = memoryview(payload)
-        sent = 0
-        while sent < len(view):
-            try:
-                sent += sock.send(view[sent:])
-            except BlockingIOError:
-                await trio.lowlevel.wait_writable(sock)
 
     async def receive(self) -> Any:
         """Read the next reply (an error reply is returned, not raised)."""
