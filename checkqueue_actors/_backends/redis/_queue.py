@@ -82,9 +82,9 @@ _BULK_BYTES: Final = 1 << 20
 """Payload bytes per ``enqueue_many`` script call, roughly (a call holds at least one job)."""
 _SHORT_WAIT: Final = 0.15
 _PIPELINE_DEPTH: Final = 2
+"""Claims on the way at once: one being answered while the next is run by the server."""
 _CHAIN_MAX: Final = 16
 """Deliveries a worker runs back to back before it lets other tasks run."""
-"""Claims on the way at once: one being answered while the next is run by the server."""
 _BACKOFF_MIN: Final = 0.1
 _BACKOFF_MAX: Final = 2.0
 
@@ -745,8 +745,7 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                 msg = f"could not send a claim within {self._config.stream_timeout} s"
                 raise TimeoutError(msg)
         except BaseException:
-            with trio.CancelScope(shield=True):
-                await self._break_pipe(pipe)
+            await self._break_pipe(pipe)  # shielded
             raise
         self._claim_sent.set()
 
@@ -795,11 +794,8 @@ class RedisQueue(BaseQueue[T], Generic[T]):
         FIFO); settle the acks written with it."""
         acks = claim.acks
         if acks:
-            self._check_acks(acks, raw[len(raw) - len(acks) :])
+            self._acks_settled(acks, raw[len(raw) - len(acks) :])
             raw = raw[: len(raw) - len(acks)]
-            held = self._held
-            for delivery in acks:
-                held.pop(delivery.dkey, None)
         count = len(raw) // 8
         self._claimed -= claim.want - count
         self._drained = count == 0
@@ -963,16 +959,6 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             with trio.CancelScope(shield=True):
                 await self._write_ack_batch()
 
-    async def _write_ack_batch(self) -> None:
-        batch = self._take_acks()
-        self._ack_batch = done = trio.Event()
-        try:
-            await self._write_acks(batch)
-        finally:
-            self._ack_batch = None
-            done.set()
-            self._acks_waiting.set()
-
     async def _flushed(self) -> None:
         """Write every ack left (the dispatcher has stopped, the handlers have finished)."""
         while True:
@@ -983,21 +969,22 @@ class RedisQueue(BaseQueue[T], Generic[T]):
             else:
                 return
 
-    async def _write_acks(self, batch: list[_Delivery]) -> None:
-        """One ``ack`` script for the batch, retried through short outages like ``_settle``."""
+    async def _write_ack_batch(self) -> None:
+        """One ``ack`` script for the acks waiting, retried through short outages like
+        ``_settle`` (given up after a lease: the jobs are then redelivered)."""
+        batch = self._take_acks()
+        self._ack_batch = done = trio.Event()
         backoff = _Backoff()
         deadline = trio.current_time() + max(self._config.lease_seconds, 1.0)
         args: list[str | float | bytes] = []
         for delivery in batch:
             args += (delivery.dkey, delivery.token)
+        statuses: Sequence[Any] | None = None
         try:
-            while True:
-                runner = self._runner
-                if runner is None:
-                    return
-                statuses: Any = []
+            while (runner := self._runner) is not None:
                 try:
                     statuses = await SCRIPTS["ack"](runner, self._base, *args)
+                    return
                 except BaseException as exc:
                     if not is_backend_error(exc):
                         raise
@@ -1009,17 +996,18 @@ class RedisQueue(BaseQueue[T], Generic[T]):
                         )
                         return
                     await backoff.wait("ack", exc)
-                    continue
-                self._check_acks(batch, statuses)
-                return
         finally:
-            for delivery in batch:
-                self._held.pop(delivery.dkey, None)
+            self._acks_settled(batch, statuses)
+            self._ack_batch = None
+            done.set()
+            self._acks_waiting.set()
 
-    @staticmethod
-    def _check_acks(batch: list[_Delivery], statuses: Sequence[Any]) -> None:
-        for delivery, status in zip(batch, statuses, strict=True):
-            if _int(status) == 0:
+    def _acks_settled(self, batch: list[_Delivery], statuses: Sequence[Any] | None) -> None:
+        """Forget deliveries whose acks were written (``statuses``: one per ack) or
+        given up (``None``: their leases expire); warn for leases lost before the ack."""
+        for i, delivery in enumerate(batch):
+            self._held.pop(delivery.dkey, None)
+            if statuses is not None and _int(statuses[i]) == 0:
                 logger.warning(
                     "job %r in group %r: lease lost before ack (it was redelivered)",
                     delivery.job_id,
