@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import enum
-import math
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -18,10 +17,23 @@ import trio
 
 from ._errors import QueueStoppedError
 from ._lifetime import AsyncLifetimeMixin, unwrap_single
+from ._state.policy import (
+    check_consume_args as check_consume_args,
+)
+from ._state.policy import (
+    check_enqueue_args as check_enqueue_args,
+)
+from ._state.policy import (
+    check_enqueue_many_args as check_enqueue_many_args,
+)
+from ._state.policy import (
+    check_job_id as check_job_id,
+)
+from ._state.policy import (
+    check_recurring_args as check_recurring_args,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from ._model import PendingJob, QueueStats, RecurringJobDetails
     from ._protocols import Handler
 
@@ -50,118 +62,6 @@ class LifeState(enum.Enum):
     RUNNING = "running"
     STOPPING = "stopping"
     STOPPED = "stopped"
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def check_delay(name: str, value: object) -> float:
-    """A finite, non-negative number of seconds (None means 0)."""
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{name} must be a finite number of seconds >= 0, not {value!r}"
-        raise ValueError(msg)
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
-        msg = f"{name} must be a finite number of seconds >= 0, not {value!r}"
-        raise ValueError(msg)
-    return seconds
-
-
-def check_priority(priority: object) -> int:
-    """An int priority; bool and everything else is a ValueError (CONTRACT.md, enqueue)."""
-    if type(priority) is not int:
-        msg = f"priority must be an int, not {priority!r}"
-        raise ValueError(msg)
-    return priority
-
-
-def check_job_id(job_id: object, *, required: bool = False) -> str | None:
-    """None (when not required) or a non-empty str."""
-    if job_id is None and not required:
-        return None
-    if not isinstance(job_id, str) or not job_id:
-        msg = f"job_id must be a non-empty str, not {job_id!r}"
-        raise ValueError(msg)
-    return job_id
-
-
-def check_enqueue_args(
-    priority: object, start_delay: object, job_id: object
-) -> tuple[int, float, str | None]:
-    """Validated ``(priority, delay_seconds, job_id)`` of an enqueue call."""
-    return check_priority(priority), check_delay("start_delay", start_delay), check_job_id(job_id)
-
-
-def check_enqueue_many_args(
-    items: Iterable[T], priority: object, start_delay: object, job_ids: Iterable[object] | None
-) -> tuple[list[T], int, float, list[str | None]]:
-    """Validated ``(payloads, priority, delay_seconds, job_ids)`` of an ``enqueue_many`` call.
-
-    Raises:
-      ValueError: for a bad priority, delay or id, or ``job_ids`` of another length.
-    """
-    datas = list(items)
-    checked_priority, delay, _ = check_enqueue_args(priority, start_delay, None)
-    if job_ids is None:
-        return datas, checked_priority, delay, [None] * len(datas)
-    ids = [check_job_id(job_id) for job_id in job_ids]
-    if len(ids) != len(datas):
-        msg = f"job_ids has {len(ids)} entries for {len(datas)} items"
-        raise ValueError(msg)
-    return datas, checked_priority, delay, ids
-
-
-def check_recurring_args(
-    job_id: object,
-    interval_seconds: object,
-    cron_pattern: object,
-    start_delay: object,
-    priority: object,
-    timezone: object,
-) -> tuple[str, float | None, str | None, float, int, str | None]:
-    """Validated arguments of ``schedule_recurring`` (the cron pattern is parsed by the backend)."""
-    checked_id = check_job_id(job_id, required=True)
-    assert checked_id is not None
-    if (interval_seconds is None) == (cron_pattern is None):
-        msg = "give exactly one of interval_seconds and cron_pattern"
-        raise ValueError(msg)
-    interval: float | None = None
-    if interval_seconds is not None:
-        if _is_number(interval_seconds):
-            interval = float(interval_seconds)  # type: ignore[arg-type]  # _is_number checked it
-        if interval is None or not math.isfinite(interval) or interval <= 0:
-            msg = f"interval_seconds must be a finite number > 0, not {interval_seconds!r}"
-            raise ValueError(msg)
-    if cron_pattern is not None and not isinstance(cron_pattern, str):
-        msg = f"cron_pattern must be a str, not {cron_pattern!r}"
-        raise ValueError(msg)
-    if timezone is not None and not isinstance(timezone, str):
-        msg = f"timezone must be an IANA timezone name, not {timezone!r}"
-        raise ValueError(msg)
-    return (
-        checked_id,
-        interval,
-        cron_pattern,
-        check_delay("start_delay", start_delay),
-        check_priority(priority),
-        timezone,
-    )
-
-
-def check_consume_args(handler: object, consumer_group: object, max_retries: object) -> None:
-    """Raise ValueError for a bad consumer registration."""
-    if not callable(handler):
-        msg = f"handler must be an async callable, not {handler!r}"
-        raise ValueError(msg)
-    if not isinstance(consumer_group, str) or not consumer_group:
-        msg = f"consumer_group must be a non-empty str, not {consumer_group!r}"
-        raise ValueError(msg)
-    if type(max_retries) is not int or max_retries < 0:
-        msg = f"max_retries must be an int >= 0, not {max_retries!r}"
-        raise ValueError(msg)
 
 
 class BaseQueue(AsyncLifetimeMixin, Generic[T]):
