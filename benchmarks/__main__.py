@@ -2,7 +2,8 @@
 
 Options: ``--quick`` (small sizes, under two minutes), ``--scenario A,1,...``, ``--runs N``,
 ``--out DIR`` (default ``benchmarks/results``), ``--no-redis``, ``--no-node``,
-``--drivers trio_channel,ours_memory,...`` (only those drivers' rows).
+``--drivers trio_channel,ours_memory,...`` (only those drivers' rows), ``--baseline DIR``
+(our rows also run from another checkout, interleaved, to compare two versions).
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated drivers whose rows run (default: all), e.g. "
         "trio_channel,ours_memory,ours_redis",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. `git worktree add /tmp/base main`): each of our rows "
+        "also runs from it, interleaved, labelled '@ baseline'",
+    )
     return parser.parse_args(argv)
 
 
@@ -70,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = build(
         keys, profile, redis=not args.no_redis, node=not args.no_node, drivers=drivers
     )
+    if args.baseline is not None:
+        _runner.add_baseline_rows(scenarios, args.baseline.resolve())
     machine = _runner.machine_info()
     command = "python -m benchmarks " + shlex.join(argv if argv is not None else sys.argv[1:])
     print(f"{command.strip()}  [{profile}, {runs} run(s) per figure]")

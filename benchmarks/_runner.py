@@ -13,14 +13,14 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["Row", "Scenario", "Target", "machine_info", "run_scenarios"]
+__all__ = ["Row", "Scenario", "Target", "add_baseline_rows", "machine_info", "run_scenarios"]
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -38,6 +38,10 @@ class Row:
     section: str = ""
     """Rows of one section share a baseline (the first available of ``baselines``)."""
     needs_redis: bool = False
+    root: Path | None = None
+    """The checkout whose drivers (and so whose checkqueue_actors) run this row; None:
+    this one. ``--baseline DIR`` adds rows run from another checkout, for side-by-side
+    comparisons of two versions in one interleaved run."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,18 @@ class RowResult:
     median: dict[str, float] = field(default_factory=dict[str, float])
     ratio: float | None = None
     baseline: str | None = None
+
+
+def add_baseline_rows(scenarios: list[Scenario], root: Path) -> None:
+    """Beside every row of our own drivers, a twin row run from the checkout ``root``
+    (labelled ``"... @ baseline"``), measured in the same interleaved runs."""
+    for scenario in scenarios:
+        rows: list[Row] = []
+        for row in scenario.rows:
+            rows.append(row)
+            if row.driver.startswith("ours_"):
+                rows.append(replace(row, label=f"{row.label} @ baseline", root=root))
+        scenario.rows = rows
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -140,7 +156,8 @@ def _measure(
 ) -> tuple[dict[str, float] | None, str]:
     """Run one measurement in a fresh interpreter: (metrics, "") or (None, why skipped)."""
     cmd = [sys.executable, "-m", "benchmarks.peers", row.driver, row.workload, json.dumps(params)]
-    root = Path(__file__).resolve().parent.parent
+    # ``python -m`` puts the working directory first on sys.path: the row's checkout wins
+    root = row.root if row.root is not None else Path(__file__).resolve().parent.parent
     try:
         proc = subprocess.run(
             cmd, cwd=root, capture_output=True, text=True, timeout=timeout, check=False

@@ -1,9 +1,7 @@
-"""Shared bookkeeping of every backend: lifetime, argument checks, waiting for start.
+"""The life of a queue: new, running, stopping, stopped; waiting for start; stop().
 
-Backends subclass ``BaseQueue`` and implement the ``_``-prefixed template
-methods (saq's ``queue/base.py`` shape): the public method validates its
-arguments, waits until the queue is started, checks the lifetime state and then
-calls the backend. The backend's ``_serve`` owns its actors.
+``BaseQueue`` is the lifetime half of a queue (``run``, ``stop``, ``async with``);
+``_actors/queue.py`` builds the runtime on it, and ``_serve`` owns the actors.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import enum
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import trio
 
@@ -32,10 +30,6 @@ from ._state.policy import (
 from ._state.policy import (
     check_recurring_args as check_recurring_args,
 )
-
-if TYPE_CHECKING:
-    from ._model import PendingJob, QueueStats, RecurringJobDetails
-    from ._protocols import Handler
 
 __all__ = [
     "BaseQueue",
@@ -162,64 +156,3 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
     @abstractmethod
     async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
         """Run the backend's actors; call ``_mark_started`` when ready; return after stop."""
-
-    # -- the contract's methods --------------------------------------------------------------
-
-    @abstractmethod
-    async def enqueue(
-        self,
-        data: T,
-        *,
-        priority: int = 0,
-        start_delay: float | None = None,
-        job_id: str | None = None,
-    ) -> str:
-        """Add a job; see CONTRACT.md."""
-
-    @abstractmethod
-    async def consume(
-        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
-    ) -> None:
-        """Register a consumer; see CONTRACT.md."""
-
-    @abstractmethod
-    async def schedule_recurring(
-        self,
-        data: T,
-        *,
-        job_id: str,
-        interval_seconds: float | None = None,
-        cron_pattern: str | None = None,
-        timezone: str | None = None,
-        start_delay: float | None = None,
-        priority: int = 0,
-    ) -> str:
-        """Declare a recurring job; see CONTRACT.md."""
-
-    @abstractmethod
-    async def cancel_recurring(self, job_id: str) -> None:
-        """Cancel a recurring job; see CONTRACT.md."""
-
-    @abstractmethod
-    async def list_recurring_jobs(self) -> list[str]:
-        """Ids of active recurring jobs."""
-
-    @abstractmethod
-    async def get_recurring_job_details(self, job_id: str) -> RecurringJobDetails[T] | None:
-        """Details of a recurring job."""
-
-    @abstractmethod
-    async def get_in_flight_count(self) -> int:
-        """Handlers running now."""
-
-    @abstractmethod
-    async def get_stats(self) -> QueueStats:
-        """Counters."""
-
-    @abstractmethod
-    async def test_connection(self) -> None:
-        """Probe the backend."""
-
-    @abstractmethod
-    async def export_pending(self) -> list[PendingJob[T]]:
-        """Move the pending jobs out of a stopped queue."""

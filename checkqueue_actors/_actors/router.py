@@ -1,121 +1,239 @@
-"""GroupRouterActor: hands one group's ready jobs to its consumers, round-robin.
+"""GroupRouterActor: claims one group's ready jobs from the storage and hands them out.
 
-Accepts: doorbell rings from the engine (ready work appeared in its group).
-Emits: ``Permit`` or ``Delivery`` values to the chosen consumer's inbox.
+Accepts: wake-ups from the storage (``Storage.wait_for_work`` returns: the group
+may have ready work), free slots (``Slots``), claim replies.
+Emits: deliveries to the queue's run queue, each assigned to the group's next
+consumer in round-robin order; the outcomes waiting to be written ride on its
+claims.
 
-For each job it first takes a concurrency slot, then lets the job be chosen (so
-a retry that became ready meanwhile is not beaten by a worse job chosen
-earlier). A group with one consumer gets a ``Permit`` (the slot) per ready job:
-the worker that receives it claims the group's best job and starts it in the
-same step. A group with several consumers needs the job assigned to the next
-consumer in round-robin order, so the router claims it, hands it over and waits
-until that consumer's handler has begun, which keeps handler starts in
-dispatch order.
+For each claim it first takes concurrency slots, then lets the storage choose the
+jobs, so a job that became ready meanwhile (an urgent one, a retry whose backoff
+ended) is not beaten by a worse one chosen earlier. A claim asks for as many jobs
+as it holds slots; slots it did not use are given back at once.
+
+With a storage that does I/O, up to ``claim_depth`` claims are on the way at
+once, each for half the slots while another is on the way: the backend runs one
+while this process runs the handlers of the other. A second task reads the
+replies in the order the claims were sent, so handlers start in claim order.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .consumer import Permit
-from .mailbox import Doorbell
+from .._errors import BackendUnavailableError
+from .._state.policy import RoundRobin
+from .backoff import Backoff
+from .writer import report_lost
 
 if TYPE_CHECKING:
-    from .._state.engine import GroupState
-    from .consumer import ConsumerActor, HandlerHost
+    from .._protocols import Handler
+    from .._storage import ClaimTicket
+    from .queue import RuntimeQueue
 
-__all__ = ["GroupRouterActor"]
+__all__ = ["Consumer", "GroupRouterActor"]
+
+logger = logging.getLogger("checkqueue_actors")
+
+
+class Consumer:
+    """One ``consume`` call: a handler taking its turn in its group's rotation."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Handler[Any]) -> None:
+        self.handler = handler
 
 
 class GroupRouterActor:
-    """The dispatcher of one consumer group."""
+    """The dispatcher of one consumer group in this process."""
 
-    def __init__(self, host: HandlerHost, group: GroupState) -> None:
-        self._host = host
-        self._engine = host.engine
-        self._group = group
-        self._limiter = host.limiter
+    def __init__(self, runtime: RuntimeQueue[Any], group: str, max_retries: int) -> None:
+        self._rt = runtime
+        self.group = group
+        self.max_retries = max_retries
+        self.consumers: RoundRobin[Consumer] = RoundRobin()
+        self.only: Consumer | None = None
+        """The group's consumer while it has exactly one (no rotation to follow)."""
+        self.waiting_for_slot = False
+        """True while this router waits in line for a slot (read by chaining workers)."""
+        self._inflight: deque[ClaimTicket] = deque()
+        self._changed = trio.Event()
+        self._drained = False
+        self._error: BaseException | None = None
 
-    async def _send_permit(self, consumer: ConsumerActor, token: object) -> None:
-        """Give a slot to one of the group's only consumer's workers: it claims the best
-        job itself when it runs, so claim and start are one step and order holds."""
-        group = self._group
-        group.permits_out += 1
-        permit = Permit(token)
-        try:
-            consumer.inbox_send.send_nowait(permit)
-        except trio.WouldBlock:
-            consumer.spawn_worker_if_needed()
-            try:
-                await consumer.inbox_send.send(permit)
-            except BaseException:
-                group.permits_out -= 1
-                self._limiter.release_on_behalf_of(token)
-                raise
+    def add_consumer(self, handler: Handler[Any]) -> None:
+        """A consumer joins the group's rotation."""
+        self.consumers.add(Consumer(handler))
+        self.only = self.consumers.members[0] if len(self.consumers) == 1 else None
+
+    def assign(self, deliveries: list[Any]) -> None:
+        """Give each delivery to the group's next consumer in turn."""
+        only = self.only
+        if only is not None:
+            for delivery in deliveries:
+                delivery.consumer = only
+        else:
+            consumers = self.consumers
+            for delivery in deliveries:
+                delivery.consumer = consumers.next()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Dispatch until cancelled (cancellation is how the queue stops dispatching)."""
-        engine, group, limiter, host = self._engine, self._group, self._limiter, self._host
-        doorbell = Doorbell()
-        started_send, started_recv = trio.open_memory_channel[None](1)
-
-        def handler_started() -> None:
-            try:
-                started_send.send_nowait(None)
-            except (trio.WouldBlock, trio.ClosedResourceError):
-                pass  # the router has stopped meanwhile
-
-        try:
+        """Claim and hand out until cancelled (cancellation is how the queue stops it)."""
+        if self._rt.local is not None:
             task_status.started()
-            while True:
-                single = len(group.consumers) == 1
-                if not group.has_ready() or (single and group.ready.live <= group.permits_out):
-                    group.notify = doorbell.ring
-                    await doorbell.wait()
-                    continue
-                token = object()
+            await self._run_in_process()
+        else:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._collect)
+                task_status.started()
+                await self._run_io()
+
+    # -- in-process storages: claims are function calls ------------------------------------
+
+    async def _run_in_process(self) -> None:
+        rt = self._rt
+        local = rt.local
+        assert local is not None
+        slots, group, storage = rt.slots, self.group, rt.storage
+        while True:
+            if rt.stopping:
+                # stop() cancels this task at its next checkpoint; claiming meanwhile would
+                # hand out jobs that are given back at once, over and over
+                await trio.sleep_forever()
+            if not slots.take_nowait(1):
+                self.waiting_for_slot = True
                 try:
-                    limiter.acquire_on_behalf_of_nowait(token)
-                except trio.WouldBlock:
-                    group.router_waiting_for_slot = True
-                    host.routers_waiting += 1
-                    try:
-                        await limiter.acquire_on_behalf_of(token)
-                    finally:
-                        group.router_waiting_for_slot = False
-                        host.routers_waiting -= 1
-                if single:
-                    await self._send_permit(group.consumers[0], token)
-                    continue
-                delivery = engine.claim(group)
-                if delivery is None:  # only dropped jobs were left
-                    limiter.release_on_behalf_of(token)
-                    continue
-                delivery.token = token
-                delivery.on_start = handler_started
-                # until this job's handler has begun, a worker chaining jobs would start a
-                # later job first (FIFO, CONTRACT.md "Delivery rules")
-                group.router_handing_off = True
-                consumer: ConsumerActor = group.next_consumer()
-                try:
-                    consumer.inbox_send.send_nowait(delivery)
-                except trio.WouldBlock:
-                    consumer.spawn_worker_if_needed()
-                    try:
-                        await consumer.inbox_send.send(delivery)
-                    except BaseException:
-                        # not handed over (memory-channel send is atomic under cancellation)
-                        engine.release(delivery)
-                        limiter.release_on_behalf_of(token)
-                        raise
-                try:
-                    await started_recv.receive()
+                    await slots.take(1)
                 finally:
-                    group.router_handing_off = False
+                    self.waiting_for_slot = False
+            # one job per slot, as it comes: claims cost a function call here, and workers
+            # chain the next jobs themselves
+            delivery = local.claim_one_nowait(group)
+            if delivery is None:
+                # the group has no ready job left: give the slot back and sleep
+                slots.give(1)
+                await storage.wait_for_work(group, math.inf)
+                continue
+            only = self.only
+            delivery.consumer = only if only is not None else self.consumers.next()
+            rt.dispatch_one(delivery)
+
+    # -- storages that do I/O: pipelined claims carrying outcomes ----------------------------
+
+    async def _run_io(self) -> None:
+        rt = self._rt
+        storage, slots, writer, group = rt.storage, rt.slots, rt.writer, self.group
+        assert writer is not None
+        depth = max(1, storage.claim_depth)
+        concurrency = slots.total
+        half = (concurrency + 1) // 2 if depth > 1 else concurrency
+        backoff = Backoff(f"queue {rt.name!r} group {group!r}: claiming")
+        writer.carrier_awake()
+        try:
+            while True:
+                if self._error is not None:
+                    exc, self._error = self._error, None
+                    writer.carrier_asleep()
+                    try:
+                        await backoff.wait(exc)
+                    finally:
+                        writer.carrier_awake()
+                    continue
+                inflight = len(self._inflight)
+                if inflight >= depth or (inflight and self._drained):
+                    await self._wait_changed()
+                    continue
+                if self._drained and not writer.pending:
+                    writer.carrier_asleep()
+                    try:
+                        await storage.wait_for_work(group, storage.work_poll_seconds)
+                    except BackendUnavailableError as exc:
+                        self._error = exc
+                        continue
+                    finally:
+                        writer.carrier_awake()
+                    self._drained = False
+                    continue
+                n = slots.take_nowait(half)
+                if not n:
+                    if inflight:
+                        await self._wait_changed()
+                        continue
+                    self.waiting_for_slot = True
+                    try:
+                        n = await slots.take(half)
+                    finally:
+                        self.waiting_for_slot = False
+                if inflight and n < half and not self._drained:
+                    # too few slots to be worth a second claim now: wait for the first
+                    slots.give(n)
+                    await self._wait_changed()
+                    continue
+                outcomes = writer.take()
+                try:
+                    ticket = await storage.send_claim(group, n, outcomes)
+                except BackendUnavailableError as exc:
+                    slots.give(n)
+                    writer.put_back(outcomes)
+                    self._error = exc
+                    continue
+                backoff.reset()
+                self._inflight.append(ticket)
+                self._poke()
         finally:
-            group.notify = None
-            doorbell.close()
-            started_send.close()
-            started_recv.close()
+            writer.carrier_asleep()
+
+    def _poke(self) -> None:
+        self._changed.set()
+
+    async def _wait_changed(self) -> None:
+        self._changed = trio.Event()
+        await self._changed.wait()
+
+    async def _collect(self) -> None:
+        """Read the claims' replies in order and hand their deliveries out."""
+        try:
+            while True:
+                if not self._inflight:
+                    await self._wait_changed()
+                    continue
+                await self._receive_one()
+        finally:
+            # claims sent before the stop are answered still: their deliveries are then
+            # given back at once instead of waiting for their leases to expire
+            with trio.CancelScope(shield=True):
+                while self._inflight:
+                    await self._receive_one()
+
+    async def _receive_one(self) -> None:
+        rt = self._rt
+        ticket = self._inflight[0]
+        writer = rt.writer
+        assert writer is not None
+        try:
+            deliveries = await rt.storage.receive_claim(ticket)
+        except BackendUnavailableError as exc:
+            # the fate of every claim on the way is unknown: their jobs come back when
+            # their leases expire; their outcomes are written again
+            while self._inflight:
+                lost = self._inflight.popleft()
+                rt.slots.give(lost.n)
+                writer.put_back(lost.outcomes)
+            self._error = exc
+            self._poke()
+            return
+        self._inflight.popleft()
+        report_lost(rt.name, ticket.lost)
+        if len(deliveries) < ticket.n:
+            rt.slots.give(ticket.n - len(deliveries))
+        self._drained = not deliveries
+        if deliveries:
+            self.assign(deliveries)
+            rt.dispatch(deliveries)
+        self._poke()

@@ -1,63 +1,97 @@
 """SchedulerActor: owns every timer of a queue.
 
-Accepts: doorbell rings (a timer earlier than the one it sleeps on was added).
-Emits: nothing directly; ``QueueEngine.advance`` moves due jobs into group
-ready heaps, which rings the routers of those groups.
+Accepts: wake-ups from the storage (``Storage.wait_for_timers`` returns: a timer
+earlier than the one it sleeps on may exist), and ``stop_timers`` at stop.
+Emits: ``Storage.advance`` (due delayed jobs and retries become ready, recurring
+ticks fire), ``heartbeat``, and on a storage with leases ``renew`` (the leases of
+the deliveries this process holds) and ``reap`` (deliveries of lost workers).
 
-It sleeps until the earliest deadline (delays, retry backoff, recurring ticks,
-the heartbeat) with one ``move_on_at``, re-armed when rung; it never polls.
+It sleeps until the earliest of its deadlines, with one wait; it never polls,
+and there is no task or ``sleep`` per job. At stop it stops advancing and
+reaping but goes on renewing leases until the last handler has finished and
+every outcome is written (the queue cancels it then).
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .mailbox import Doorbell
+from .._errors import BackendUnavailableError
+from .backoff import Backoff
 
 if TYPE_CHECKING:
-    from .._clock import WallClock
-    from .._state.engine import QueueEngine
+    from .queue import RuntimeQueue
 
 __all__ = ["SchedulerActor"]
+
+logger = logging.getLogger("checkqueue_actors")
 
 
 class SchedulerActor:
     """The one task that waits on time for a queue."""
 
-    def __init__(self, engine: QueueEngine, clock: WallClock, heartbeat_seconds: float) -> None:
-        self._engine = engine
-        self._clock = clock
-        self._heartbeat = heartbeat_seconds
+    def __init__(self, runtime: RuntimeQueue[Any]) -> None:
+        self._rt = runtime
+        self._timers_on = True
+        self._wait_scope: trio.CancelScope | None = None
+
+    def stop_timers(self) -> None:
+        """The queue stops: no timer fires any more (lease renewal goes on)."""
+        self._timers_on = False
+        if self._wait_scope is not None:
+            self._wait_scope.cancel()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Fire due timers until cancelled."""
-        engine = self._engine
-        doorbell = Doorbell()
-        engine.on_earlier_deadline = doorbell.ring
-        heartbeat = self._heartbeat
-        # math.inf: with the heartbeat disabled, only timers wake us
-        next_heartbeat = trio.current_time() + heartbeat if heartbeat > 0 else math.inf
-        try:
-            task_status.started()
-            while True:
-                deadline = min(engine.next_deadline(), next_heartbeat)
-                engine.armed_deadline = deadline
-                with trio.move_on_at(deadline):
-                    await doorbell.wait()
-                # while we are awake every new timer is seen by the next loop turn
-                engine.armed_deadline = -math.inf
-                now = trio.current_time()
-                if now >= next_heartbeat:
-                    # the heartbeat re-checks due work and, on the real clock, notices a
-                    # host that slept (trio's monotonic clock stands still meanwhile)
-                    if self._clock.reanchor():
-                        engine.reanchor()
-                    next_heartbeat = now + heartbeat
-                engine.advance(now)
-        finally:
-            engine.on_earlier_deadline = None
-            engine.armed_deadline = math.inf
-            doorbell.close()
+        rt = self._rt
+        storage = rt.storage
+        now = trio.current_time()
+        heartbeat = storage.heartbeat_seconds
+        lease = storage.lease_seconds
+        reap = storage.reap_seconds
+        renew_every = lease / 3 if lease is not None else None
+        # math.inf: a duty the storage does not have never comes due
+        next_advance = now
+        next_heartbeat = now + heartbeat if heartbeat else math.inf
+        next_renew = now + renew_every if renew_every else math.inf
+        next_reap = now + reap if reap else math.inf
+        backoff = Backoff(f"queue {rt.name!r}: timers")
+        task_status.started()
+        while True:
+            now = trio.current_time()
+            try:
+                if self._timers_on:
+                    if now >= next_heartbeat:
+                        next_heartbeat = now + heartbeat if heartbeat else math.inf
+                        await storage.heartbeat()
+                        next_advance = now  # the heartbeat re-checks due work
+                    if now >= next_advance:
+                        next_advance = now + await storage.advance()
+                    if now >= next_reap:
+                        next_reap = now + reap if reap else math.inf
+                        rt.report_reaped(await storage.reap())
+                if now >= next_renew:
+                    next_renew = now + renew_every if renew_every else math.inf
+                    await rt.renew_leases()
+                backoff.reset()
+            except BackendUnavailableError as exc:
+                await backoff.wait(exc)
+                continue
+            if self._timers_on:
+                deadline = min(next_advance, next_heartbeat, next_reap, next_renew)
+                with trio.CancelScope() as scope:
+                    self._wait_scope = scope
+                    try:
+                        await storage.wait_for_timers(deadline - trio.current_time())
+                    except BackendUnavailableError as exc:
+                        await backoff.wait(exc)
+                    finally:
+                        self._wait_scope = None
+                # woken by the storage or by a deadline: advance either way (cheap)
+                next_advance = min(next_advance, trio.current_time())
+            else:
+                await trio.sleep_until(next_renew)

@@ -1,51 +1,42 @@
-"""The in-memory backend: InMemoryQueue, its config and its plugin.
+"""The in-memory backend: its storage (the sans-IO engine), InMemoryQueue, config and plugin.
 
-The actor tree of one queue::
-
-    InMemoryQueue.run                       (supervisor: owns both nurseries)
-    ├── actors nursery  (cancelled by stop(): no new handler starts, timers stop)
-    │   ├── SchedulerActor                  (every timer: delays, backoff, recurring, heartbeat)
-    │   └── GroupRouterActor x groups       (round-robin within a group)
-    └── handlers nursery (cancelled once running handlers have finished)
-        └── ConsumerActor workers           (run handlers under the CapacityLimiter)
-
-Public methods change the sans-IO ``QueueEngine`` synchronously and then ring
-the actor that must react, so each call takes effect atomically: a same-instant
-race (a cancel against a tick) cannot let one more occurrence through.
+``MemoryStorage`` adapts the ``QueueEngine`` to the storage protocol: each call
+changes the engine synchronously (so it takes effect atomically: a same-instant
+race, a cancel against a tick, cannot let one more occurrence through), reads
+what the engine says happened, and wakes whoever waits for it: the router of a
+group that got ready work, the scheduler when a timer earlier than the one it
+sleeps on was added. ``InMemoryQueue`` is the runtime over that storage.
 """
 
 from __future__ import annotations
 
-import uuid
+import logging
+import math
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import attrs
 import trio
 
-from .._actors.consumer import ConsumerActor
-from .._actors.router import GroupRouterActor
-from .._actors.scheduler import SchedulerActor
+from .._actors.mailbox import Doorbell
+from .._actors.queue import RuntimeQueue
 from .._clock import WallClock
-from .._errors import QueueFullError, QueueStoppedError
-from .._queue_base import (
-    BaseQueue,
-    LifeState,
-    check_consume_args,
-    check_enqueue_args,
-    check_enqueue_many_args,
-    check_recurring_args,
-)
-from .._state.cron import CronSchedule, load_zone
+from .._errors import QueueStoppedError
 from .._state.engine import QueueEngine
+from .._storage import ClaimTicket, ReapReport, Settle
 from .._validators import finite_float, strict_int
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from .._model import Migration, PendingJob, QueueStats, RecurringJobDetails
-    from .._protocols import Handler
+    from .._state.engine import MemoryDelivery
+    from .._storage import Delivery, NewJob, Outcome, ScheduleSpec
 
-__all__ = ["InMemoryQueue", "InMemoryQueueConfig", "InMemoryQueuePlugin"]
+__all__ = ["InMemoryQueue", "InMemoryQueueConfig", "InMemoryQueuePlugin", "MemoryStorage"]
+
+logger = logging.getLogger("checkqueue_actors")
+
+_ACK = Settle.ACK
 
 T = TypeVar("T")
 
@@ -69,7 +60,293 @@ class InMemoryQueueConfig:
 
 
 @final
-class InMemoryQueue(BaseQueue[T], Generic[T]):
+class MemoryStorage:
+    """The in-memory storage: a ``QueueEngine`` plus the wake-ups of the actors waiting on it.
+
+    It lives in this process, so every method completes without yielding, and the
+    runtime calls the synchronous ones (``enqueue_nowait``, ``claim_nowait``,
+    ``settle_nowait``) on its hot paths. No leases: a delivery lives as long as the
+    process, and a hard cancel gives it back at once.
+    """
+
+    claim_depth = 1
+    lease_seconds: float | None = None
+    reap_seconds: float | None = None
+    # math.inf: every change is made in this process, which rings the router itself
+    work_poll_seconds = math.inf
+
+    def __init__(self, name: str, config: InMemoryQueueConfig) -> None:
+        self.heartbeat_seconds = (
+            config.heartbeat_interval_ms / 1000 if config.heartbeat_interval_ms else None
+        )
+        self.engine = QueueEngine(
+            name=name, max_queue_size=config.max_queue_size, clock=_UnstartedClock()
+        )
+        self._clock: WallClock | None = None
+        self._bells: dict[str, Doorbell] = {}
+        """One doorbell per group's router (a ring left over wakes it once for nothing)."""
+        self._sleepers: dict[str, Doorbell] = {}
+        """The doorbells of the routers waiting for work now, by group."""
+        self._timer_bell = Doorbell()
+        self._armed = math.inf
+        """The deadline the scheduler sleeps until (-inf while it is awake: it will look)."""
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Anchor wall time on trio's clock."""
+        self._clock = WallClock()
+        self.engine.clock = self._clock
+        await trio.lowlevel.checkpoint()
+
+    async def close(self) -> None:
+        """Nothing to release."""
+        await trio.lowlevel.checkpoint()
+
+    async def test_connection(self) -> None:
+        """Always succeeds: the state lives in this process."""
+        await trio.lowlevel.checkpoint()
+
+    # -- wake-ups -----------------------------------------------------------------------------
+
+    def _wake_groups(self) -> None:
+        """Every group got ready work: wake the routers waiting for it."""
+        sleepers = self._sleepers
+        for bell in sleepers.values():
+            bell.ring()
+        sleepers.clear()
+
+    def _wake_group(self, group: str) -> None:
+        bell = self._sleepers.pop(group, None)
+        if bell is not None:
+            bell.ring()
+
+    def _timer_added(self, due: float) -> None:
+        if due < self._armed:
+            self._armed = -math.inf
+            self._timer_bell.ring()
+
+    # -- producing ----------------------------------------------------------------------------
+
+    def encode(self, data: Any) -> Any:
+        """The payload itself: kept as the Python object (never copied)."""
+        return data
+
+    def enqueue_nowait(self, job_id: str, data: Any, priority: int, delay: float) -> bool:
+        """Store one job (see ``Storage.enqueue``)."""
+        clock = self._clock
+        assert clock is not None
+        now = trio.current_time()
+        engine = self.engine
+        stored = engine.enqueue(
+            job_id=job_id,
+            data=data,
+            priority=priority,
+            delay=delay,
+            now=now,
+            timestamp=clock.to_wall(now),
+        )
+        if stored:
+            if delay > 0:
+                self._timer_added(now + delay)
+            elif self._sleepers:  # a router waits, so groups exist: the job is ready for all
+                self._wake_groups()
+        return stored
+
+    async def enqueue(self, job: NewJob) -> bool:
+        """Store one job (see ``Storage.enqueue``)."""
+        stored = self.enqueue_nowait(job.id, job.data, job.priority, job.delay)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return stored
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> int:
+        """Store several jobs, all or nothing (see ``Storage.enqueue_many``)."""
+        clock = self._clock
+        assert clock is not None
+        engine = self.engine
+        engine.check_room(len(engine.new_ids(job.id for job in jobs)))
+        now = trio.current_time()
+        timestamp = clock.to_wall(now)
+        stored = 0
+        enqueue = engine.enqueue
+        for job in jobs:
+            if enqueue(
+                job_id=job.id,
+                data=job.data,
+                priority=job.priority,
+                delay=job.delay,
+                now=now,
+                timestamp=timestamp,
+            ):
+                stored += 1
+                if job.delay > 0:
+                    self._timer_added(now + job.delay)
+        if stored and self._sleepers:
+            self._wake_groups()
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return stored
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    async def register_group(self, group: str, max_retries: int) -> None:
+        """Create a group; the first one takes the jobs enqueued before."""
+        if self.engine.add_group(group, max_retries):
+            self._wake_group(group)
+        await trio.lowlevel.checkpoint_if_cancelled()
+
+    def claim_nowait(self, group: str, n: int) -> list[Delivery]:
+        """Claim up to ``n`` of the group's best ready jobs."""
+        return self.engine.claim(group, n)  # type: ignore[return-value]  # list is invariant
+
+    def claim_one_nowait(self, group: str) -> Delivery | None:
+        """Claim the group's best ready job, if any."""
+        return self.engine.claim_one(group)
+
+    async def send_claim(self, group: str, n: int, outcomes: Sequence[Outcome]) -> ClaimTicket:
+        """Settle ``outcomes``, then claim (answered at once)."""
+        for delivery, how, detail in outcomes:
+            self.settle_nowait(delivery, how, detail)
+        return ClaimTicket(group, n, outcomes, self.engine.claim(group, n))
+
+    async def receive_claim(self, ticket: ClaimTicket) -> list[Delivery]:
+        """The deliveries claimed by ``send_claim``."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        deliveries: list[Delivery] = ticket.state
+        return deliveries
+
+    def settle_nowait(self, delivery: Delivery, how: Settle, detail: Any) -> None:
+        """Apply one outcome (see ``Settle``)."""
+        engine = self.engine
+        d: MemoryDelivery = delivery  # type: ignore[assignment]  # this storage's own deliveries
+        if how is _ACK:
+            engine.ack(d)
+        elif how is Settle.RETRY:
+            due = engine.retry(d, trio.current_time(), detail)
+            if due is not None:
+                self._timer_added(due)
+        elif how is Settle.FAIL:
+            engine.fail(d)
+        else:
+            engine.release(d)
+            self._wake_group(d.group)
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[Delivery]:
+        """Apply outcomes (none is ever lost: no leases)."""
+        for delivery, how, detail in outcomes:
+            self.settle_nowait(delivery, how, detail)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return []
+
+    async def wait_for_work(self, group: str, wait_seconds: float) -> None:
+        """Sleep until the group gets ready work (or ``wait_seconds``)."""
+        state = self.engine.group(group)
+        if state is not None and state.ready.live:
+            await trio.lowlevel.checkpoint()
+            return
+        bell = self._bells.get(group)
+        if bell is None:
+            bell = self._bells[group] = Doorbell()
+        self._sleepers[group] = bell
+        try:
+            if wait_seconds == math.inf:
+                await bell.wait()
+            else:
+                with trio.move_on_after(wait_seconds):
+                    await bell.wait()
+        finally:
+            self._sleepers.pop(group, None)
+
+    # -- time ---------------------------------------------------------------------------------
+
+    async def advance(self) -> float:
+        """Fire every due timer; seconds until the next."""
+        now = trio.current_time()
+        engine = self.engine
+        woken, skipped = engine.advance(now)
+        for group in woken:
+            self._wake_group(group)
+        for job_id, occurrence_id in skipped:
+            logger.warning(
+                "recurring job %r: occurrence %s skipped: queue %r is full",
+                job_id,
+                occurrence_id,
+                engine.name,
+            )
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return engine.next_deadline() - now
+
+    async def wait_for_timers(self, wait_seconds: float) -> None:
+        """Sleep until a timer earlier than ``wait_seconds`` from now is added (or until then)."""
+        deadline = trio.current_time() + wait_seconds
+        self._armed = deadline
+        try:
+            with trio.move_on_at(deadline):
+                await self._timer_bell.wait()
+        finally:
+            # awake: every new timer is seen by the next advance
+            self._armed = -math.inf
+
+    async def heartbeat(self) -> None:
+        """On the real clock, notice a host that slept: re-derive cron deadlines."""
+        clock = self._clock
+        if clock is not None and clock.reanchor():
+            self.engine.reanchor()
+        await trio.lowlevel.checkpoint_if_cancelled()
+
+    async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """No leases: nothing to renew."""
+        await trio.lowlevel.checkpoint()
+        return []
+
+    async def reap(self) -> ReapReport:
+        """No leases: nothing to reap."""
+        await trio.lowlevel.checkpoint()
+        return ReapReport()
+
+    # -- recurring ----------------------------------------------------------------------------
+
+    async def schedule(self, spec: ScheduleSpec) -> bool:
+        """Declare or replace a recurring job."""
+        now = trio.current_time()
+        changed = self.engine.schedule(spec, now)
+        if changed:
+            self._timer_added(self.engine.next_deadline())
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return changed
+
+    async def cancel_schedule(self, job_id: str) -> bool:
+        """Cancel a recurring job."""
+        cancelled = self.engine.cancel_schedule(job_id)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return cancelled
+
+    async def schedule_ids(self) -> list[str]:
+        """Ids of the active recurring jobs, in declaration order."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return self.engine.schedule_ids()
+
+    async def schedule_details(self, job_id: str) -> RecurringJobDetails[Any] | None:
+        """Details of an active recurring job."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return self.engine.schedule_details(job_id)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def stats(self) -> QueueStats:
+        """The engine's counters."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return self.engine.stats()
+
+    async def export_pending(self) -> list[PendingJob[Any]]:
+        """Take out every pending job, ``remaining_delay`` measured on trio's clock."""
+        await trio.lowlevel.checkpoint()
+        if self._clock is None:
+            return []
+        return self.engine.export_pending(trio.current_time())
+
+
+@final
+class InMemoryQueue(RuntimeQueue[T], Generic[T]):
     """A queue whose state lives in this process (the embedded default backend).
 
     Start it with ``async with queue:`` or ``await nursery.start(queue.run)``.
@@ -77,25 +354,22 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
     over to another backend after ``stop()``.
     """
 
-    def __init__(self, name: str, config: InMemoryQueueConfig | None = None) -> None:
-        super().__init__(name)
+    def __init__(
+        self,
+        name: str,
+        config: InMemoryQueueConfig | None = None,
+        *,
+        instruments: Sequence[object] = (),
+    ) -> None:
         config = _require_config(config)
         self._config = config
-        self.concurrency = config.concurrency
-        self.queue_name = name
-        self.queue: object = self
-        self.limiter = trio.CapacityLimiter(config.concurrency)
-        self._clock: WallClock | None = None
-        self.engine = QueueEngine(
-            max_queue_size=config.max_queue_size,
+        super().__init__(
+            name,
+            MemoryStorage(name, config),
+            concurrency=config.concurrency,
             delay_multiplier=config.delay_multiplier,
-            clock=_UnstartedClock(),
+            instruments=instruments,
         )
-        self.stopping = False
-        self.routers_waiting = 0
-        self._actors: trio.Nursery | None = None
-        self._handlers: trio.Nursery | None = None
-        self._drained: trio.Event | None = None
 
     @property
     def config(self) -> InMemoryQueueConfig:
@@ -103,278 +377,10 @@ class InMemoryQueue(BaseQueue[T], Generic[T]):
         return self._config
 
     @property
-    def handlers_nursery(self) -> trio.Nursery:
-        """Where consumer workers run (only while running)."""
-        assert self._handlers is not None
-        return self._handlers
-
-    def handler_finished(self) -> None:
-        """A worker let go of a delivery; wake stop() when the last one has finished."""
-        if self.stopping and self.engine.running == 0 and self._drained is not None:
-            self._drained.set()
-
-    # -- lifetime -----------------------------------------------------------------------------
-
-    async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
-        clock = WallClock()
-        self._clock = clock
-        self.engine.clock = clock
-        heartbeat = self._config.heartbeat_interval_ms / 1000
-        async with trio.open_nursery() as handlers:
-            self._handlers = handlers
-            async with trio.open_nursery() as actors:
-                self._actors = actors
-                await actors.start(SchedulerActor(self.engine, clock, heartbeat).run)
-                for group in self.engine.groups:  # none yet, but keep the invariant explicit
-                    actors.start_soon(GroupRouterActor(self, group).run)
-                self._mark_started(task_status)
-                await self._stop_requested.wait()
-                self._mark_stopping()
-                self.stopping = True
-                actors.cancel_scope.cancel(reason=f"queue {self.name!r} stopping")
-            self._actors = None
-            # no router or timer runs now; let running handlers finish
-            while self.engine.running > 0:
-                self._drained = trio.Event()
-                await self._drained.wait()
-            handlers.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
-
-    # -- producing ----------------------------------------------------------------------------
-
-    async def _admit(self, *, allow_stopping: bool) -> None:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        state = self._state
-        if state is LifeState.RUNNING or (allow_stopping and state is LifeState.STOPPING):
-            return
-        await self._check_open(allow_stopping=allow_stopping)
-
-    async def enqueue(
-        self,
-        data: T,
-        *,
-        priority: int = 0,
-        start_delay: float | None = None,
-        job_id: str | None = None,
-    ) -> str:
-        """Add a job and return its id.
-
-        Args:
-          data: The payload (any Python value; it is not copied).
-          priority: Higher runs first.
-          start_delay: Seconds (trio clock, scaled by ``delay_multiplier``) before the
-            job becomes ready.
-          job_id: Dedup key: while a job with this id is anywhere in the queue
-            (waiting, delayed, retrying or running in any group), the call does nothing
-            and returns the id.
-        Returns:
-          The job id (a fresh uuid4 string unless ``job_id`` was given).
-        Raises:
-          ValueError: for a non-int priority, or a negative or non-finite delay.
-          QueueFullError: when ``max_queue_size`` jobs are pending; nothing is stored.
-          QueueStoppedError: after the queue stopped.
-        Cancellation:
-          Atomic. Once the queue runs, the job is stored at once, without yielding
-          to other tasks, so a burst of enqueues is dispatched in priority order.
-        """
-        priority, delay, checked_id = check_enqueue_args(priority, start_delay, job_id)
-        await self._admit(allow_stopping=True)
-        the_id = checked_id if checked_id is not None else str(uuid.uuid4())
-        now = trio.current_time()
-        assert self._clock is not None
-        self.engine.enqueue(
-            job_id=the_id,
-            data=data,
-            priority=priority,
-            delay=delay * self._config.delay_multiplier,
-            now=now,
-            timestamp=self._clock.to_wall(now),
-        )
-        return the_id
-
-    async def enqueue_many(
-        self,
-        items: Iterable[T],
-        *,
-        priority: int = 0,
-        start_delay: float | None = None,
-        job_ids: Iterable[str | None] | None = None,
-    ) -> list[str]:
-        """Add several jobs at once, all or nothing, and return their ids in order.
-
-        The same as calling ``enqueue`` once per item with the same ``priority`` and
-        ``start_delay`` (and the matching entry of ``job_ids``), except that every
-        argument is checked and the room is counted before anything is stored: if one
-        id is invalid or the jobs do not all fit, nothing is stored. An id already in
-        the queue, or repeated within ``job_ids``, is ignored as ``enqueue`` does, and
-        its id is returned in its place.
-
-        Args:
-          items: The payloads.
-          priority: Higher runs first (for every item).
-          start_delay: Seconds before the items become ready (for every item).
-          job_ids: Dedup keys, one per item (``None`` for a fresh uuid4).
-        Returns:
-          The job ids, one per item.
-        Raises:
-          ValueError: for a bad priority, delay or id, or ``job_ids`` of another length.
-          QueueFullError: when the new jobs would not all fit in ``max_queue_size``.
-          QueueStoppedError: after the queue stopped.
-        Cancellation:
-          Atomic, like ``enqueue``: the jobs are stored without yielding.
-
-        .. versionadded:: 0.1.0
-        """
-        datas, checked_priority, delay, ids = check_enqueue_many_args(
-            items, priority, start_delay, job_ids
-        )
-        await self._admit(allow_stopping=True)
-        engine = self.engine
-        fresh = [job_id if job_id is not None else str(uuid.uuid4()) for job_id in ids]
-        new_ids = {job_id for job_id in fresh if engine.get(job_id) is None}
-        if engine.pending + len(new_ids) > engine.max_queue_size:
-            msg = (
-                f"queue is full: {engine.pending} jobs pending, {len(new_ids)} more do not fit "
-                f"(max_queue_size={engine.max_queue_size})"
-            )
-            raise QueueFullError(msg)
-        now = trio.current_time()
-        assert self._clock is not None
-        timestamp = self._clock.to_wall(now)
-        scaled = delay * self._config.delay_multiplier
-        for job_id, data in zip(fresh, datas, strict=True):
-            engine.enqueue(
-                job_id=job_id,
-                data=data,
-                priority=checked_priority,
-                delay=scaled,
-                now=now,
-                timestamp=timestamp,
-            )
-        return fresh
-
-    async def consume(
-        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
-    ) -> None:
-        """Register one consumer in ``consumer_group``.
-
-        Consumers of one group compete (round-robin, retries included); every group
-        gets every job enqueued after it exists. The first group ever registered also
-        gets the jobs enqueued before any group existed.
-
-        Raises:
-          ValueError: for a bad argument, or a ``max_retries`` other than the group's.
-          QueueStoppedError: once the queue is stopping.
-        """
-        check_consume_args(handler, consumer_group, max_retries)
-        await self._admit(allow_stopping=False)
-        consumer = ConsumerActor(handler, self)
-        known = {group.name for group in self.engine.groups}
-        group = self.engine.add_consumer(consumer_group, max_retries, consumer)
-        consumer.group = group
-        if consumer_group not in known:
-            assert self._actors is not None
-            self._actors.start_soon(GroupRouterActor(self, group).run)
-
-    # -- recurring ----------------------------------------------------------------------------
-
-    async def schedule_recurring(
-        self,
-        data: T,
-        *,
-        job_id: str,
-        interval_seconds: float | None = None,
-        cron_pattern: str | None = None,
-        timezone: str | None = None,
-        start_delay: float | None = None,
-        priority: int = 0,
-    ) -> str:
-        """Declare a recurring job, or replace the one with this ``job_id``.
-
-        Interval jobs fire after ``start_delay`` (default at once), then on a fixed
-        grid every ``interval_seconds`` whatever the runs take (runs may overlap).
-        Cron jobs fire on the wall clock in ``timezone`` (default UTC). Declaring the
-        same job again with identical arguments changes nothing (``start_delay`` is
-        not compared); with different ones it replaces the schedule and drops
-        occurrences no group has started.
-
-        Returns:
-          ``job_id``.
-        Raises:
-          ValueError: unless exactly one of ``interval_seconds`` (finite, > 0) and
-            ``cron_pattern`` is given, or for a bad ``start_delay`` or priority.
-          InvalidScheduleError: for an invalid cron pattern or unknown timezone.
-          QueueStoppedError: after the queue stopped.
-        """
-        checked_id, interval, pattern, delay, checked_priority, zone = check_recurring_args(
-            job_id, interval_seconds, cron_pattern, start_delay, priority, timezone
-        )
-        cron = CronSchedule(pattern, zone) if pattern is not None else None
-        if cron is None:
-            load_zone(zone)  # an unknown timezone is an error even where unused
-        await self._admit(allow_stopping=True)
-        self.engine.schedule(
-            job_id=checked_id,
-            data=data,
-            priority=checked_priority,
-            interval_seconds=interval,
-            cron=cron,
-            start_delay=delay,
-            now=trio.current_time(),
-        )
-        return checked_id
-
-    async def cancel_recurring(self, job_id: str) -> None:
-        """Stop future occurrences and drop those no group has started; unknown ids are a no-op."""
-        await self._admit(allow_stopping=True)
-        self.engine.cancel_schedule(job_id)
-
-    async def list_recurring_jobs(self) -> list[str]:
-        """Ids of the active recurring jobs."""
-        await self._read()
-        return self.engine.schedule_ids()
-
-    async def get_recurring_job_details(self, job_id: str) -> RecurringJobDetails[T] | None:
-        """Details of an active recurring job, ``None`` when unknown or cancelled."""
-        await self._read()
-        return self.engine.schedule_details(job_id)
-
-    # -- monitoring ---------------------------------------------------------------------------
-
-    async def _read(self) -> None:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        if not self._started.is_set():
-            await self._wait_started()
-
-    async def get_in_flight_count(self) -> int:
-        """Handlers running now."""
-        await self._read()
-        return self.engine.running
-
-    async def get_stats(self) -> QueueStats:
-        """Counters: pending jobs, running handlers, lifetime completed/failed deliveries."""
-        await self._read()
-        return self.engine.stats(consumer_groups=sum(1 for _ in self.engine.groups))
-
-    async def test_connection(self) -> None:
-        """Always succeeds: the state lives in this process."""
-        await trio.lowlevel.checkpoint()
-
-    async def export_pending(self) -> list[PendingJob[T]]:
-        """Take out every job still pending (ready, delayed or in backoff) of a stopped queue.
-
-        Returns them in priority, then enqueue order, with ``remaining_delay``
-        measured on trio's clock; they are removed from this queue.
-
-        Raises:
-          RuntimeError: while the queue has not stopped.
-        """
-        await trio.lowlevel.checkpoint()
-        if self._state is not LifeState.STOPPED:
-            msg = f"export_pending() needs a stopped queue; call stop() on {self.name!r} first"
-            raise RuntimeError(msg)
-        if self._clock is None:
-            return []
-        return self.engine.export_pending(trio.current_time())
+    def engine(self) -> QueueEngine:
+        """The sans-IO engine holding this queue's state (for tests and debugging)."""
+        storage: MemoryStorage = self.storage  # type: ignore[assignment]  # built in __init__
+        return storage.engine
 
 
 def _require_config(config: object) -> InMemoryQueueConfig:

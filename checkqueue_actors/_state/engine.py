@@ -1,8 +1,12 @@
 """The in-memory queue's state machine: synchronous, pure, O(log n) per operation.
 
-Everything the in-memory backend knows lives here, and nothing here awaits:
-the actors in ``_actors/`` call these methods between checkpoints, so each call
-is atomic under trio. Times are trio-clock floats passed in by the caller.
+Everything the in-memory storage knows lives here, and nothing here awaits,
+logs or calls back: each method changes the state and *returns what happened*
+(stored or not, the groups that got ready work, the occurrences skipped), and
+the caller (``_backends/memory.py``) decides whom to wake. Each call runs
+between two trio checkpoints, so it is atomic. Times are trio-clock floats
+passed in by the caller; the rules (backoff, grids, occurrence ids, the ready
+key) come from ``policy``.
 
 Layout:
 - ``JobRecord``: one job while any group still owes it work. The dedup index
@@ -11,7 +15,7 @@ Layout:
 - ``GroupState``: one consumer group: its ``ReadySet`` keyed by
   ``(-priority, available_at, enqueue_seq)`` (priority, then the moment the job
   became available, then enqueue order; O(1) pops for in-order arrivals), the
-  attempts of jobs it is retrying, and its consumers with a round-robin cursor.
+  attempts of jobs it is retrying.
 - one timer heap of ``(due, seq, kind, ...)``: initial delays, per-group retry
   backoff and recurring ticks. Stale entries (dropped jobs, replaced schedules)
   are skipped when they surface and compacted away when they pile up.
@@ -20,32 +24,33 @@ Layout:
 from __future__ import annotations
 
 import heapq
-import logging
 import math
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from .._errors import QueueFullError
-from .._model import PendingJob, QueueStats, RecurringJobDetails
+from .._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+from .._storage import Delivery
+from . import policy
 from .cron import CronSchedule
+from .policy import queue_full
 from .ready import ReadySet
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from .._storage import ScheduleSpec
+
 __all__ = [
-    "Delivery",
     "GroupState",
     "JobRecord",
+    "MemoryDelivery",
     "QueueEngine",
     "Schedule",
     "WallMapping",
 ]
-
-logger = logging.getLogger("checkqueue_actors")
 
 _DELAY = 0
 _RETRY = 1
@@ -70,7 +75,7 @@ class JobRecord:
     priority: int
     timestamp: datetime
     seq: int
-    """Enqueue order; the last part of every heap key of this job."""
+    """Enqueue order; the last part of every ready key of this job."""
     available_at: float
     """When the initial delay ends (the enqueue time for an immediate job)."""
     groups: tuple[GroupState, ...] | None
@@ -108,25 +113,8 @@ class GroupState:
     """job id -> (attempts made, due) for jobs waiting out a retry backoff."""
     attempts: dict[str, int] = attrs.field(factory=dict[str, int])
     """job id -> retries already made, for jobs back in ``ready`` after a failure."""
-    consumers: list[Any] = attrs.field(factory=list[Any])
-    cursor: int = 0
     completed: int = 0
     failed: int = 0
-    notify: Callable[[], None] | None = None
-    """Called (by whoever sleeps on this group) when ready work appears; set to None first."""
-    router_waiting_for_slot: bool = False
-    """The group's router is blocked on the concurrency limiter (set by the router)."""
-    permits_out: int = 0
-    """Slots the router sent to workers that have not yet claimed a job (set by the actors)."""
-    router_handing_off: bool = False
-    """The group's router holds a claimed job whose handler has not started yet (set by
-    the router); a worker must not overtake it by claiming the next job itself."""
-
-    def next_consumer(self) -> Any:
-        """The next consumer in round-robin order."""
-        consumer = self.consumers[self.cursor % len(self.consumers)]
-        self.cursor = (self.cursor + 1) % len(self.consumers)
-        return consumer
 
     @property
     def ready_live(self) -> int:
@@ -138,18 +126,38 @@ class GroupState:
         return self.ready.live > 0
 
 
-@attrs.define(eq=False, slots=True)
-class Delivery:
-    """A job claimed by one group: it is running (or about to) in that group."""
+class MemoryDelivery(Delivery):
+    """A delivery of the in-memory engine: the runtime's fields plus the engine's handle."""
 
-    record: JobRecord
-    group: GroupState
-    attempts: int
-    key: tuple[int, float, int]
-    token: object = None
-    """The CapacityLimiter borrower of this delivery (set by the router)."""
-    on_start: Callable[[], None] | None = None
-    """Called by the consumer once the handler has begun (set by the router)."""
+    __slots__ = ("key", "record", "state")
+
+    def __init__(
+        self, record: JobRecord, state: GroupState, attempts: int, key: tuple[int, float, int]
+    ) -> None:
+        # this runs once per delivery: only what every delivery needs is set
+        self.group = state.name
+        self.job = QueueJob(
+            id=record.id,
+            data=record.data,
+            priority=record.priority,
+            timestamp=record.timestamp,
+            attempts=attempts,
+        )
+        self.record = record
+        self.state = state
+        self.key = key
+
+    @property
+    def attempts(self) -> int:
+        """Retries this group already made of the job."""
+        job = self.job
+        assert job is not None
+        return job.attempts
+
+    @property
+    def max_retries(self) -> int:  # type: ignore[override]  # a property over the base's default
+        """The group's ``max_retries``."""
+        return self.state.max_retries
 
 
 @attrs.define(eq=False, slots=True)
@@ -162,7 +170,7 @@ class Schedule:
     interval_seconds: float | None
     cron: CronSchedule | None
     step: float
-    """interval_seconds * delay_multiplier (0 for cron)."""
+    """Seconds between interval ticks (0 for cron)."""
     base: float
     """Trio time of tick 0 of an interval grid."""
     next_due: float
@@ -185,22 +193,12 @@ class Schedule:
         return self.cron.timezone if self.cron is not None else None
 
 
-def _occurrence_id(job_id: str, wall: datetime) -> str:
-    return f"{job_id}:{wall.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
-
-
 class QueueEngine:
     """All state of one in-memory queue (see the module docstring)."""
 
-    def __init__(
-        self,
-        *,
-        max_queue_size: int,
-        delay_multiplier: float,
-        clock: WallMapping,
-    ) -> None:
+    def __init__(self, *, name: str, max_queue_size: int, clock: WallMapping) -> None:
+        self.name = name
         self.max_queue_size = max_queue_size
-        self.delay_multiplier = delay_multiplier
         self.clock = clock
         self._seq = 0
         self._index: dict[str, JobRecord] = {}
@@ -214,10 +212,6 @@ class QueueEngine:
         self.running = 0
         self.completed = 0
         self.failed = 0
-        self.armed_deadline = math.inf
-        """The deadline the scheduler currently sleeps until (set by the scheduler)."""
-        self.on_earlier_deadline: Callable[[], None] | None = None
-        """Called when a timer earlier than ``armed_deadline`` is added."""
 
     # -- bookkeeping helpers ------------------------------------------------------------------
 
@@ -237,18 +231,6 @@ class QueueEngine:
 
     def _push_timer(self, due: float, kind: int, a: Any, b: Any = None) -> None:
         heapq.heappush(self._timers, (due, self._next_seq(), kind, a, b))
-        if due < self.armed_deadline and self.on_earlier_deadline is not None:
-            self.armed_deadline = due
-            self.on_earlier_deadline()
-
-    def _push_ready(
-        self, group: GroupState, key: tuple[int, float, int], record: JobRecord
-    ) -> None:
-        group.ready.push(key[0], key[1], key[2], record)
-        notify = group.notify
-        if notify is not None:
-            group.notify = None
-            notify()
 
     def _finish(self, record: JobRecord) -> None:
         """One group is done with the record."""
@@ -274,6 +256,11 @@ class QueueEngine:
         """The live record of ``job_id``, if the job is still in the queue."""
         return self._index.get(job_id)
 
+    @property
+    def has_groups(self) -> bool:
+        """True once a group exists (a job enqueued now is ready for every group)."""
+        return self._group_tuple is not None
+
     def enqueue(
         self,
         *,
@@ -287,18 +274,18 @@ class QueueEngine:
     ) -> bool:
         """Store a job; False when ``job_id`` is already in the queue (nothing changes).
 
-        ``delay`` is already scaled by ``delay_multiplier``.
+        A job enqueued with no delay while groups exist is ready at once in every
+        group; with a delay, it waits on a timer (``next_deadline`` may move earlier).
 
         Raises:
           QueueFullError: when ``max_queue_size`` jobs are pending (nothing is stored).
         """
         if job_id in self._index:
             return False
-        if self.pending >= self.max_queue_size:
-            msg = (
-                f"queue is full: {self.pending} jobs pending (max_queue_size={self.max_queue_size})"
+        if queue_full(self.pending, 1, self.max_queue_size):
+            raise QueueFullError(
+                policy.queue_full_message(self.name, self.pending, 1, self.max_queue_size)
             )
-            raise QueueFullError(msg)
         groups = self._group_tuple
         available_at = now + delay
         record = JobRecord(
@@ -324,94 +311,131 @@ class QueueEngine:
         if record.delayed:
             self._push_timer(available_at, _DELAY, record)
         elif groups is not None:
-            key = (-priority, available_at, record.seq)
+            neg_priority, seq = -priority, record.seq
             for group in groups:
-                self._push_ready(group, key, record)
+                group.ready.push(neg_priority, available_at, seq, record)
         return True
+
+    def new_ids(self, job_ids: Iterable[str]) -> set[str]:
+        """The ids among ``job_ids`` that are not in the queue."""
+        index = self._index
+        return {job_id for job_id in job_ids if job_id not in index}
+
+    def check_room(self, new: int) -> None:
+        """Raise ``QueueFullError`` unless ``new`` more jobs fit (for all-or-nothing batches)."""
+        if policy.queue_full(self.pending, new, self.max_queue_size):
+            raise QueueFullError(
+                policy.queue_full_message(self.name, self.pending, new, self.max_queue_size)
+            )
 
     # -- groups -------------------------------------------------------------------------------
 
-    def add_consumer(self, group_name: str, max_retries: int, consumer: Any) -> GroupState:
-        """Register a consumer; creates the group (and adopts orphans if it is the first).
+    def add_group(self, group_name: str, max_retries: int) -> bool:
+        """Create a group, or give an existing one its latest ``max_retries``.
 
-        Raises:
-          ValueError: if the group exists with a different ``max_retries``.
+        The first group ever takes the jobs enqueued while none existed.
+
+        Returns:
+          True when the group now has ready work it did not have (adopted jobs).
         """
         group = self._groups.get(group_name)
         if group is not None:
-            if group.max_retries != max_retries:
-                msg = (
-                    f"consumer group {group_name!r} has max_retries={group.max_retries}; "
-                    f"a consumer cannot join it with max_retries={max_retries}"
-                )
-                raise ValueError(msg)
-            group.consumers.append(consumer)
-            return group
+            group.max_retries = max_retries
+            return False
         group = GroupState(name=group_name, max_retries=max_retries)
-        group.consumers.append(consumer)
         first = not self._groups
         self._groups[group_name] = group
         self._group_tuple = tuple(self._groups.values())
-        if first and self._orphans:
-            orphans = self._orphans
-            self._orphans = {}
-            only = self._group_tuple
-            for record in orphans.values():
-                if record.dropped:
-                    continue
-                record.groups = only
-                if not record.delayed:
-                    self._push_ready(
-                        group, (-record.priority, record.available_at, record.seq), record
-                    )
-        return group
+        if not (first and self._orphans):
+            return False
+        orphans = self._orphans
+        self._orphans = {}
+        only = self._group_tuple
+        for record in orphans.values():
+            if record.dropped:
+                continue
+            record.groups = only
+            if not record.delayed:
+                group.ready.push(-record.priority, record.available_at, record.seq, record)
+        return group.has_ready()
 
     @property
     def groups(self) -> Iterable[GroupState]:
         """Every group."""
         return self._groups.values()
 
+    def group(self, group_name: str) -> GroupState | None:
+        """The group of that name, if it exists."""
+        return self._groups.get(group_name)
+
     # -- dispatch -----------------------------------------------------------------------------
 
-    def claim(self, group: GroupState) -> Delivery | None:
-        """Take the group's best ready job (it is running from now on), or None."""
-        entry = group.ready.pop()
-        if entry is not None:
+    def claim(self, group_name: str, n: int) -> list[MemoryDelivery]:
+        """Take up to ``n`` of the group's best ready jobs; they are running from now on."""
+        group = self._groups[group_name]
+        ready = group.ready
+        out: list[MemoryDelivery] = []
+        while len(out) < n:
+            entry = ready.pop()
+            if entry is None:
+                break
             neg_priority, available_at, seq, record = entry
             self._sub_waiting(record)
             record.claims += 1
             self.running += 1
-            attempts = group.attempts.pop(record.id, 0)
-            return Delivery(record, group, attempts, (neg_priority, available_at, seq))
-        return None
+            attempts = group.attempts.pop(record.id, 0) if group.attempts else 0
+            out.append(MemoryDelivery(record, group, attempts, (neg_priority, available_at, seq)))
+        return out
 
-    def ack(self, delivery: Delivery) -> None:
+    def claim_one(self, group_name: str) -> MemoryDelivery | None:
+        """``claim`` of one job, without a list (a worker chaining jobs)."""
+        group = self._groups[group_name]
+        entry = group.ready.pop()
+        if entry is None:
+            return None
+        neg_priority, available_at, seq, record = entry
+        self._sub_waiting(record)
+        record.claims += 1
+        self.running += 1
+        attempts = group.attempts.pop(record.id, 0) if group.attempts else 0
+        return MemoryDelivery(record, group, attempts, (neg_priority, available_at, seq))
+
+    def ack(self, delivery: MemoryDelivery) -> None:
         """The delivery's handler succeeded."""
         self.running -= 1
-        delivery.group.completed += 1
+        delivery.state.completed += 1
         self.completed += 1
         self._finish(delivery.record)
 
-    def nack(self, delivery: Delivery, now: float) -> float | None:
-        """The delivery's handler failed: schedule a retry (return its due) or count a failure."""
-        self.running -= 1
-        record, group = delivery.record, delivery.group
-        attempt = delivery.attempts + 1
-        if delivery.attempts < group.max_retries and not record.dropped:
-            due = now + 2.0**attempt * self.delay_multiplier
-            group.retrying[record.id] = (attempt, due)
-            self._add_waiting(record)
-            self._push_timer(due, _RETRY, record, group)
-            return due
-        group.failed += 1
-        self.failed += 1
-        self._finish(record)
-        return None
+    def retry(self, delivery: MemoryDelivery, now: float, delay: float) -> float | None:
+        """The delivery failed and its group retries it after ``delay`` seconds.
 
-    def release(self, delivery: Delivery) -> None:
+        Returns:
+          When the retry is due; None when the job was dropped meanwhile (a cancelled
+          recurring occurrence), which then ends for this group without a failure.
+        """
+        self.running -= 1
+        record, group = delivery.record, delivery.state
+        if record.dropped:
+            self._finish(record)
+            return None
+        due = now + delay
+        group.retrying[record.id] = (delivery.attempts + 1, due)
+        self._add_waiting(record)
+        self._push_timer(due, _RETRY, record, group)
+        return due
+
+    def fail(self, delivery: MemoryDelivery) -> None:
+        """The delivery failed for good: its group is done with it and counts a failure."""
+        self.running -= 1
+        delivery.state.failed += 1
+        self.failed += 1
+        self._finish(delivery.record)
+
+    def release(self, delivery: MemoryDelivery) -> None:
         """Give an unstarted (or interrupted) delivery back to its group, attempts unchanged."""
         self.running -= 1
-        record, group = delivery.record, delivery.group
+        record, group = delivery.record, delivery.state
         record.claims -= 1
         if record.dropped:
             self._finish(record)
@@ -419,7 +443,8 @@ class QueueEngine:
         if delivery.attempts:
             group.attempts[record.id] = delivery.attempts
         self._add_waiting(record)
-        self._push_ready(group, delivery.key, record)
+        key = delivery.key
+        group.ready.push(key[0], key[1], key[2], record)
 
     # -- timers -------------------------------------------------------------------------------
 
@@ -427,68 +452,75 @@ class QueueEngine:
         """The earliest timer due (math.inf when none)."""
         return self._timers[0][0] if self._timers else math.inf
 
-    def advance(self, now: float) -> None:
-        """Fire every timer due at or before ``now``."""
+    def advance(self, now: float) -> tuple[set[str], list[tuple[str, str]]]:
+        """Fire every timer due at or before ``now``.
+
+        Returns:
+          The names of the groups that got ready work, and the recurring occurrences
+          skipped because the queue was full, as ``(job_id, occurrence_id)``.
+        """
         timers = self._timers
+        woken: set[str] = set()
+        skipped: list[tuple[str, str]] = []
         while timers and timers[0][0] <= now:
             due, _seq, kind, a, b = heapq.heappop(timers)
             if kind == _DELAY:
-                self._release_delayed(a, due)
+                self._release_delayed(a, due, woken)
             elif kind == _RETRY:
-                self._release_retry(a, b, due)
+                self._release_retry(a, b, due, woken)
             else:
-                self._tick(a, b, now)
+                self._tick(a, b, now, woken, skipped)
+        return woken, skipped
 
-    def _release_delayed(self, record: JobRecord, due: float) -> None:
+    def _release_delayed(self, record: JobRecord, due: float, woken: set[str]) -> None:
         if record.dropped:
             self._timers_dead = max(0, self._timers_dead - 1)
             return
         record.delayed = False
         if record.groups is None:
             return  # an orphan: it stays waiting for the first group, now ready
-        key = (-record.priority, due, record.seq)
+        neg_priority, seq = -record.priority, record.seq
         for group in record.groups:
-            self._push_ready(group, key, record)
+            group.ready.push(neg_priority, due, seq, record)
+            woken.add(group.name)
 
-    def _release_retry(self, record: JobRecord, group: GroupState, due: float) -> None:
+    def _release_retry(
+        self, record: JobRecord, group: GroupState, due: float, woken: set[str]
+    ) -> None:
         entry = group.retrying.pop(record.id, None)
         if record.dropped or entry is None:
             return
         group.attempts[record.id] = entry[0]
-        self._push_ready(group, (-record.priority, due, record.seq), record)
+        group.ready.push(-record.priority, due, record.seq, record)
+        woken.add(group.name)
 
     # -- recurring ----------------------------------------------------------------------------
 
-    def schedule(
-        self,
-        *,
-        job_id: str,
-        data: Any,
-        priority: int,
-        interval_seconds: float | None,
-        cron: CronSchedule | None,
-        start_delay: float,
-        now: float,
-    ) -> bool:
-        """Declare or replace a recurring job; False when an identical one exists."""
-        old = self._schedules.get(job_id)
+    def schedule(self, spec: ScheduleSpec, now: float) -> bool:
+        """Declare or replace a recurring job; False when an identical one exists.
+
+        ``spec``'s durations are already scaled. Identical means: the same data
+        (``==``), priority, interval, cron pattern and timezone.
+        """
+        cron = spec.cron
+        old = self._schedules.get(spec.job_id)
         if old is not None:
             if (
-                old.data == data
-                and old.priority == priority
-                and old.interval_seconds == interval_seconds
+                old.data == spec.data
+                and old.priority == spec.priority
+                and old.interval_seconds == spec.interval_seconds
                 and old.cron_pattern == (cron.pattern if cron is not None else None)
                 and old.timezone == (cron.timezone if cron is not None else None)
             ):
                 return False
             self._drop_schedule(old)
-        first = now + start_delay * self.delay_multiplier
+        first = now + spec.first_delay
         if cron is not None:
             next_wall = cron.next_after(self.clock.to_wall(first))
             schedule = Schedule(
-                job_id=job_id,
-                data=data,
-                priority=priority,
+                job_id=spec.job_id,
+                data=spec.data,
+                priority=spec.priority,
                 interval_seconds=None,
                 cron=cron,
                 step=0.0,
@@ -497,18 +529,17 @@ class QueueEngine:
                 next_wall=next_wall,
             )
         else:
-            assert interval_seconds is not None
             schedule = Schedule(
-                job_id=job_id,
-                data=data,
-                priority=priority,
-                interval_seconds=interval_seconds,
+                job_id=spec.job_id,
+                data=spec.data,
+                priority=spec.priority,
+                interval_seconds=spec.interval_seconds,
                 cron=None,
-                step=interval_seconds * self.delay_multiplier,
+                step=spec.step,
                 base=first,
                 next_due=first,
             )
-        self._schedules[job_id] = schedule
+        self._schedules[spec.job_id] = schedule
         self._push_timer(schedule.next_due, _TICK, schedule, schedule.generation)
         return True
 
@@ -562,29 +593,20 @@ class QueueEngine:
             return bool(a.cancelled or a.generation != b)
         return bool(a.dropped)
 
-    def _tick(self, schedule: Schedule, generation: int, now: float) -> None:
+    def _tick(
+        self,
+        schedule: Schedule,
+        generation: int,
+        now: float,
+        woken: set[str],
+        skipped: list[tuple[str, str]],
+    ) -> None:
         if schedule.cancelled or schedule.generation != generation:
             self._timers_dead = max(0, self._timers_dead - 1)
             return  # a replaced or cancelled schedule: its timer is stale
         due = schedule.next_due
         wall = schedule.next_wall if schedule.next_wall is not None else self.clock.to_wall(due)
-        self._fire(schedule, wall, now)
-        if schedule.cron is not None:
-            # the first cron time after both the tick and now: a host that slept through
-            # several ticks fires once on waking, then keeps to the pattern
-            after = max(wall, self.clock.to_wall(now))
-            schedule.next_wall = schedule.cron.next_after(after)
-            schedule.next_due = self.clock.to_trio(schedule.next_wall)
-        else:
-            # a fixed grid from base; missed ticks are coalesced into the one just fired
-            k = math.floor((now - schedule.base) / schedule.step) + 1
-            schedule.next_due = schedule.base + k * schedule.step
-            if schedule.next_due <= now:  # float rounding at an exact multiple
-                schedule.next_due += schedule.step
-        self._push_timer(schedule.next_due, _TICK, schedule, generation)
-
-    def _fire(self, schedule: Schedule, wall: datetime, now: float) -> None:
-        occurrence_id = _occurrence_id(schedule.job_id, wall)
+        occurrence_id = policy.occurrence_id(schedule.job_id, wall)
         try:
             self.enqueue(
                 job_id=occurrence_id,
@@ -595,10 +617,17 @@ class QueueEngine:
                 timestamp=self.clock.to_wall(now),
                 schedule=schedule,
             )
-        except QueueFullError as exc:
-            logger.warning(
-                "recurring job %r: occurrence %s skipped: %s", schedule.job_id, occurrence_id, exc
-            )
+        except QueueFullError:
+            skipped.append((schedule.job_id, occurrence_id))
+        else:
+            if self._group_tuple is not None:
+                woken.update(group.name for group in self._group_tuple)
+        if schedule.cron is not None:
+            schedule.next_wall = policy.next_cron_tick(schedule.cron, wall, self.clock.to_wall(now))
+            schedule.next_due = self.clock.to_trio(schedule.next_wall)
+        else:
+            schedule.next_due = policy.next_grid_tick(schedule.base, schedule.step, now)
+        self._push_timer(schedule.next_due, _TICK, schedule, generation)
 
     def reanchor(self) -> None:
         """The wall clock moved against trio's clock: re-derive every cron deadline."""
@@ -636,14 +665,14 @@ class QueueEngine:
 
     # -- inspection and export ----------------------------------------------------------------
 
-    def stats(self, consumer_groups: int) -> QueueStats:
-        """The contract's counters."""
+    def stats(self) -> QueueStats:
+        """The queue's counters."""
         return QueueStats(
             pending=self.pending,
             processing=self.running,
             completed=self.completed,
             failed=self.failed,
-            consumer_groups=consumer_groups,
+            consumer_groups=len(self._groups),
         )
 
     def export_pending(self, now: float) -> list[PendingJob[Any]]:

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from checkqueue_actors import QueueFullError
-from checkqueue_actors._state.engine import Delivery, QueueEngine
+from checkqueue_actors._state import policy
+from checkqueue_actors._state.engine import MemoryDelivery, QueueEngine
+from checkqueue_actors._storage import ScheduleSpec
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -55,7 +57,7 @@ MAX_RETRIES = {"a": 0, "b": 1, "c": 2}
 class EngineMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.engine = QueueEngine(max_queue_size=8, delay_multiplier=MULTIPLIER, clock=FakeClock())
+        self.engine = QueueEngine(name="q", max_queue_size=8, clock=FakeClock())
         self.now = 0.0
         self.seq = 0
         self.jobs: dict[str, ModelJob] = {}
@@ -63,7 +65,7 @@ class EngineMachine(RuleBasedStateMachine):
         # per group: entries waiting (ready when key[1] <= now)
         self.waiting: dict[str, list[ModelEntry]] = {}
         self.orphans: list[ModelEntry] = []
-        self.running: list[tuple[Delivery, ModelEntry]] = []
+        self.running: list[tuple[MemoryDelivery, ModelEntry]] = []
         self.completed = 0
         self.failed = 0
 
@@ -112,7 +114,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(group=st.sampled_from(["a", "b", "c"]))
     def add_consumer(self, group: str) -> None:
-        self.engine.add_consumer(group, MAX_RETRIES[group], object())
+        self.engine.add_group(group, MAX_RETRIES[group])
         if group in self.groups:
             return
         first = not self.groups
@@ -134,9 +136,8 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def claim(self, data: st.DataObject) -> None:
         group_name = data.draw(st.sampled_from(self.groups))
-        group = next(g for g in self.engine.groups if g.name == group_name)
         ready = [e for e in self.waiting[group_name] if e.key[1] <= self.now]
-        delivery = self.engine.claim(group)
+        delivery = self.engine.claim_one(group_name)
         if not ready:
             assert delivery is None
             return
@@ -153,14 +154,20 @@ class EngineMachine(RuleBasedStateMachine):
     def finish(self, data: st.DataObject, succeed: bool) -> None:
         index = data.draw(st.integers(0, len(self.running) - 1))
         delivery, entry = self.running.pop(index)
-        group = delivery.group.name
+        group = delivery.group
         job = self.jobs[entry.job_id]
         if succeed:
             self.engine.ack(delivery)
             self.completed += 1
             job.groups[group] = "done"
         else:
-            due = self.engine.nack(delivery, self.now)
+            # the runtime decides with the policy; the engine stores the decision
+            due = None
+            if policy.should_retry(delivery.attempts, delivery.max_retries):
+                delay = policy.retry_delay(delivery.attempts + 1, MULTIPLIER)
+                due = self.engine.retry(delivery, self.now, delay)
+            else:
+                self.engine.fail(delivery)
             if entry.attempts < MAX_RETRIES[group]:
                 attempt = entry.attempts + 1
                 expected_due = self.now + 2**attempt * MULTIPLIER
@@ -182,12 +189,13 @@ class EngineMachine(RuleBasedStateMachine):
         index = data.draw(st.integers(0, len(self.running) - 1))
         delivery, entry = self.running.pop(index)
         self.engine.release(delivery)
-        self.waiting[delivery.group.name].append(entry)
-        self.jobs[entry.job_id].groups[delivery.group.name] = "waiting"
+        self.waiting[delivery.group].append(entry)
+        self.jobs[entry.job_id].groups[delivery.group] = "waiting"
 
     @invariant()
     def counters_agree(self) -> None:
-        stats = self.engine.stats(consumer_groups=len(self.groups))
+        stats = self.engine.stats()
+        assert stats.consumer_groups == len(self.groups)
         assert stats.pending == self._pending()
         assert stats.processing == len(self.running)
         assert stats.completed == self.completed
@@ -205,22 +213,32 @@ TestEngineMachine = EngineMachine.TestCase
 
 def _engine(**kwargs: Any) -> QueueEngine:
     return QueueEngine(
-        max_queue_size=kwargs.get("max_queue_size", 100),
-        delay_multiplier=kwargs.get("delay_multiplier", 1.0),
-        clock=FakeClock(),
+        name="q", max_queue_size=kwargs.get("max_queue_size", 100), clock=FakeClock()
+    )
+
+
+def _interval(job_id: str, seconds: float) -> ScheduleSpec:
+    return ScheduleSpec(
+        job_id=job_id,
+        data="x",
+        priority=0,
+        interval_seconds=seconds,
+        cron=None,
+        first_delay=0.0,
+        step=seconds,
     )
 
 
 def test_delayed_jobs_order_by_availability_then_enqueue_order() -> None:
     """A delayed job that became available earlier goes before a later immediate one."""
     engine = _engine()
-    group = engine.add_consumer("g", 0, object())
+    engine.add_group("g", 0)
     engine.enqueue(job_id="late", data=0, priority=0, delay=5, now=0, timestamp=EPOCH)
     engine.enqueue(job_id="early", data=0, priority=0, delay=2, now=1, timestamp=EPOCH)
     engine.advance(6)
     engine.enqueue(job_id="now", data=0, priority=0, delay=0, now=6, timestamp=EPOCH)
     order: list[str] = []
-    while (delivery := engine.claim(group)) is not None:
+    while (delivery := engine.claim_one("g")) is not None:
         order.append(delivery.record.id)
     assert order == ["early", "late", "now"]
 
@@ -228,11 +246,13 @@ def test_delayed_jobs_order_by_availability_then_enqueue_order() -> None:
 def test_memory_is_released_after_many_jobs() -> None:
     """After 10k jobs through two groups, no per-job state is left."""
     engine = _engine(max_queue_size=20_000)
-    groups = [engine.add_consumer(name, 1, object()) for name in ("a", "b")]
+    for name in ("a", "b"):
+        engine.add_group(name, 1)
+    groups = list(engine.groups)
     for i in range(10_000):
         engine.enqueue(job_id=f"j{i}", data=i, priority=i % 3, delay=0, now=0, timestamp=EPOCH)
     for group in groups:
-        while (delivery := engine.claim(group)) is not None:
+        while (delivery := engine.claim_one(group.name)) is not None:
             engine.ack(delivery)
     assert engine.pending == 0
     assert len(engine._index) == 0  # pyright: ignore[reportPrivateUsage]
@@ -243,22 +263,14 @@ def test_memory_is_released_after_many_jobs() -> None:
 def test_cancelled_schedule_drops_unstarted_occurrences(count: int) -> None:
     """Cancelling a recurring job drops its waiting occurrences and frees their state."""
     engine = _engine(max_queue_size=1000)
-    group = engine.add_consumer("g", 0, object())
-    engine.schedule(
-        job_id="r",
-        data="x",
-        priority=0,
-        interval_seconds=1.0,
-        cron=None,
-        start_delay=0,
-        now=0,
-    )
+    engine.add_group("g", 0)
+    engine.schedule(_interval("r", 1.0), now=0)
     for t in range(count):
         engine.advance(float(t))
     assert engine.pending == count
     engine.cancel_schedule("r")
     assert engine.pending == 0
-    assert engine.claim(group) is None
+    assert engine.claim_one("g") is None
     assert len(engine._index) == 0  # pyright: ignore[reportPrivateUsage]
 
 
@@ -266,12 +278,10 @@ def test_cancel_drops_an_occurrence_given_back_unrun() -> None:
     """An occurrence claimed and released unrun (stop before its handler began) counts as
     not started, so cancelling its schedule drops it."""
     engine = _engine()
-    group = engine.add_consumer("g", 0, object())
-    engine.schedule(
-        job_id="r", data="x", priority=0, interval_seconds=10.0, cron=None, start_delay=0, now=0
-    )
+    engine.add_group("g", 0)
+    engine.schedule(_interval("r", 10.0), now=0)
     engine.advance(0.0)
-    delivery = engine.claim(group)
+    delivery = engine.claim_one("g")
     assert delivery is not None
     record = delivery.record
     assert record.claims == 1
@@ -279,5 +289,5 @@ def test_cancel_drops_an_occurrence_given_back_unrun() -> None:
     assert record.claims == 0
     engine.cancel_schedule("r")
     assert engine.pending == 0
-    assert engine.claim(group) is None
+    assert engine.claim_one("g") is None
     assert len(engine._index) == 0  # pyright: ignore[reportPrivateUsage]

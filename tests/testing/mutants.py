@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig
-from checkqueue_actors._state.engine import Delivery, GroupState, JobRecord, QueueEngine
+from checkqueue_actors._backends.memory import MemoryStorage
+from checkqueue_actors._state.engine import JobRecord, MemoryDelivery, QueueEngine
+from checkqueue_actors._state.ready import ReadySet
 
 if TYPE_CHECKING:
     from checkqueue_actors import Queue
@@ -22,24 +24,42 @@ class SharedRetryCounterEngine(QueueEngine):
         super().__init__(**kwargs)
         self.shared: dict[str, int] = {}
 
-    def claim(self, group: GroupState) -> Delivery | None:
-        delivery = super().claim(group)
-        if delivery is not None:
-            delivery.attempts = self.shared.get(delivery.record.id, 0)
-        return delivery
+    def _shared(self, delivery: MemoryDelivery | None) -> MemoryDelivery | None:
+        if delivery is None:
+            return None
+        attempts = self.shared.get(delivery.record.id, 0)
+        return MemoryDelivery(delivery.record, delivery.state, attempts, delivery.key)
 
-    def nack(self, delivery: Delivery, now: float) -> float | None:
+    def claim(self, group_name: str, n: int) -> list[MemoryDelivery]:
+        return [d for d in map(self._shared, super().claim(group_name, n)) if d is not None]
+
+    def claim_one(self, group_name: str) -> MemoryDelivery | None:
+        return self._shared(super().claim_one(group_name))
+
+    def retry(self, delivery: MemoryDelivery, now: float, delay: float) -> float | None:
         self.shared[delivery.record.id] = delivery.attempts + 1
-        return super().nack(delivery, now)
+        return super().retry(delivery, now, delay)
+
+
+class _LifoReadySet(ReadySet[JobRecord]):
+    def push(self, neg_priority: int, available_at: float, seq: int, record: JobRecord) -> None:
+        super().push(neg_priority, -available_at, -seq, record)
 
 
 class LifoEngine(QueueEngine):
     """Bug: within a priority, the newest job runs first."""
 
-    def _push_ready(
-        self, group: GroupState, key: tuple[int, float, int], record: JobRecord
-    ) -> None:
-        super()._push_ready(group, (key[0], -key[1], -key[2]), record)
+    def add_group(self, group_name: str, max_retries: int) -> bool:
+        if self.group(group_name) is None:
+            super().add_group(group_name, max_retries)
+            group = self.group(group_name)
+            assert group is not None
+            lifo = _LifoReadySet()
+            while (entry := group.ready.pop()) is not None:  # orphans adopted just now
+                lifo.push(entry[0], entry[1], entry[2], entry[3])
+            group.ready = lifo
+            return group.has_ready()
+        return super().add_group(group_name, max_retries)
 
 
 class NoDedupEngine(QueueEngine):
@@ -67,14 +87,8 @@ class NoBroadcastEngine(QueueEngine):
 class FixedBackoffEngine(QueueEngine):
     """Bug: every retry waits 1 s instead of ``2 ** attempt`` s."""
 
-    def nack(self, delivery: Delivery, now: float) -> float | None:
-        attempts = delivery.attempts
-        saved = self.delay_multiplier
-        self.delay_multiplier = saved / 2 ** (attempts + 1)
-        try:
-            return super().nack(delivery, now)
-        finally:
-            self.delay_multiplier = saved
+    def retry(self, delivery: MemoryDelivery, now: float, delay: float) -> float | None:
+        return super().retry(delivery, now, delay / 2 ** (delivery.attempts + 1))
 
 
 MUTANTS: dict[str, type[QueueEngine]] = {
@@ -99,8 +113,8 @@ def make_mutant_queue(
         concurrency=concurrency, max_queue_size=max_queue_size, delay_multiplier=delay_multiplier
     )
     queue = InMemoryQueue[Any](name, config)
-    old = queue.engine
-    queue.engine = engine_type(
-        max_queue_size=old.max_queue_size, delay_multiplier=old.delay_multiplier, clock=old.clock
-    )
+    storage = queue.storage
+    assert isinstance(storage, MemoryStorage)
+    old = storage.engine
+    storage.engine = engine_type(name=old.name, max_queue_size=old.max_queue_size, clock=old.clock)
     return queue

@@ -1,0 +1,598 @@
+"""RuntimeQueue: the one runtime every backend runs on (the supervisor of the actor tree).
+
+The task tree of one running queue::
+
+    RuntimeQueue.run                     (supervisor)
+    └── keepalive nursery                (lives until every outcome is written)
+        ├── SchedulerActor               (every timer; renews leases until the end)
+        ├── OutcomeWriter                (storages that do I/O: writes outcomes no claim carries)
+        └── handlers nursery             (cancelled once no handler runs)
+            ├── ConsumerActor workers    (run handlers, settle outcomes)
+            └── actors nursery           (cancelled by stop(): nothing more is claimed)
+                └── GroupRouterActor x groups   (claim, round-robin to consumers)
+
+A backend is a ``Storage`` (``_storage.py``); every public method of the queue is
+written here once, for every backend: it checks its arguments with
+``_state/policy.py``, waits until the queue runs, and asks the storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+import trio
+
+from .._errors import QueueStoppedError
+from .._model import QueueJob
+from .._queue_base import BaseQueue, LifeState, current_handler_queue
+from .._state import policy
+from .._state.cron import CronSchedule, load_zone
+from .._storage import InProcessStorage, NewJob, ScheduleSpec, Settle
+from .consumer import ConsumerActor
+from .instruments import Instruments
+from .router import GroupRouterActor
+from .scheduler import SchedulerActor
+from .slots import Slots
+from .writer import OutcomeWriter, report_lost
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .._model import PendingJob, QueueStats, RecurringJobDetails
+    from .._protocols import Handler
+    from .._storage import Delivery, ReapReport, Storage
+
+__all__ = ["RuntimeQueue"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("checkqueue_actors")
+
+_ACK = Settle.ACK
+_RETRY = Settle.RETRY
+
+
+class RuntimeQueue(BaseQueue[T], Generic[T]):
+    """A queue run by the actor tree over a storage (backends subclass it with a config).
+
+    Start it with ``async with queue:`` or ``await nursery.start(queue.run)``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        storage: Storage,
+        *,
+        concurrency: int,
+        delay_multiplier: float,
+        instruments: Sequence[object] = (),
+    ) -> None:
+        super().__init__(name)
+        self.storage = storage
+        self.local: InProcessStorage | None = (
+            cast("InProcessStorage", storage) if hasattr(storage, "claim_nowait") else None
+        )
+        """The storage when it lives in this process (its synchronous methods are used)."""
+        self.delay_multiplier = delay_multiplier
+        self.slots = Slots(concurrency)
+        self.run_queue: deque[Delivery] = deque()
+        """Claimed deliveries waiting for a worker, in claim order."""
+        self.writer = OutcomeWriter(storage, name) if self.local is None else None
+        self.held: dict[Delivery, None] = {}
+        """Deliveries claimed and not decided yet, under a lease (storages with leases)."""
+        self._leases = storage.lease_seconds is not None
+        self.running = 0
+        """Handlers running now in this process."""
+        self.stopping = False
+        self._instruments = Instruments(instruments)
+        self._routers: dict[str, GroupRouterActor] = {}
+        self._workers = ConsumerActor(self)
+        self._scheduler = SchedulerActor(self)
+        self._actors: trio.Nursery | None = None
+        self._handlers: trio.Nursery | None = None
+        self._idle: trio.Event | None = None
+
+    @property
+    def handlers_nursery(self) -> trio.Nursery:
+        """Where workers run (only while running)."""
+        assert self._handlers is not None
+        return self._handlers
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
+        storage = self.storage
+        await storage.open()
+        try:
+            async with trio.open_nursery() as keepalive:
+                await keepalive.start(self._scheduler.run)
+                if self.writer is not None:
+                    keepalive.start_soon(self.writer.run)
+                async with trio.open_nursery() as handlers:
+                    self._handlers = handlers
+                    async with trio.open_nursery() as actors:
+                        self._actors = actors
+                        for router in self._routers.values():  # none yet; keep it explicit
+                            actors.start_soon(router.run)
+                        self._mark_started(task_status)
+                        await self._stop_requested.wait()
+                        self._mark_stopping()
+                        self.stopping = True
+                        self._scheduler.stop_timers()
+                        actors.cancel_scope.cancel(reason=f"queue {self.name!r} stopping")
+                    self._actors = None
+                    # nothing is claimed any more: deliveries not started go back at once
+                    self._release_unstarted()
+                    while self.running:
+                        self._idle = trio.Event()
+                        await self._idle.wait()
+                    self._workers.retire()
+                    handlers.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
+                if self.writer is not None:
+                    await self.writer.flush()
+                keepalive.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
+        finally:
+            with trio.CancelScope(shield=True):
+                await storage.close()
+
+    def _release_unstarted(self) -> None:
+        run_queue = self.run_queue
+        while run_queue:
+            self.settle(run_queue.popleft(), Settle.RELEASE, None)
+            self.slots.give(1)
+
+    async def _admit(self, *, allow_stopping: bool) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        state = self._state
+        if state is LifeState.RUNNING or (allow_stopping and state is LifeState.STOPPING):
+            return
+        await self._check_open(allow_stopping=allow_stopping)
+
+    # -- the runtime's hot paths (called by the actors) --------------------------------------
+
+    def dispatch(self, deliveries: list[Delivery]) -> None:
+        """Claimed deliveries (assigned to consumers) join the run queue."""
+        if self.stopping:
+            for delivery in deliveries:
+                self.settle(delivery, Settle.RELEASE, None)
+            self.slots.give(len(deliveries))
+            return
+        if self._leases:
+            held = self.held
+            for delivery in deliveries:
+                held[delivery] = None
+        self.run_queue.extend(deliveries)
+        self._workers.wake()
+
+    def dispatch_one(self, delivery: Delivery) -> None:
+        """``dispatch`` of one delivery (an in-process storage's router; never stopping)."""
+        self.run_queue.append(delivery)
+        self._workers.wake()
+
+    def settle(self, delivery: Delivery, how: Settle, detail: Any) -> None:
+        """Record how a delivery ended (written at once, or by the next claim or the writer)."""
+        local = self.local
+        if local is not None:
+            local.settle_nowait(delivery, how, detail)
+            return
+        self.held.pop(delivery, None)
+        writer = self.writer
+        assert writer is not None
+        writer.add((delivery, how, detail))
+
+    def chain(self, done: Delivery) -> Delivery | None:
+        """After ``done`` ran: keep its slot for the group's next job, or give the slot back.
+
+        A worker may claim and run the next job of its group itself (an in-process
+        storage only) when that changes nothing observable: the queue is not
+        stopping, no delivery waits in the run queue (it would start after a later
+        job), and no other group's router waits for a slot (slots stay fair between
+        groups). Round-robin is kept: the job goes to the group's next consumer.
+        """
+        local = self.local
+        slots = self.slots
+        if local is not None and not self.stopping and not self.run_queue:
+            router = self._routers[done.group]
+            if slots.waiters <= router.waiting_for_slot:
+                claimed = local.claim_one_nowait(done.group)
+                if claimed is not None:
+                    only = router.only
+                    claimed.consumer = only if only is not None else router.consumers.next()
+                    return claimed
+        slots.give(1)
+        return None
+
+    async def run_delivery(self, delivery: Delivery) -> None:
+        """Run one delivery's handler and settle its outcome."""
+        if self.stopping:
+            # no new handler starts once stop() was called
+            self.settle(delivery, Settle.RELEASE, None)
+            return
+        job = delivery.job
+        if job is None:
+            logger.error(
+                "queue %r group %r: a stored job cannot be decoded (%s); failed without retries",
+                self.name,
+                delivery.group,
+                delivery.error,
+            )
+            self.settle(delivery, Settle.FAIL, delivery.error or "undecodable job")
+            return
+        instruments = self._instruments
+        if instruments.delivery_started:
+            instruments.call(instruments.delivery_started, self, delivery.group, job)
+        started = trio.current_time() if instruments.delivery_finished else 0.0
+        self.running += 1
+        reset = current_handler_queue.set(self)
+        try:
+            await delivery.consumer.handler(job)
+        except Exception as exc:
+            how, detail = self._failed(delivery, job, exc)
+        except BaseException:
+            # cancelled (a hard stop) or interrupted: the job goes back, at least once
+            self.settle(delivery, Settle.RELEASE, None)
+            self._delivery_finished(delivery, job, "released", started)
+            raise
+        else:
+            how, detail = _ACK, None
+        finally:
+            current_handler_queue.reset(reset)
+            self.running -= 1
+            if not self.running and self._idle is not None:  # stop() waits for the last
+                self._idle.set()
+        local = self.local
+        if local is not None:
+            local.settle_nowait(delivery, how, detail)
+        else:
+            self.settle(delivery, how, detail)
+        if instruments.delivery_finished:
+            outcome = "completed" if how is _ACK else "retrying" if how is _RETRY else "failed"
+            self._delivery_finished(delivery, job, outcome, started)
+
+    def _failed(self, delivery: Delivery, job: QueueJob[Any], exc: Exception) -> tuple[Settle, Any]:
+        attempts = job.attempts
+        if policy.should_retry(attempts, delivery.max_retries):
+            logger.info(
+                "queue %r group %r: job %r failed (attempt %d), retrying: %r",
+                self.name,
+                delivery.group,
+                job.id,
+                attempts + 1,
+                exc,
+            )
+            return Settle.RETRY, policy.retry_delay(attempts + 1, self.delay_multiplier)
+        logger.warning(
+            "queue %r group %r: job %r failed for good after %d attempt(s): %r",
+            self.name,
+            delivery.group,
+            job.id,
+            attempts + 1,
+            exc,
+            exc_info=exc,
+        )
+        return Settle.FAIL, f"{type(exc).__name__}: {exc}"
+
+    def _delivery_finished(
+        self, delivery: Delivery, job: QueueJob[Any], outcome: str, started: float
+    ) -> None:
+        instruments = self._instruments
+        if instruments.delivery_finished:
+            instruments.call(
+                instruments.delivery_finished,
+                self,
+                delivery.group,
+                job,
+                outcome,
+                trio.current_time() - started,
+            )
+
+    async def renew_leases(self) -> None:
+        """Extend the leases of the deliveries this process holds (the scheduler's duty)."""
+        if not self.held:
+            return
+        lost = await self.storage.renew(list(self.held))
+        report_lost(self.name, [delivery for delivery in lost if delivery in self.held])
+
+    def report_reaped(self, report: ReapReport) -> None:
+        """Log what a reap took back."""
+        if report.redelivered or report.failed:
+            logger.warning(
+                "queue %r: %d expired deliveries redelivered, %d failed as stalled",
+                self.name,
+                report.redelivered,
+                report.failed,
+            )
+        for group in report.abandoned_groups:
+            logger.warning("queue %r: consumer group %r removed as abandoned", self.name, group)
+
+    # -- producing ----------------------------------------------------------------------------
+
+    def _job_enqueued(self, job: NewJob) -> None:
+        instruments = self._instruments
+        instruments.call(
+            instruments.job_enqueued,
+            self,
+            QueueJob(id=job.id, data=job.data, priority=job.priority),
+        )
+
+    async def enqueue(
+        self,
+        data: T,
+        *,
+        priority: int = 0,
+        start_delay: float | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """Add a job and return its id.
+
+        Args:
+          data: The payload.
+          priority: Higher runs first (an int in ``-2**31 .. 2**31 - 1``).
+          start_delay: Seconds (scaled by ``delay_multiplier``) before the job becomes
+            ready.
+          job_id: Dedup key: while a job with this id is anywhere in the queue
+            (waiting, delayed, retrying or running in any group), the call does nothing
+            and returns the id.
+        Returns:
+          The job id (a fresh uuid4 string unless ``job_id`` was given).
+        Raises:
+          ValueError: for a non-int or out-of-range priority, or a negative or
+            non-finite delay.
+          SerializationError: the backend cannot store the payload; nothing is stored.
+          QueueFullError: when ``max_queue_size`` jobs are pending; nothing is stored.
+          QueueStoppedError: after the queue stopped.
+          BackendUnavailableError: the backend cannot be reached.
+        Cancellation:
+          Atomic: the job is stored whole or not at all.
+        """
+        checked_priority, delay, checked_id = policy.check_enqueue_args(
+            priority, start_delay, job_id
+        )
+        local = self.local
+        payload = data if local is not None else self.storage.encode(data)
+        await self._admit(allow_stopping=True)
+        the_id = checked_id if checked_id is not None else str(uuid.uuid4())
+        delay *= self.delay_multiplier
+        if local is not None:
+            stored = local.enqueue_nowait(the_id, payload, checked_priority, delay)
+        else:
+            stored = await self.storage.enqueue(NewJob(the_id, payload, checked_priority, delay))
+        if stored and self._instruments.job_enqueued:
+            self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
+        return the_id
+
+    async def enqueue_many(
+        self,
+        items: Iterable[T],
+        *,
+        priority: int = 0,
+        start_delay: float | None = None,
+        job_ids: Iterable[str | None] | None = None,
+    ) -> list[str]:
+        """Add several jobs at once, all or nothing, and return their ids in order.
+
+        The same as calling ``enqueue`` once per item with the same ``priority`` and
+        ``start_delay`` (and the matching entry of ``job_ids``), except that every
+        argument is checked, every payload encoded and the room counted before
+        anything is stored: if one is invalid or the new jobs do not all fit, nothing
+        is stored. An id already in the queue, or repeated within ``job_ids``, is
+        ignored as ``enqueue`` does, and its id is returned in its place.
+
+        Args:
+          items: The payloads.
+          priority: Higher runs first (for every item).
+          start_delay: Seconds before the items become ready (for every item).
+          job_ids: Dedup keys, one per item (``None`` for a fresh uuid4).
+        Returns:
+          The job ids, one per item.
+        Raises:
+          ValueError: for a bad priority, delay or id, or ``job_ids`` of another length.
+          SerializationError: a payload cannot be stored; nothing is stored.
+          QueueFullError: when the new jobs would not all fit in ``max_queue_size``.
+          QueueStoppedError: after the queue stopped.
+          BackendUnavailableError: the backend cannot be reached.
+        Cancellation:
+          Atomic on an in-process backend; a backend that stores a large batch in
+          several calls documents what a cancelled call may have stored.
+
+        .. versionadded:: 0.1.0
+        """
+        datas, checked_priority, delay, ids = policy.check_enqueue_many_args(
+            items, priority, start_delay, job_ids
+        )
+        payloads = datas if self.local is not None else [self.storage.encode(d) for d in datas]
+        await self._admit(allow_stopping=True)
+        scaled = delay * self.delay_multiplier
+        jobs = [
+            NewJob(
+                job_id if job_id is not None else str(uuid.uuid4()),
+                payload,
+                checked_priority,
+                scaled,
+            )
+            for job_id, payload in zip(ids, payloads, strict=True)
+        ]
+        if jobs:
+            await self.storage.enqueue_many(jobs)
+            if self._instruments.job_enqueued:
+                for job, data in zip(jobs, datas, strict=True):
+                    job.data = data
+                    self._job_enqueued(job)
+        return [job.id for job in jobs]
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    async def consume(
+        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
+    ) -> None:
+        """Register one consumer in ``consumer_group``.
+
+        Consumers of one group compete (round-robin, retries included); every group
+        gets every job enqueued after it exists. The first group ever registered also
+        gets the jobs enqueued before any group existed.
+
+        Raises:
+          ValueError: for a bad argument, or a ``max_retries`` other than the one the
+            group has in this process.
+          QueueStoppedError: once the queue is stopping.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        policy.check_consume_args(handler, consumer_group, max_retries)
+        await self._admit(allow_stopping=False)
+        self._check_group(consumer_group, max_retries)
+        await self.storage.register_group(consumer_group, max_retries)
+        self._check_group(consumer_group, max_retries)  # again: another call ran meanwhile
+        if self.stopping:
+            msg = f"queue {self.name!r} has been stopped"
+            raise QueueStoppedError(msg)
+        router = self._routers.get(consumer_group)
+        if router is None:
+            router = self._routers[consumer_group] = GroupRouterActor(
+                self, consumer_group, max_retries
+            )
+            router.add_consumer(handler)
+            assert self._actors is not None
+            self._actors.start_soon(router.run)
+        else:
+            router.add_consumer(handler)
+
+    def _check_group(self, group: str, max_retries: int) -> None:
+        router = self._routers.get(group)
+        if router is not None and router.max_retries != max_retries:
+            msg = (
+                f"consumer group {group!r} has max_retries={router.max_retries}; "
+                f"a consumer cannot join it with max_retries={max_retries}"
+            )
+            raise ValueError(msg)
+
+    # -- recurring ----------------------------------------------------------------------------
+
+    async def schedule_recurring(
+        self,
+        data: T,
+        *,
+        job_id: str,
+        interval_seconds: float | None = None,
+        cron_pattern: str | None = None,
+        timezone: str | None = None,
+        start_delay: float | None = None,
+        priority: int = 0,
+    ) -> str:
+        """Declare a recurring job, or replace the one with this ``job_id``.
+
+        Interval jobs fire after ``start_delay`` (default at once), then on a fixed
+        grid every ``interval_seconds`` whatever the runs take (runs may overlap).
+        Cron jobs fire on the wall clock in ``timezone`` (default UTC). Each
+        occurrence is an ordinary job whose id is ``f"{job_id}:{tick time}"``.
+        Declaring the same job again with identical arguments changes nothing
+        (``start_delay`` is not compared); with different ones it replaces the
+        schedule and drops occurrences no group has started.
+
+        Returns:
+          ``job_id``.
+        Raises:
+          ValueError: unless exactly one of ``interval_seconds`` (finite, > 0) and
+            ``cron_pattern`` is given, or for a bad ``start_delay`` or priority.
+          InvalidScheduleError: for an invalid cron pattern or unknown timezone.
+          SerializationError: the backend cannot store the payload.
+          QueueStoppedError: after the queue stopped.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        checked_id, interval, pattern, delay, checked_priority, zone = policy.check_recurring_args(
+            job_id, interval_seconds, cron_pattern, start_delay, priority, timezone
+        )
+        cron = CronSchedule(pattern, zone) if pattern is not None else None
+        if cron is None:
+            load_zone(zone)  # an unknown timezone is an error even where unused
+        payload = data if self.local is not None else self.storage.encode(data)
+        await self._admit(allow_stopping=True)
+        multiplier = self.delay_multiplier
+        await self.storage.schedule(
+            ScheduleSpec(
+                job_id=checked_id,
+                data=payload,
+                priority=checked_priority,
+                interval_seconds=interval,
+                cron=cron,
+                first_delay=policy.scaled(delay, multiplier),
+                step=policy.scaled(interval, multiplier) if interval is not None else 0.0,
+            )
+        )
+        return checked_id
+
+    async def cancel_recurring(self, job_id: str) -> None:
+        """Stop future occurrences and drop those no group has started; unknown ids are a no-op.
+
+        Raises:
+          QueueStoppedError: after the queue stopped.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        await self._admit(allow_stopping=True)
+        await self.storage.cancel_schedule(job_id)
+
+    async def list_recurring_jobs(self) -> list[str]:
+        """Ids of the active recurring jobs.
+
+        Raises:
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        await self._read()
+        return await self.storage.schedule_ids()
+
+    async def get_recurring_job_details(self, job_id: str) -> RecurringJobDetails[T] | None:
+        """Details of an active recurring job, ``None`` when unknown or cancelled.
+
+        Raises:
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        await self._read()
+        return await self.storage.schedule_details(job_id)
+
+    # -- monitoring ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if not self._started.is_set():
+            await self._wait_started()
+
+    async def get_in_flight_count(self) -> int:
+        """Handlers of this queue running now in this process."""
+        await self._read()
+        return self.running
+
+    async def get_stats(self) -> QueueStats:
+        """Counters: pending jobs, deliveries being processed, lifetime completed and
+        failed deliveries, groups with a consumer.
+
+        Raises:
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        await self._read()
+        return await self.storage.stats()
+
+    async def test_connection(self) -> None:
+        """Probe the backend (works whether or not the queue runs).
+
+        Raises:
+          BackendUnavailableError: naming the address (never a password) and the cause.
+        """
+        await self.storage.test_connection()
+
+    async def export_pending(self) -> list[PendingJob[T]]:
+        """Take every job still pending (ready, delayed or in backoff) out of a stopped queue.
+
+        Returns them in priority, then enqueue order, with ``remaining_delay`` the
+        seconds until each becomes available; they are removed from the queue.
+
+        Raises:
+          RuntimeError: while the queue has not stopped.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        await trio.lowlevel.checkpoint()
+        if self._state is not LifeState.STOPPED:
+            msg = f"export_pending() needs a stopped queue; call stop() on {self.name!r} first"
+            raise RuntimeError(msg)
+        return await self.storage.export_pending()

@@ -1,0 +1,86 @@
+"""Slots: the queue's concurrency limit, shared by the routers of its groups.
+
+A slot is taken when a delivery is claimed and given back when its handler has
+finished (or the delivery was given back unrun), so at most ``concurrency``
+deliveries are claimed and unsettled in this process at once. Routers that find
+no free slot wait in line: a slot given back goes to the router that has waited
+longest, so one busy group cannot starve another.
+
+Unlike ``trio.CapacityLimiter`` it hands out several slots at once (a router
+claims as many jobs as it has slots) and keeps no borrower set: a slot is a count.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import trio
+
+__all__ = ["Slots"]
+
+
+class _Waiter:
+    __slots__ = ("event", "granted", "want")
+
+    def __init__(self, want: int) -> None:
+        self.want = want
+        self.granted = 0
+        self.event = trio.Event()
+
+
+class Slots:
+    """A counted pool of ``total`` slots with a fair line of waiters."""
+
+    __slots__ = ("_line", "free", "total")
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.free = total
+        """Slots nobody holds and nobody waits for."""
+        self._line: deque[_Waiter] = deque()
+
+    @property
+    def waiters(self) -> int:
+        """Routers waiting for a slot."""
+        return len(self._line)
+
+    def take_nowait(self, want: int) -> int:
+        """Take up to ``want`` free slots at once (none while others wait in line)."""
+        if self._line:
+            return 0
+        n = min(want, self.free)
+        self.free -= n
+        return n
+
+    async def take(self, want: int) -> int:
+        """Take between 1 and ``want`` slots, waiting in line for the first one.
+
+        Cancellation: slots granted to a cancelled waiter are given back.
+        """
+        n = self.take_nowait(want)
+        if n:
+            await trio.lowlevel.checkpoint()
+            return n
+        waiter = _Waiter(want)
+        self._line.append(waiter)
+        try:
+            await waiter.event.wait()
+        except BaseException:
+            if waiter.granted:
+                self.give(waiter.granted)
+            else:
+                self._line.remove(waiter)
+            raise
+        return waiter.granted
+
+    def give(self, n: int) -> None:
+        """Give back ``n`` slots: to the routers in line first, in the order they came."""
+        line = self._line
+        while n and line:
+            waiter = line[0]
+            take = min(n, waiter.want)
+            waiter.granted = take
+            n -= take
+            line.popleft()
+            waiter.event.set()
+        self.free += n

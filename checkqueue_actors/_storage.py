@@ -1,0 +1,390 @@
+"""The seam between the runtime and a backend: the storage protocol and the values it exchanges.
+
+One runtime, the actor tree in ``_actors/``, runs every backend. A backend is a
+*storage*: where jobs, groups, leases and schedules are kept, behind the small,
+batch-shaped protocol below. The runtime decides (with ``_state/policy.py``);
+the storage stores and answers. Nothing here runs a task of its own.
+
+Two kinds of storage:
+
+- ``Storage``: every method may do I/O (the Redis storage sends Lua scripts). The
+  runtime overlaps claims (``claim_depth``), carries settled outcomes on the next
+  claim, and renews leases when ``lease_seconds`` is set.
+- ``InProcessStorage``: the state lives in this process (the in-memory engine). It
+  also offers synchronous ``*_nowait`` methods, which the runtime calls on its hot
+  paths instead of awaiting, so an enqueue or a claim costs a function call.
+
+How the runtime uses a storage, for one job (see ``docs/explanation/architecture.md``):
+``enqueue`` stores it; a group's router waits in ``wait_for_work``, claims up to
+its free slots with ``send_claim``/``receive_claim``; a worker runs the handler
+and settles the outcome (``settle``, or riding on the next claim); the scheduler
+calls ``advance`` (delays, backoff, recurring ticks) and waits in
+``wait_for_timers``, and on a storage with leases, ``renew`` and ``reap``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, Protocol, final
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+    from ._state.cron import CronSchedule
+
+__all__ = [
+    "ClaimTicket",
+    "Delivery",
+    "InProcessStorage",
+    "NewJob",
+    "Outcome",
+    "ReapReport",
+    "ScheduleSpec",
+    "Settle",
+    "Storage",
+]
+
+
+class Settle(enum.IntEnum):
+    """How a delivery ended, as the runtime tells the storage."""
+
+    ACK = 0
+    """The handler returned: the group is done with the job."""
+    RETRY = 1
+    """The handler failed and the group retries: the job waits ``detail`` seconds (a
+    float, backoff already scaled) and comes back with one more attempt."""
+    FAIL = 2
+    """The handler failed for good (retries exhausted, or the job could not be
+    decoded): the group is done with the job, and counts a failure; ``detail`` is the
+    error text (``"ExcType: message"``)."""
+    RELEASE = 3
+    """The delivery was given back unrun or interrupted (stop, a hard cancel): the job
+    is ready again at once for that group, attempts unchanged, not a failure."""
+
+
+class Delivery:
+    """One job claimed for one group: the runtime runs it and settles it.
+
+    A storage subclasses it to carry its own handle (the in-memory engine's record,
+    the Redis delivery key and lease token) and sets the fields below; the runtime
+    reads only these. ``error`` and ``max_retries`` may be class attributes or
+    properties of a subclass (they are read only when a delivery fails or cannot be
+    decoded); ``consumer`` is set by the group's router.
+    """
+
+    __slots__ = ("consumer", "group", "job")
+
+    error: str | None = None
+    """Why the stored job could not be decoded (``job`` is then ``None``)."""
+    max_retries: int = 0
+    """The group's ``max_retries`` as the storage knew it at claim time."""
+
+    if TYPE_CHECKING:
+        group: str
+        """The group it was claimed for."""
+        job: QueueJob[Any] | None
+        """What the handler receives (``attempts`` are this group's); ``None`` when the
+        stored job could not be decoded, with ``error`` saying why."""
+        consumer: Any
+        """The consumer it goes to (set by the group's router, round-robin)."""
+
+
+Outcome = tuple[Delivery, Settle, Any]
+"""``(delivery, how, detail)``: ``detail`` is the retry delay in seconds for ``RETRY``,
+the error text for ``FAIL``, ``None`` otherwise."""
+
+
+@final
+class NewJob:
+    """A job to store, its arguments already checked and its delay already scaled."""
+
+    __slots__ = ("data", "delay", "id", "priority")
+
+    def __init__(self, id: str, data: Any, priority: int, delay: float) -> None:  # the job's id
+        self.id = id
+        self.data = data
+        self.priority = priority
+        self.delay = delay
+        """Seconds until available (``start_delay`` times ``delay_multiplier``), 0 for now."""
+
+
+@final
+class ScheduleSpec:
+    """A recurring job to declare (checked arguments; durations already scaled)."""
+
+    __slots__ = ("cron", "data", "first_delay", "interval_seconds", "job_id", "priority", "step")
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        data: Any,
+        priority: int,
+        interval_seconds: float | None,
+        cron: CronSchedule | None,
+        first_delay: float,
+        step: float,
+    ) -> None:
+        self.job_id = job_id
+        self.data = data
+        self.priority = priority
+        self.interval_seconds = interval_seconds
+        """As declared (``None`` for cron); compared on re-declaration and reported."""
+        self.cron = cron
+        """The parsed cron pattern with its timezone (``None`` for an interval)."""
+        self.first_delay = first_delay
+        """Seconds from now to the first interval tick, or to the point after which the
+        first cron time is looked for (``start_delay`` times ``delay_multiplier``)."""
+        self.step = step
+        """Seconds between interval ticks (``interval_seconds`` times ``delay_multiplier``;
+        0 for cron)."""
+
+
+@final
+class ClaimTicket:
+    """A claim sent with ``Storage.send_claim`` whose reply is not read yet."""
+
+    __slots__ = ("group", "lost", "n", "outcomes", "state")
+
+    def __init__(self, group: str, n: int, outcomes: Sequence[Outcome], state: Any) -> None:
+        self.group = group
+        self.n = n
+        """How many deliveries were asked for."""
+        self.outcomes = outcomes
+        """The outcomes that rode on the claim (written before it claims)."""
+        self.state = state
+        """The storage's own (the in-memory storage keeps the claimed deliveries here)."""
+        self.lost: Sequence[Delivery] = ()
+        """Set by ``receive_claim``: deliveries among ``outcomes`` whose lease was lost
+        before their outcome was written (another holder has them now)."""
+
+
+@final
+class ReapReport:
+    """What ``Storage.reap`` did: expired leases of lost workers taken back."""
+
+    __slots__ = ("abandoned_groups", "failed", "redelivered")
+
+    def __init__(
+        self, redelivered: int = 0, failed: int = 0, abandoned_groups: Sequence[str] = ()
+    ) -> None:
+        self.redelivered = redelivered
+        """Deliveries whose lease expired, made ready again."""
+        self.failed = failed
+        """Deliveries whose lease expired too often, failed as stalled."""
+        self.abandoned_groups = abandoned_groups
+        """Groups removed because no consumer was seen for too long."""
+
+
+class Storage(Protocol):
+    """Where one queue's state lives; every method may do I/O.
+
+    Errors: a storage raises ``BackendUnavailableError`` when it cannot reach its
+    backend (the runtime retries background work with backoff), ``QueueFullError``
+    from the enqueue methods, ``SerializationError`` for a payload it cannot store,
+    and ``ValueError`` for a request it refuses. Nothing else on purpose.
+
+    Cancellation: a method whose request may have reached the backend completes or
+    leaves the backend as if it never ran (one Lua script is atomic), and never
+    leaves a connection half-written.
+    """
+
+    claim_depth: int
+    """Claims a router may keep on the way at once (1: send, then receive)."""
+    lease_seconds: float | None
+    """A claimed delivery is taken back after this long without ``renew`` (None: the
+    storage has no leases, its deliveries live as long as the process)."""
+    reap_seconds: float | None
+    """How often ``reap`` runs (None: never)."""
+    heartbeat_seconds: float | None
+    """How often ``heartbeat`` runs (None: never)."""
+    work_poll_seconds: float
+    """The longest a router waits in ``wait_for_work`` before claiming again anyway
+    (``math.inf``: only a wake-up ends the wait)."""
+
+    async def open(self) -> None:
+        """Connect and prepare; called once, when the queue starts.
+
+        Raises:
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections; called once, after every outcome was written."""
+        ...
+
+    async def test_connection(self) -> None:
+        """Probe the backend with a connection of its own, whether or not it is open.
+
+        Raises:
+          BackendUnavailableError: naming the address and the cause.
+        """
+        ...
+
+    # -- producing --------------------------------------------------------------------------
+
+    def encode(self, data: Any) -> Any:
+        """The payload as this storage keeps it (called before anything is stored).
+
+        Raises:
+          SerializationError: the storage cannot keep it (nothing is stored).
+        """
+        ...
+
+    async def enqueue(self, job: NewJob) -> bool:
+        """Store one job for every group that exists (or for the first group to come).
+
+        Returns:
+          False when a job with this id is still in the queue (nothing changes).
+        Raises:
+          QueueFullError: ``max_queue_size`` jobs are pending; nothing is stored.
+        """
+        ...
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> int:
+        """Store several jobs, all or nothing: nothing unless every new one fits.
+
+        Ids already in the queue, or repeated in ``jobs``, are skipped.
+
+        Returns:
+          How many were stored.
+        Raises:
+          QueueFullError: they do not all fit; nothing is stored.
+        """
+        ...
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    async def register_group(self, group: str, max_retries: int) -> None:
+        """Create (or refresh) a group; the first group ever takes the jobs enqueued before."""
+        ...
+
+    async def send_claim(self, group: str, n: int, outcomes: Sequence[Outcome]) -> ClaimTicket:
+        """Write ``outcomes``, then claim up to ``n`` of ``group``'s ready jobs, best first.
+
+        Sends the request and returns without waiting for the reply (read it with
+        ``receive_claim``, tickets in the order they were sent); a storage may answer
+        at once. A claimed delivery is running from then on (counted in ``processing``,
+        held under a lease when the storage has leases) until it is settled.
+        """
+        ...
+
+    async def receive_claim(self, ticket: ClaimTicket) -> list[Delivery]:
+        """The deliveries of a claim, in delivery order (possibly none).
+
+        Raises:
+          BackendUnavailableError: the claim's fate is unknown; its outcomes are not
+            known to be written (the runtime settles them again: settling twice is
+            harmless) and its deliveries come back when their leases expire.
+        """
+        ...
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[Delivery]:
+        """Write how deliveries ended (see ``Settle``). Settling one twice does nothing.
+
+        Returns:
+          The deliveries whose lease was lost before their outcome was written (another
+          holder has them now; their outcome was not applied).
+        """
+        ...
+
+    async def wait_for_work(self, group: str, wait_seconds: float) -> None:
+        """Return when ``group`` may have ready work, or after ``wait_seconds``.
+
+        Cancellation: safe at any point (a wake-up lost to it is found by the next claim).
+        """
+        ...
+
+    # -- time ---------------------------------------------------------------------------------
+
+    async def advance(self) -> float:
+        """Make due delayed jobs and retries ready; fire due recurring ticks.
+
+        Returns:
+          Seconds until the next timer is due (``math.inf`` when none).
+        """
+        ...
+
+    async def wait_for_timers(self, wait_seconds: float) -> None:
+        """Return when a timer earlier than the last ``advance`` reported may exist, or
+        after ``wait_seconds``."""
+        ...
+
+    async def heartbeat(self) -> None:
+        """Periodic upkeep (every ``heartbeat_seconds``)."""
+        ...
+
+    async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Extend the leases of ``deliveries``.
+
+        Returns:
+          Those whose lease this process no longer holds.
+        """
+        ...
+
+    async def reap(self) -> ReapReport:
+        """Take back deliveries whose lease expired (their holder died or hung)."""
+        ...
+
+    # -- recurring ----------------------------------------------------------------------------
+
+    async def schedule(self, spec: ScheduleSpec) -> bool:
+        """Declare a recurring job, or replace the one with its id.
+
+        Returns:
+          False when an identical one exists (nothing changes). A replacement drops the
+          old schedule's occurrences that no group has started.
+        """
+        ...
+
+    async def cancel_schedule(self, job_id: str) -> bool:
+        """Cancel a recurring job and drop its occurrences no group has started.
+
+        Returns:
+          False when unknown.
+        """
+        ...
+
+    async def schedule_ids(self) -> list[str]:
+        """Ids of the active recurring jobs."""
+        ...
+
+    async def schedule_details(self, job_id: str) -> RecurringJobDetails[Any] | None:
+        """Details of an active recurring job (``None`` when unknown)."""
+        ...
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def stats(self) -> QueueStats:
+        """The queue's counters (``processing``: deliveries claimed and not settled)."""
+        ...
+
+    async def export_pending(self) -> list[PendingJob[Any]]:
+        """Take every pending job out (the queue has stopped), in delivery order."""
+        ...
+
+
+class InProcessStorage(Storage, Protocol):
+    """A storage whose state lives in this process: every method completes without
+    yielding, and the hot ones have synchronous forms the runtime calls directly.
+
+    It keeps payloads as the Python objects given: the runtime never calls ``encode``.
+    """
+
+    def enqueue_nowait(self, job_id: str, data: Any, priority: int, delay: float) -> bool:
+        """``enqueue`` of ``NewJob(job_id, data, priority, delay)``, synchronously."""
+        ...
+
+    def claim_nowait(self, group: str, n: int) -> list[Delivery]:
+        """Claim up to ``n`` deliveries of ``group`` synchronously (no outcomes ride)."""
+        ...
+
+    def claim_one_nowait(self, group: str) -> Delivery | None:
+        """Claim ``group``'s best ready job synchronously, if any (a worker chaining jobs)."""
+        ...
+
+    def settle_nowait(self, delivery: Delivery, how: Settle, detail: Any) -> None:
+        """``settle`` one outcome, synchronously."""
+        ...
