@@ -43,7 +43,6 @@ from ._errors import (
     SerializationError as SerializationError,
 )
 from ._manager import QueueManager as QueueManager
-from ._manager import QueueProxy as QueueProxy
 from ._manager import open_queue_manager as open_queue_manager
 from ._model import (
     Migration as Migration,
@@ -69,6 +68,7 @@ from ._model import (
 from ._plugins import QueuePlugin as QueuePlugin
 from ._plugins import QueuePluginRegistry as QueuePluginRegistry
 from ._protocols import Queue as Queue
+from ._proxy import QueueProxy as QueueProxy
 from ._stores import FileConfigStore as FileConfigStore
 from ._stores import MemoryConfigStore as MemoryConfigStore
 

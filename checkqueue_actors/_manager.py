@@ -1,45 +1,27 @@
-"""QueueManager and QueueProxy: stable queue references and live backend switching.
+"""QueueManager: owns every managed queue and the choice of backend.
 
-Applications hold ``QueueProxy`` objects for their whole life; the manager owns
-the real queues (in its own nursery) and swaps them under the proxies when an
-operator picks another backend or config (CONTRACT.md, "QueueManager and
-QueueProxy"; issue 4).
-
-A switch, for each proxy (proxies switch concurrently, so a handler of one old
-queue calling another proxy never waits for its own queue to stop):
-
-1. the old queue stops gracefully; meanwhile calls still reach it, so its
-   running handlers may enqueue and schedule without deadlocking;
-2. the proxy's gate closes (calls made from now on wait), and calls still in
-   flight on the old queue finish;
-3. its recurring jobs (with details) and pending jobs (``export_pending``) are
-   read from the stopped old queue, through the public protocol only;
-4. the new queue, already started by the manager, is installed and every
-   subscription is replayed (every consumer of every group);
-5. recurring jobs are declared again with their next occurrence at the recorded
-   ``next_run_at`` and pending jobs are enqueued again with their remaining
-   delay; then the gate opens.
+Applications hold ``QueueProxy`` objects (``_proxy.py``) for their whole life;
+the manager owns the real queues (in its own nursery) and swaps them under the
+proxies when an operator picks another backend or config, or when polling finds
+a newer choice in the shared config store, where it also persists its own.
 
 Everything that can fail without touching the old backend (plugin lookup,
 config validation, connection test, creating and starting the new queues)
-happens first; after that the switch always completes, and what could not be
-moved is reported in ``SwitchResult.warnings``.
+happens first; after that the switch always completes: each proxy moves its
+own jobs (``QueueProxy._switch``, following the plan of ``_migration.py``), and
+what could not be moved is reported in ``SwitchResult.warnings``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, final
+from typing import TYPE_CHECKING, Any, final
 
-import attrs
 import trio
 
 from ._backends.memory import InMemoryQueuePlugin
-from ._clock import WallClock
 from ._config import parse_config, unstructure_config
 from ._errors import (
     BackendUnavailableError,
@@ -48,615 +30,26 @@ from ._errors import (
     QueueStoppedError,
 )
 from ._lifetime import single_exceptions_unwrapped
+from ._migration import combine_reports, delay_multiplier_of
 from ._model import QueueStats, RecurringJobInfo, SwitchResult
-from ._protocols import Handler
-from ._queue_base import check_consume_args
+from ._proxy import QueueProxy
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Awaitable, Callable
-    from types import TracebackType
+    from collections.abc import AsyncGenerator
 
-    from ._model import PendingJob, RecurringJobDetails
+    from ._migration import MigrationReport
     from ._plugins import QueuePlugin, QueuePluginRegistry
     from ._protocols import ConfigStore, Queue
 
-__all__ = ["ACTIVE_KEY", "QueueManager", "QueueProxy", "open_queue_manager"]
+__all__ = ["ACTIVE_KEY", "QueueManager", "open_queue_manager"]
 
 logger = logging.getLogger("checkqueue_actors")
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 ACTIVE_KEY = "queue:active"
 """Config-store key of the active choice: ``{"plugin_id": ...}``, versioned by switch count."""
 
 _PROBE_QUEUE_NAME = "checkqueue-connection-test"
 """Name of the never-started candidate queue a switch probes with ``test_connection``."""
-
-
-@attrs.frozen
-class _Subscription(Generic[T]):
-    """One ``consume`` call, kept for replay on the next delegate."""
-
-    handler: Handler[T]
-    consumer_group: str
-    max_retries: int
-
-
-@attrs.define
-class _ProxySwitchReport:
-    """What one proxy's switch moved and what went wrong."""
-
-    recurring: int = 0
-    pending: int = 0
-    lost: int = 0
-    warnings: list[str] = attrs.field(factory=list[str])
-
-
-def _delay_multiplier(config: object) -> float:
-    """The ``delay_multiplier`` of a backend config, 1.0 when it has none."""
-    value: object = getattr(config, "delay_multiplier", None)
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    ):
-        return float(value)
-    return 1.0
-
-
-def _occurrence_id(job_id: str, details: RecurringJobDetails[Any]) -> str:
-    """Id of the occurrence due at ``details.next_run_at`` (contract: starts with ``job_id:``)."""
-    assert details.next_run_at is not None
-    stamp = details.next_run_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"{job_id}:{stamp}"
-
-
-@final
-class QueueProxy(Generic[T]):
-    """A stable reference to a managed queue, whatever backend runs it.
-
-    Implements the ``Queue`` protocol by delegating every call to the current
-    backend queue. It records every subscription (each ``consume`` call) and the
-    calls in flight, so that ``switch_delegate`` can wait for them, stop the old
-    queue gracefully and replay the subscriptions on the new one. Get one with
-    ``QueueManager.get_queue``; never construct it yourself.
-
-    Its lifetime belongs to the manager: ``stop()`` stops this one queue for
-    good (later calls raise ``QueueStoppedError``, and switches leave it alone),
-    and ``async with proxy`` or ``nursery.start(proxy.run)`` raise ``RuntimeError``.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        delegate: Queue[T] | None,
-        starter: Callable[[Queue[Any]], Awaitable[None]],
-    ) -> None:
-        self._name = name
-        self._delegate = delegate
-        self._starter = starter
-        self._subscriptions: list[_Subscription[T]] = []
-        self._gate = trio.Event()
-        """Set while calls may go to the delegate; replaced by a fresh event to close it."""
-        if delegate is not None:
-            self._gate.set()
-        self._in_flight = 0
-        self._idle: trio.Event | None = None
-        self._draining = False
-        """True while the old delegate stops (calls still reach it)."""
-        self._switching = False
-        """True from the moment the old delegate stopped until the new one is installed."""
-        self._stopped = False
-        self._generation = 0
-        self._switch_lock = trio.Lock()
-
-    @property
-    def name(self) -> str:
-        """The queue's name."""
-        return self._name
-
-    def __repr__(self) -> str:
-        state = "stopped" if self._stopped else "switching" if self._switching else "active"
-        return f"<QueueProxy {self._name!r} {state} -> {self._delegate!r}>"
-
-    # -- lifetime: owned by the manager -----------------------------------------------------
-
-    def _refuse_lifetime(self) -> NoReturn:
-        msg = (
-            f"queue proxy {self._name!r} is run by its QueueManager; "
-            "use the manager's lifetime (open_queue_manager), not the proxy's"
-        )
-        raise RuntimeError(msg)
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Refused: the manager runs the queue behind a proxy.
-
-        Raises:
-          RuntimeError: always.
-        """
-        await trio.lowlevel.checkpoint()
-        self._refuse_lifetime()
-
-    async def __aenter__(self) -> QueueProxy[T]:
-        """Refused: the manager runs the queue behind a proxy.
-
-        Raises:
-          RuntimeError: always.
-        """
-        await trio.lowlevel.checkpoint()
-        self._refuse_lifetime()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool | None:
-        """Refused (never reached, since entering is refused).
-
-        Raises:
-          RuntimeError: always.
-        """
-        await trio.lowlevel.checkpoint()
-        self._refuse_lifetime()
-
-    async def stop(self) -> None:
-        """Stop this one queue gracefully, for good; idempotent, never waits for a switch.
-
-        Running handlers finish; later calls raise ``QueueStoppedError``; a backend
-        switch leaves this proxy stopped. Pending jobs stay in the stopped queue
-        (``export_pending`` takes them out).
-        """
-        self._stopped = True
-        self._gate.set()  # waiters wake up and see the stop
-        delegate = self._delegate
-        if delegate is None:
-            await trio.lowlevel.checkpoint()
-            return
-        await delegate.stop()
-
-    # -- delegation ---------------------------------------------------------------------------
-
-    def _stopped_error(self) -> QueueStoppedError:
-        return QueueStoppedError(f"queue {self._name!r} has been stopped")
-
-    async def _call(self, op: Callable[[Queue[T]], Awaitable[R]]) -> R:
-        """Run ``op`` on the current delegate, waiting while a switch holds the gate."""
-        while True:
-            gate = self._gate
-            if not gate.is_set():
-                await gate.wait()
-                continue  # the gate may have been closed again by a later switch
-            if self._stopped:
-                raise self._stopped_error()
-            delegate = self._delegate
-            assert delegate is not None  # the gate opens only once there is one
-            generation = self._generation
-            self._in_flight += 1
-            try:
-                return await op(delegate)
-            except QueueStoppedError:
-                # The old delegate stopped under this call because of a switch: nothing was
-                # done, so the call goes to the new delegate (CONTRACT.md: calls made after
-                # the old queue stopped wait for the switch and go to the new backend).
-                if self._stopped or not (self._switching or self._generation != generation):
-                    raise
-            finally:
-                self._in_flight -= 1
-                if self._in_flight == 0 and self._idle is not None:
-                    self._idle.set()
-
-    async def _read(self, op: Callable[[Queue[T]], Awaitable[R]]) -> R:
-        """Like ``_call``, but a stopped proxy still answers from its stopped queue, as a
-        stopped queue itself does (stats and recurring details stay readable)."""
-        delegate = self._delegate
-        if self._stopped and delegate is not None:
-            return await op(delegate)
-        return await self._call(op)
-
-    async def _wait_idle(self) -> None:
-        while self._in_flight > 0:
-            self._idle = trio.Event()
-            await self._idle.wait()
-        self._idle = None
-
-    async def enqueue(
-        self,
-        data: T,
-        *,
-        priority: int = 0,
-        start_delay: float | None = None,
-        job_id: str | None = None,
-    ) -> str:
-        """Add a job to the active backend and return its id.
-
-        Args:
-          data: The payload.
-          priority: Higher runs first.
-          start_delay: Seconds before the job becomes ready.
-          job_id: Dedup key (see ``Queue.enqueue``).
-        Returns:
-          The job id.
-        Raises:
-          ValueError: for a non-int priority or a bad delay.
-          QueueFullError: when the backend's ``max_queue_size`` jobs are pending.
-          QueueStoppedError: after ``stop()`` or the manager's shutdown.
-        Cancellation:
-          While a switch holds the gate the call waits; cancelling it then does nothing.
-        """
-        return await self._call(
-            lambda q: q.enqueue(data, priority=priority, start_delay=start_delay, job_id=job_id)
-        )
-
-    async def consume(
-        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
-    ) -> None:
-        """Register one consumer in ``consumer_group``; it is replayed after every switch.
-
-        Raises:
-          ValueError: for a bad argument, or a ``max_retries`` other than the group's.
-          QueueStoppedError: after ``stop()`` or the manager's shutdown.
-        """
-        check_consume_args(handler, consumer_group, max_retries)
-        subscription = _Subscription(handler, consumer_group, max_retries)
-        if self._draining and not self._stopped:
-            # The old queue no longer takes consumers while it stops, and waiting for the new
-            # one could deadlock a handler of the old queue (the switch waits for it): record
-            # the consumer now; the switch replays it on the new queue.
-            for known in self._subscriptions:
-                if known.consumer_group == consumer_group and known.max_retries != max_retries:
-                    msg = (
-                        f"consumer group {consumer_group!r} has max_retries={known.max_retries}; "
-                        f"a consumer cannot join it with max_retries={max_retries}"
-                    )
-                    raise ValueError(msg)
-            self._subscriptions.append(subscription)
-            await trio.lowlevel.checkpoint()
-            return
-
-        async def op(queue: Queue[T]) -> None:
-            await queue.consume(handler, consumer_group=consumer_group, max_retries=max_retries)
-            self._subscriptions.append(subscription)
-
-        await self._call(op)
-
-    async def schedule_recurring(
-        self,
-        data: T,
-        *,
-        job_id: str,
-        interval_seconds: float | None = None,
-        cron_pattern: str | None = None,
-        timezone: str | None = None,
-        start_delay: float | None = None,
-        priority: int = 0,
-    ) -> str:
-        """Declare (or replace) a recurring job on the active backend; it survives switches.
-
-        Returns:
-          ``job_id``.
-        Raises:
-          ValueError: unless exactly one of ``interval_seconds`` and ``cron_pattern``
-            is given, or for a bad ``start_delay`` or priority.
-          InvalidScheduleError: for an invalid cron pattern or unknown timezone.
-          QueueStoppedError: after ``stop()`` or the manager's shutdown.
-        """
-        return await self._call(
-            lambda q: q.schedule_recurring(
-                data,
-                job_id=job_id,
-                interval_seconds=interval_seconds,
-                cron_pattern=cron_pattern,
-                timezone=timezone,
-                start_delay=start_delay,
-                priority=priority,
-            )
-        )
-
-    async def cancel_recurring(self, job_id: str) -> None:
-        """Cancel a recurring job; unknown ids are a no-op.
-
-        Raises:
-          QueueStoppedError: after ``stop()`` or the manager's shutdown.
-        """
-        await self._call(lambda q: q.cancel_recurring(job_id))
-
-    async def list_recurring_jobs(self) -> list[str]:
-        """Ids of the active recurring jobs (of the stopped queue after ``stop()``).
-
-        Raises:
-          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
-        """
-        return await self._read(lambda q: q.list_recurring_jobs())
-
-    async def get_recurring_job_details(self, job_id: str) -> RecurringJobDetails[T] | None:
-        """Details of a recurring job, ``None`` when unknown or cancelled.
-
-        Raises:
-          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
-        """
-        return await self._read(lambda q: q.get_recurring_job_details(job_id))
-
-    async def get_in_flight_count(self) -> int:
-        """Handlers of this queue running now (on the active backend).
-
-        Raises:
-          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
-        """
-        return await self._read(lambda q: q.get_in_flight_count())
-
-    async def get_stats(self) -> QueueStats:
-        """The active backend queue's counters (lifetime counts restart after a switch).
-
-        After ``stop()`` they are the stopped queue's, as for a queue.
-
-        Raises:
-          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
-        """
-        return await self._read(lambda q: q.get_stats())
-
-    async def test_connection(self) -> None:
-        """Probe the active backend; never waits for a switch.
-
-        Raises:
-          BackendUnavailableError: when the backend cannot be reached.
-        """
-        delegate = self._delegate
-        if delegate is None:  # created during a switch: the backend comes with the switch
-            await self._gate.wait()
-            delegate = self._delegate
-            if delegate is None:
-                raise self._stopped_error()
-        await delegate.test_connection()
-
-    async def export_pending(self) -> list[PendingJob[T]]:
-        """After ``stop()``: take the jobs still pending out of the stopped queue.
-
-        Raises:
-          RuntimeError: while the queue has not been stopped.
-        """
-        delegate = self._delegate
-        if self._stopped:
-            if delegate is None:
-                await trio.lowlevel.checkpoint()
-                return []
-            return await delegate.export_pending()
-        return await self._call(lambda q: q.export_pending())
-
-    # -- switching ----------------------------------------------------------------------------
-
-    async def switch_delegate(self, new_queue: Queue[T]) -> None:
-        """Move this proxy to ``new_queue``, losing nothing.
-
-        Waits for the calls in flight, stops the old queue gracefully (calls made
-        meanwhile still reach it), moves its recurring and pending jobs over,
-        installs ``new_queue`` and replays every subscription. Calls made after
-        the old queue stopped wait and go to ``new_queue``. What could not be
-        moved is logged as a warning (``QueueManager.set_active_backend`` reports it).
-
-        Args:
-          new_queue: A queue that has not been started: the manager starts it in
-            its nursery and owns it from then on.
-        Raises:
-          QueueStoppedError: if this proxy was stopped.
-          RuntimeError: if ``new_queue`` was already started (nothing changes).
-        """
-        if self._stopped:
-            raise self._stopped_error()
-        await self._starter(new_queue)
-        report = await self._switch(
-            new_queue, _delay_multiplier(getattr(new_queue, "config", None))
-        )
-        for warning in report.warnings:
-            logger.warning("%s", warning)
-
-    def _attach(self, queue: Queue[T]) -> None:
-        """Give a proxy created during a switch its first delegate (already started)."""
-        assert self._delegate is None
-        self._delegate = queue
-        self._generation += 1
-        self._gate.set()
-
-    async def _shutdown(self) -> None:
-        """The manager is shutting down: stop for good."""
-        await self.stop()
-
-    async def _switch(self, new: Queue[T], delay_multiplier: float) -> _ProxySwitchReport:
-        """Switch to the started queue ``new``; see the module docstring for the steps."""
-        async with self._switch_lock:
-            report = _ProxySwitchReport()
-            if self._stopped:
-                await new.stop()
-                return report
-            old = self._delegate
-            label = f"queue {self._name!r}"
-            if old is not None:
-                try:
-                    running = await old.get_in_flight_count()
-                except Exception:
-                    running = 0
-                if running:
-                    groups = {sub.consumer_group for sub in self._subscriptions}
-                    again = (
-                        "; a job still pending for another consumer group is delivered "
-                        "again to every group"
-                        if len(groups) > 1
-                        else ""
-                    )
-                    report.warnings.append(
-                        f"{label}: {running} job(s) were running during the switch; "
-                        f"they finished on the old backend{again}"
-                    )
-                self._draining = True
-                try:
-                    await old.stop()
-                except Exception as exc:
-                    report.warnings.append(f"{label}: stopping the old queue failed: {exc!r}")
-                finally:
-                    self._draining = False
-            # From here (no checkpoint since the old queue stopped) calls wait for the new one.
-            self._switching = True
-            if self._gate.is_set():
-                self._gate = trio.Event()
-            try:
-                await self._wait_idle()
-                recurring: list[RecurringJobDetails[T]] = []
-                pending: list[PendingJob[T]] = []
-                if old is not None:
-                    recurring = await self._read_recurring(old, report, label)
-                    pending = await self._read_pending(old, report, label)
-                self._delegate = new
-                self._generation += 1
-                for sub in list(self._subscriptions):
-                    try:
-                        await new.consume(
-                            sub.handler,
-                            consumer_group=sub.consumer_group,
-                            max_retries=sub.max_retries,
-                        )
-                    except Exception as exc:
-                        report.warnings.append(
-                            f"{label}: replaying a consumer of group "
-                            f"{sub.consumer_group!r} failed: {exc!r}"
-                        )
-                now = WallClock().now()
-                for details in recurring:
-                    await self._restore_recurring(new, details, now, delay_multiplier, report)
-                for job in pending:
-                    await self._restore_pending(new, job, delay_multiplier, report, label)
-                groups = {sub.consumer_group for sub in self._subscriptions}
-                if report.pending and len(groups) > 1:
-                    # PendingJob does not say which groups still owed a job, and enqueue
-                    # cannot target groups, so every group gets each moved job again
-                    report.warnings.append(
-                        f"{label}: {report.pending} pending job(s) were moved to a queue with "
-                        f"{len(groups)} consumer groups; a group that had already finished "
-                        "one of them runs it again"
-                    )
-            finally:
-                self._switching = False
-                self._gate.set()
-            if self._is_stopped():  # stop() came during the switch: the new queue stops too
-                await new.stop()
-            return report
-
-    def _is_stopped(self) -> bool:
-        # a method, so type checkers do not keep the narrowing from before the awaits
-        return self._stopped
-
-    async def _read_recurring(
-        self, old: Queue[T], report: _ProxySwitchReport, label: str
-    ) -> list[RecurringJobDetails[T]]:
-        try:
-            ids = await old.list_recurring_jobs()
-        except Exception as exc:
-            report.warnings.append(f"{label}: cannot list recurring jobs: {exc!r}")
-            return []
-        found: list[RecurringJobDetails[T]] = []
-        for job_id in ids:
-            try:
-                details = await old.get_recurring_job_details(job_id)
-            except Exception as exc:
-                report.lost += 1
-                report.warnings.append(
-                    f"{label}: recurring job {job_id!r} not migrated: "
-                    f"cannot read its details: {exc!r}"
-                )
-                continue
-            if details is not None:
-                found.append(details)
-        return found
-
-    async def _read_pending(
-        self, old: Queue[T], report: _ProxySwitchReport, label: str
-    ) -> list[PendingJob[T]]:
-        export: Callable[[], Awaitable[list[PendingJob[T]]]] | None = getattr(
-            old, "export_pending", None
-        )
-        if export is None:
-            report.warnings.append(
-                f"{label}: the old backend's queue has no export_pending(); "
-                "its pending jobs were not migrated"
-            )
-            return []
-        try:
-            return await export()
-        except NotImplementedError:
-            report.warnings.append(
-                f"{label}: the old backend does not implement export_pending(); "
-                "its pending jobs were not migrated"
-            )
-        except Exception as exc:
-            report.warnings.append(
-                f"{label}: exporting pending jobs failed, they were not migrated: {exc!r}"
-            )
-        return []
-
-    async def _restore_recurring(
-        self,
-        new: Queue[T],
-        details: RecurringJobDetails[T],
-        now: Any,
-        delay_multiplier: float,
-        report: _ProxySwitchReport,
-    ) -> None:
-        next_run_at = details.next_run_at
-        try:
-            if details.interval_seconds is not None:
-                # The first occurrence on the new backend is at the recorded next_run_at
-                # (never early; at once if it already passed). start_delay is scaled by the
-                # new backend's delay_multiplier, so divide it out.
-                remaining = 0.0 if next_run_at is None else (next_run_at - now).total_seconds()
-                await new.schedule_recurring(
-                    details.data,
-                    job_id=details.job_id,
-                    interval_seconds=details.interval_seconds,
-                    start_delay=max(0.0, remaining) / delay_multiplier,
-                    priority=details.priority,
-                )
-            else:
-                # A cron schedule picks its next wall-clock time after now, which is the
-                # recorded next_run_at while that is still ahead; one due during the switch
-                # fires at once, with the id the old backend would have given it.
-                await new.schedule_recurring(
-                    details.data,
-                    job_id=details.job_id,
-                    cron_pattern=details.cron_pattern,
-                    timezone=getattr(details, "timezone", None),
-                    priority=details.priority,
-                )
-                if next_run_at is not None and next_run_at <= now:
-                    await new.enqueue(
-                        details.data,
-                        priority=details.priority,
-                        job_id=_occurrence_id(details.job_id, details),
-                    )
-        except Exception as exc:
-            report.lost += 1
-            report.warnings.append(
-                f"queue {self._name!r}: recurring job {details.job_id!r} not migrated: {exc!r}"
-            )
-            return
-        report.recurring += 1
-
-    async def _restore_pending(
-        self,
-        new: Queue[T],
-        job: PendingJob[T],
-        delay_multiplier: float,
-        report: _ProxySwitchReport,
-        label: str,
-    ) -> None:
-        delay = job.remaining_delay / delay_multiplier if job.remaining_delay > 0 else None
-        try:
-            await new.enqueue(job.data, priority=job.priority, start_delay=delay, job_id=job.id)
-        except Exception as exc:
-            report.lost += 1
-            report.warnings.append(f"{label}: pending job {job.id!r} not migrated: {exc!r}")
-            return
-        report.pending += 1
 
 
 def _coerce_config(plugin: QueuePlugin[Any], config: object) -> Any:
@@ -790,7 +183,7 @@ class QueueManager:
         await self._nursery.start(queue.run)
 
     def _live_proxies(self) -> list[QueueProxy[Any]]:
-        return [p for p in self._proxies.values() if not p._stopped]  # pyright: ignore[reportPrivateUsage]  # same module
+        return [p for p in self._proxies.values() if not p._is_stopped()]  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
     # -- the active backend -------------------------------------------------------------------
 
@@ -850,33 +243,27 @@ class QueueManager:
         new_queues = await self._start_new_queues(plugin, config)
         # Point of no return: no checkpoint since the last proxy was given a new queue.
         self._switching = True
-        warnings: list[str] = []
-        totals = _ProxySwitchReport()
+        reports: list[MigrationReport] = []
         with trio.CancelScope(shield=True):
             try:
-                multiplier = _delay_multiplier(config)
-                reports: list[_ProxySwitchReport] = []
+                multiplier = delay_multiplier_of(config)
 
                 async def switch_one(proxy: QueueProxy[Any], queue: Queue[Any]) -> None:
-                    reports.append(await proxy._switch(queue, multiplier))  # pyright: ignore[reportPrivateUsage]  # same module
+                    reports.append(await proxy._switch(queue, multiplier))  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
                 async with trio.open_nursery() as nursery:
                     for name, queue in new_queues.items():
                         nursery.start_soon(switch_one, self._proxies[name], queue)
                 self._plugin, self._config = plugin, config
-                for report in reports:
-                    totals.recurring += report.recurring
-                    totals.pending += report.pending
-                    totals.lost += report.lost
-                    warnings.extend(report.warnings)
             finally:
                 self._switching = False
                 await self._attach_latecomers()
+        total = combine_reports(reports)
         return SwitchResult(
-            success=totals.lost == 0,
-            migrated_recurring_jobs=totals.recurring,
-            migrated_pending_jobs=totals.pending,
-            warnings=warnings,
+            success=total.success,
+            migrated_recurring_jobs=total.recurring,
+            migrated_pending_jobs=total.pending,
+            warnings=list(total.warnings),
         )
 
     async def _probe(self, plugin: QueuePlugin[Any], config: Any) -> None:
@@ -922,13 +309,14 @@ class QueueManager:
         """Give proxies created during the switch a queue on the (now) active backend."""
         while self._latecomers:
             proxy = self._latecomers.pop(0)
-            if proxy._stopped or self._closed:  # pyright: ignore[reportPrivateUsage]  # same module
-                proxy._stopped = True  # pyright: ignore[reportPrivateUsage]  # same module
-                proxy._gate.set()  # pyright: ignore[reportPrivateUsage]  # same module
+            if self._closed:
+                proxy._abandon()  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
                 continue
+            if not proxy._awaits_first_queue():  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
+                continue  # stopped meanwhile, or given a queue by switch_delegate
             queue = self._plugin.create_queue(proxy.name, self._config)
             await self._start_queue(queue)
-            proxy._attach(queue)  # pyright: ignore[reportPrivateUsage]  # same module
+            proxy._attach(queue)  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
     async def _persist(self, plugin: QueuePlugin[Any], config: Any) -> list[str]:
         """Store the choice with a version above every one seen; problems become warnings."""
@@ -1089,7 +477,7 @@ class QueueManager:
         try:
             async with self._switch_lock, trio.open_nursery() as nursery:
                 for proxy in list(self._proxies.values()):
-                    nursery.start_soon(proxy._shutdown)  # pyright: ignore[reportPrivateUsage]  # same module
+                    nursery.start_soon(proxy.stop)
         finally:
             self._shut_down.set()
 
