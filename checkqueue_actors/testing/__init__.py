@@ -4,8 +4,13 @@
   (with the trio time it started) and can be told to fail, sleep or wait.
 - ``drain(queue)``: wait until nothing is pending or running; ``wait_until``
   polls any condition. Both work under pytest-trio's ``autojump_clock``.
-- ``QueueConformanceTests``: every contract test as a pytest class to subclass
-  with your backend's queue factory (see ``checkqueue_actors.testing.conformance``).
+- ``QueueConformanceTests``: the backend conformance suite as a pytest class to
+  subclass with your backend's queue factory; it is made of one mixin per area
+  (``EnqueueConformance``, ``OrderingConformance``, ``DedupConformance``,
+  ``GroupsConformance``, ``RetriesConformance``, ``ConcurrencyConformance``,
+  ``RecurringConformance``, ``LifetimesConformance``, ``StatsConformance``,
+  ``ExportConformance``), which a backend can also subclass on their own to run only
+  the areas it supports (see ``checkqueue_actors.testing.conformance``).
 - ``QueueStateMachine``: a Hypothesis state machine that checks a backend against a
   reference model over random interleavings (see ``checkqueue_actors.testing.stateful``).
 - ``checkqueue_actors.testing.pytest_plugin``: fixtures (``memory_queue``,
@@ -34,13 +39,46 @@ from ._waiting import drain as drain
 from ._waiting import is_virtual_clock as is_virtual_clock
 from ._waiting import wait_until as wait_until
 from .conformance import (
+    ConcurrencyConformance as ConcurrencyConformance,
+)
+from .conformance import (
+    ConformanceBase as ConformanceBase,
+)
+from .conformance import (
     ConformanceHarness as ConformanceHarness,
+)
+from .conformance import (
+    DedupConformance as DedupConformance,
+)
+from .conformance import (
+    EnqueueConformance as EnqueueConformance,
+)
+from .conformance import (
+    ExportConformance as ExportConformance,
+)
+from .conformance import (
+    GroupsConformance as GroupsConformance,
+)
+from .conformance import (
+    LifetimesConformance as LifetimesConformance,
 )
 from .conformance import (
     MakeQueue as MakeQueue,
 )
 from .conformance import (
+    OrderingConformance as OrderingConformance,
+)
+from .conformance import (
     QueueConformanceTests as QueueConformanceTests,
+)
+from .conformance import (
+    RecurringConformance as RecurringConformance,
+)
+from .conformance import (
+    RetriesConformance as RetriesConformance,
+)
+from .conformance import (
+    StatsConformance as StatsConformance,
 )
 from .conformance import (
     TimeMode as TimeMode,
@@ -60,4 +98,16 @@ __all__ = [
     "drain",
     "is_virtual_clock",
     "wait_until",
+    # the conformance areas (QueueConformanceTests is all of them) and their base
+    "ConformanceBase",
+    "EnqueueConformance",
+    "OrderingConformance",
+    "DedupConformance",
+    "GroupsConformance",
+    "RetriesConformance",
+    "ConcurrencyConformance",
+    "RecurringConformance",
+    "LifetimesConformance",
+    "StatsConformance",
+    "ExportConformance",
 ]

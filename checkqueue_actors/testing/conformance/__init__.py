@@ -1,0 +1,130 @@
+"""The backend conformance suite: how every ``Queue`` backend must behave, as pytest tests.
+
+The tests are grouped by area, one mixin class per area (each documents what it checks):
+
+- ``EnqueueConformance``: delivery of what was enqueued, job ids, argument errors, a full queue.
+- ``OrderingConformance``: priority, then availability, then FIFO; delayed jobs.
+- ``DedupConformance``: a ``job_id`` still in the queue makes ``enqueue`` a no-op.
+- ``GroupsConformance``: competing consumers (round-robin), broadcast to every group,
+  jobs waiting for the first group.
+- ``RetriesConformance``: backoff, ``max_retries``, per-group attempts and isolation,
+  retries keep their priority.
+- ``ConcurrencyConformance``: at most ``concurrency`` handlers run at once.
+- ``RecurringConformance``: interval and cron schedules, redeclaring, cancelling,
+  listing and details.
+- ``LifetimesConformance``: ``stop``, ``async with``, running in the caller's nursery,
+  calls before start and after stop, exceptions leaving unwrapped.
+- ``StatsConformance``: the counters of ``get_stats()``.
+- ``ExportConformance``: ``export_pending()`` after ``stop()``.
+
+``QueueConformanceTests`` is all of them together. Every mixin derives from
+``ConformanceBase``, which holds the settings and the fixtures.
+
+How to plug a backend in
+------------------------
+Subclass ``QueueConformanceTests`` (every area), or the mixins of the areas your
+backend supports, in a module pytest collects (the class name must start with
+``Test``); say which clock your backend's time lives on, and override the
+``make_queue`` fixture with a factory of fresh, unstarted queues::
+
+    import pytest
+    from checkqueue_actors.testing import MakeQueue, QueueConformanceTests
+
+    class TestMyBackend(QueueConformanceTests):
+        time_mode = "real"              # "virtual" if trio's MockClock drives your timers
+        real_delay_multiplier = 0.05    # real mode only: unscaled seconds -> real seconds
+
+        @pytest.fixture
+        def make_queue(self, my_server_url: str) -> MakeQueue:
+            def make(name, *, concurrency, max_queue_size, delay_multiplier):
+                return MyQueue(name, MyConfig(url=my_server_url, concurrency=concurrency,
+                                              max_queue_size=max_queue_size,
+                                              delay_multiplier=delay_multiplier))
+            return make
+
+Every test calls ``make_queue`` with a fresh, unique queue name, so a shared server
+needs no cleanup between tests (use a unique key prefix per test anyway if you can).
+The tests are marked ``trio`` themselves, so the suite runs whether or not the
+project sets pytest-trio's ``trio_mode``.
+
+Time modes:
+
+- ``"virtual"`` (the in-memory backend): each test runs on
+  ``MockClock(autojump_threshold=0)``, queues get ``delay_multiplier=1.0``, delays are
+  big (10 s, backoff 2-4-8 s) and times are compared exactly.
+- ``"real"`` (backends whose time lives elsewhere, like Redis): the real clock,
+  ``delay_multiplier=real_delay_multiplier``, times compared within
+  ``[expected - real_early_tolerance, expected + real_late_tolerance]`` and every wait
+  bounded by ``real_timeout`` seconds. Cron is not scaled, so in this mode the cron
+  firing test uses the six-field pattern ``*/2 * * * * *`` (every two seconds).
+
+Tests talk to the harness ``cq`` (a ``ConformanceHarness``): ``cq.queue()`` makes a
+queue, ``cq.sleep(10)`` sleeps ten unscaled seconds (scaled in real mode), and
+``cq.assert_elapsed`` compares durations the way the mode allows. Write extra,
+backend-specific tests in your subclass the same way.
+"""
+
+from __future__ import annotations
+
+from ._concurrency import ConcurrencyConformance
+from ._dedup import DedupConformance
+from ._enqueue import EnqueueConformance
+from ._export import ExportConformance
+from ._groups import GroupsConformance
+from ._harness import (
+    ConformanceBase,
+    ConformanceHarness,
+    MakeQueue,
+    TimeMode,
+    pending_is,
+    starts,
+)
+from ._lifetimes import LifetimesConformance
+from ._ordering import OrderingConformance
+from ._recurring import RecurringConformance
+from ._retries import RetriesConformance
+from ._stats import StatsConformance
+
+__all__ = [
+    "ConformanceBase",
+    "ConformanceHarness",
+    "MakeQueue",
+    "QueueConformanceTests",
+    "TimeMode",
+    # the areas
+    "EnqueueConformance",
+    "OrderingConformance",
+    "DedupConformance",
+    "GroupsConformance",
+    "RetriesConformance",
+    "ConcurrencyConformance",
+    "RecurringConformance",
+    "LifetimesConformance",
+    "StatsConformance",
+    "ExportConformance",
+]
+
+# The private helpers' names from when this package was one module, still importable.
+_pending_is = pending_is
+_starts = starts
+
+
+# pytest collects inherited tests base-most first, so listing the areas last to
+# first runs them in the order of the module docstring.
+class QueueConformanceTests(
+    ExportConformance,
+    StatsConformance,
+    LifetimesConformance,
+    RecurringConformance,
+    ConcurrencyConformance,
+    RetriesConformance,
+    GroupsConformance,
+    DedupConformance,
+    OrderingConformance,
+    EnqueueConformance,
+):
+    """Every conformance area: the tests of all the mixins, run against ``make_queue``.
+
+    See the module docstring for how to plug a backend in, and ``ConformanceBase`` for
+    the class attributes to set (``time_mode`` and the real-mode settings).
+    """
