@@ -317,7 +317,8 @@ class Storage(Protocol):
         ...
 
     async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
-        """Extend the leases of ``deliveries``.
+        """Extend the leases of ``deliveries`` (every third of ``lease_seconds``, even with
+        none held: a shared storage also marks this process's groups as alive then).
 
         Returns:
           Those whose lease this process no longer holds.

@@ -290,9 +290,11 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             )
 
     async def renew_leases(self) -> None:
-        """Extend the leases of the deliveries this process holds (the scheduler's duty)."""
-        if not self.held:
-            return
+        """Extend the leases of the deliveries this process holds (the scheduler's duty).
+
+        Called even when none is held: the storage also marks this process's groups as
+        alive then.
+        """
         lost = await self.storage.renew(list(self.held))
         report_lost(self.name, [delivery for delivery in lost if delivery in self.held])
 
