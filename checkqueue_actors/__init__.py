@@ -3,11 +3,13 @@
 Queues, priorities, delayed jobs, job-id dedup, broadcast consumer groups with
 round-robin inside a group, per-group retries with exponential backoff,
 bounded concurrency, recurring jobs (interval and cron), graceful stop,
-statistics and pluggable backends. See ``docs/`` for the guide.
+statistics and pluggable backends, observable through instruments. See ``docs/``
+for the guide.
 """
 
 from __future__ import annotations
 
+from ._actors.instruments import Instrument as Instrument
 from ._backends.memory import (
     InMemoryQueue as InMemoryQueue,
 )
@@ -81,6 +83,7 @@ __all__ = [
     "InMemoryQueue",
     "InMemoryQueueConfig",
     "InMemoryQueuePlugin",
+    "Instrument",
     "InvalidScheduleError",
     "MemoryConfigStore",
     "Migration",

@@ -35,7 +35,7 @@ from ._model import QueueStats, RecurringJobInfo, SwitchResult
 from ._proxy import QueueProxy
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Callable, Sequence
 
     from ._migration import MigrationReport
     from ._plugins import QueuePlugin, QueuePluginRegistry
@@ -126,8 +126,10 @@ class QueueManager:
         plugin: QueuePlugin[Any],
         config: Any,
         version: int,
+        instruments: Sequence[object] = (),
     ) -> None:
         self._registry = registry
+        self._instruments = tuple(instruments)
         self._store = store
         self._nursery = nursery
         self._plugin = plugin
@@ -170,11 +172,26 @@ class QueueManager:
             proxy = QueueProxy[Any](name, None, self._start_queue)
             self._latecomers.append(proxy)
         else:
-            queue = self._plugin.create_queue(name, self._config)
+            queue = self._create_queue(self._plugin, name, self._config)
             proxy = QueueProxy[Any](name, queue, self._start_queue)
             self._nursery.start_soon(self._run_queue, queue)
         self._proxies[name] = proxy
         return proxy
+
+    def _create_queue(self, plugin: QueuePlugin[Any], name: str, config: Any) -> Queue[Any]:
+        """A new queue of ``plugin``, observed by the manager's instruments."""
+        queue = plugin.create_queue(name, config)
+        if self._instruments:
+            add: Callable[[Sequence[object]], None] | None = getattr(queue, "add_instruments", None)
+            if add is None:
+                logger.warning(
+                    "queue %r of plugin %r takes no instruments: they will not observe it",
+                    name,
+                    plugin.id,
+                )
+            else:
+                add(self._instruments)
+        return queue
 
     async def _run_queue(self, queue: Queue[Any]) -> None:
         await queue.run()
@@ -291,7 +308,7 @@ class QueueManager:
                 if not missing:
                     return started
                 for name in missing:
-                    queue = plugin.create_queue(name, config)
+                    queue = self._create_queue(plugin, name, config)
                     try:
                         await self._start_queue(queue)
                     except BaseException:
@@ -314,7 +331,7 @@ class QueueManager:
                 continue
             if not proxy._awaits_first_queue():  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
                 continue  # stopped meanwhile, or given a queue by switch_delegate
-            queue = self._plugin.create_queue(proxy.name, self._config)
+            queue = self._create_queue(self._plugin, proxy.name, self._config)
             await self._start_queue(queue)
             proxy._attach(queue)  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
@@ -489,6 +506,7 @@ async def open_queue_manager(
     config_store: ConfigStore | None = None,
     default_plugin: str = "memory",
     default_config: Any = None,
+    instruments: Sequence[object] = (),
 ) -> AsyncGenerator[QueueManager, None]:
     """Open a queue manager that owns every queue it creates.
 
@@ -503,6 +521,8 @@ async def open_queue_manager(
       default_plugin: The plugin used when the store holds no choice.
       default_config: Its config (attrs instance or mapping); ``None`` means the
         plugin's defaults.
+      instruments: Observers of every queue the manager runs, on every backend it
+        switches to (see ``Instrument``).
     Yields:
       The ``QueueManager``.
     Raises:
@@ -520,7 +540,9 @@ async def open_queue_manager(
         config = _coerce_config(plugin, default_config)
     with single_exceptions_unwrapped():
         async with trio.open_nursery() as nursery:
-            manager = QueueManager(registry, config_store, nursery, plugin, config, version)
+            manager = QueueManager(
+                registry, config_store, nursery, plugin, config, version, instruments
+            )
             try:
                 yield manager
             finally:

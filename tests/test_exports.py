@@ -1,4 +1,4 @@
-"""The package root exports exactly the contract's names, under its own module name."""
+"""The package root exports exactly the public API's names, under its own module name."""
 
 from __future__ import annotations
 
@@ -40,11 +40,13 @@ CONTRACT_NAMES = {
     "BackendUnavailableError",
     "InvalidScheduleError",
     "SerializationError",
+    # operating a queue
+    "Instrument",
 }
 
 
 def test_all_is_the_contract() -> None:
-    """__all__ holds exactly the names CONTRACT.md lists for the package root."""
+    """__all__ holds exactly the names the public API promises at the package root."""
     assert set(checkqueue_actors.__all__) == CONTRACT_NAMES
     assert len(checkqueue_actors.__all__) == len(CONTRACT_NAMES)
 

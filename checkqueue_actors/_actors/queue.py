@@ -87,13 +87,24 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         self.running = 0
         """Handlers running now in this process."""
         self.stopping = False
-        self._instruments = Instruments(instruments)
+        self._instrument_list = tuple(instruments)
+        self._instruments = Instruments(self._instrument_list)
         self._routers: dict[str, GroupRouterActor] = {}
         self._workers = ConsumerActor(self)
         self._scheduler = SchedulerActor(self)
         self._actors: trio.Nursery | None = None
         self._handlers: trio.Nursery | None = None
         self._idle: trio.Event | None = None
+
+    def add_instruments(self, instruments: Sequence[object]) -> None:
+        """Let more instruments observe this queue (from now on).
+
+        Raises:
+          TypeError: for an object with none of the ``Instrument`` methods.
+        """
+        combined = (*self._instrument_list, *instruments)
+        self._instruments = Instruments(combined)
+        self._instrument_list = combined
 
     @property
     def handlers_nursery(self) -> trio.Nursery:

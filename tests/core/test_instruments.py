@@ -1,0 +1,146 @@
+"""Instruments observe every enqueue and delivery, from the runtime, without breaking either."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from checkqueue_actors import (
+    InMemoryQueue,
+    InMemoryQueueConfig,
+    InMemoryQueuePlugin,
+    Instrument,
+    QueueJob,
+    QueuePluginRegistry,
+    open_queue_manager,
+)
+from checkqueue_actors.testing import drain
+
+
+class Recorder(Instrument):
+    """Records every call as a tuple."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def job_enqueued(self, queue: Any, job: QueueJob[Any]) -> None:
+        self.calls.append(("enqueued", queue.name, job.id, job.data))
+
+    def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
+        self.calls.append(("started", group, job.id, job.attempts))
+
+    def delivery_finished(
+        self, queue: Any, group: str, job: QueueJob[Any], outcome: str, duration: float
+    ) -> None:
+        self.calls.append(("finished", group, job.id, outcome, duration))
+
+
+async def test_outcomes_of_deliveries(autojump_clock: trio.testing.MockClock) -> None:
+    """Completed, retrying and failed deliveries are reported with the handler's duration."""
+    recorder = Recorder()
+    config = InMemoryQueueConfig(concurrency=1)
+    queue: InMemoryQueue[str] = InMemoryQueue("q", config, instruments=[recorder])
+
+    async def handler(job: QueueJob[str]) -> None:
+        await trio.sleep(0.5)
+        if job.data == "bad":
+            raise ValueError("no")
+
+    async with queue:
+        await queue.consume(handler, consumer_group="g", max_retries=1)
+        await queue.enqueue("good", job_id="a")
+        await queue.enqueue("bad", job_id="b")
+        await queue.enqueue("good", job_id="a")  # a duplicate: not enqueued again
+        await drain(queue)
+    assert [c for c in recorder.calls if c[0] == "enqueued"] == [
+        ("enqueued", "q", "a", "good"),
+        ("enqueued", "q", "b", "bad"),
+    ]
+    finished = [c[:4] for c in recorder.calls if c[0] == "finished"]
+    assert finished == [
+        ("finished", "g", "a", "completed"),
+        ("finished", "g", "b", "retrying"),
+        ("finished", "g", "b", "failed"),
+    ]
+    assert all(c[4] == 0.5 for c in recorder.calls if c[0] == "finished")
+    started = [c for c in recorder.calls if c[0] == "started"]
+    assert started == [("started", "g", "a", 0), ("started", "g", "b", 0), ("started", "g", "b", 1)]
+
+
+async def test_a_hard_cancel_reports_released(autojump_clock: trio.testing.MockClock) -> None:
+    """A delivery interrupted by cancelling the queue's nursery is reported as released."""
+    recorder = Recorder()
+    queue: InMemoryQueue[str] = InMemoryQueue("q", instruments=[recorder])
+
+    async def handler(job: QueueJob[str]) -> None:
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(queue.run)
+        await queue.consume(handler, consumer_group="g")
+        await queue.enqueue("x", job_id="x")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [c[:4] for c in recorder.calls if c[0] == "finished"] == [
+        ("finished", "g", "x", "released")
+    ]
+
+
+async def test_a_raising_instrument_is_logged_once_and_ignored(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An instrument that raises breaks nothing; each broken method is logged once."""
+    done: list[str] = []
+
+    class Broken:
+        def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
+            raise RuntimeError("instrument bug")
+
+    async def handler(job: QueueJob[str]) -> None:
+        done.append(job.id)
+
+    queue: InMemoryQueue[str] = InMemoryQueue("q", instruments=[Broken()])
+    with caplog.at_level(logging.ERROR, logger="checkqueue_actors"):
+        async with queue:
+            await queue.consume(handler, consumer_group="g")
+            for i in range(3):
+                await queue.enqueue("x", job_id=f"j{i}")
+            await drain(queue)
+    assert done == ["j0", "j1", "j2"]
+    logged = [r for r in caplog.records if "instrument" in r.getMessage()]
+    assert len(logged) == 1
+
+
+def test_an_object_without_instrument_methods_is_refused() -> None:
+    """A TypeError at construction, not a silent no-op."""
+    with pytest.raises(TypeError, match="has none of the methods"):
+        InMemoryQueue("q", instruments=[object()])
+
+
+async def test_the_manager_instruments_every_queue_on_every_backend(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Instruments given to the manager observe its queues, before and after a switch."""
+    recorder = Recorder()
+    registry = QueuePluginRegistry()
+    registry.register(InMemoryQueuePlugin())
+    seen: list[str] = []
+
+    async def handler(job: QueueJob[str]) -> None:
+        seen.append(job.data)
+
+    async with open_queue_manager(registry, instruments=[recorder]) as manager:
+        queue = manager.get_queue("emails")
+        await queue.consume(handler, consumer_group="g")
+        await queue.enqueue("before")
+        await trio.testing.wait_all_tasks_blocked()
+        await manager.set_active_backend("memory", InMemoryQueueConfig(concurrency=2))
+        await queue.enqueue("after")
+        await trio.testing.wait_all_tasks_blocked()
+    assert seen == ["before", "after"]
+    assert [c[3] for c in recorder.calls if c[0] == "enqueued"] == ["before", "after"]
+    assert len([c for c in recorder.calls if c[0] == "finished"]) == 2
