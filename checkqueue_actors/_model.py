@@ -1,4 +1,4 @@
-"""Frozen values exchanged through the public API (CONTRACT.md, "Data")."""
+"""Frozen values exchanged through the public API."""
 
 from __future__ import annotations
 
@@ -67,9 +67,9 @@ class RecurringJobDetails(Generic[T]):
     next_run_at: datetime | None
     """UTC-aware time of the next occurrence, or ``None`` when none is planned."""
     timezone: str | None = attrs.field(default=None, eq=False)
-    """IANA timezone of a cron schedule (``None`` means UTC). An addition to the contract's
+    """IANA timezone of a cron schedule (``None`` means UTC). Added beside the other
     fields so that a backend switch can carry a cron schedule over unchanged; it takes no
-    part in equality, so details compare as the contract's six fields."""
+    part in equality, so details compare by the other six fields."""
 
 
 @attrs.frozen

@@ -22,7 +22,7 @@ Handler: TypeAlias = Callable[["QueueJob[T]"], Awaitable[None]]
 
 @runtime_checkable
 class Queue(Protocol[T]):
-    """The queue contract every backend implements (CONTRACT.md, "Queue[T]")."""
+    """What every queue implements, whatever its backend."""
 
     @property
     def name(self) -> str:
@@ -107,7 +107,7 @@ class Queue(Protocol[T]):
 
 
 class ConfigStore(Protocol):
-    """Versioned key-value storage shared by managers (CONTRACT.md, "Config stores")."""
+    """Versioned key-value storage shared by managers (where the backend choice lives)."""
 
     async def get(self, key: str) -> tuple[int, dict[str, Any]] | None:
         """The stored ``(version, value)`` of ``key``, or ``None``."""

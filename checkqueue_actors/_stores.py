@@ -1,7 +1,7 @@
 """Config stores: where managers keep (and share) the active backend choice.
 
 A store maps a key to ``(version, value)`` where ``value`` is a JSON-ready dict
-(CONTRACT.md, "Config stores"). Managers agree on the layout: ``"queue:active"``
+Managers agree on the layout: ``"queue:active"``
 holds ``{"plugin_id": ...}`` with the switch counter as its version, and
 ``<plugin id>`` holds that plugin's unstructured config with its
 ``config_version``.

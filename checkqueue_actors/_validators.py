@@ -1,4 +1,4 @@
-"""attrs validators with the strictness the contract asks for (no bool for int, etc.)."""
+"""attrs validators strict about types (no bool for int, etc.)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import sys
 
 import checkqueue_actors
 
-CONTRACT_NAMES = {
+PUBLIC_NAMES = {
     # data
     "QueueJob",
     "QueueStats",
@@ -47,8 +47,8 @@ CONTRACT_NAMES = {
 
 def test_all_is_the_contract() -> None:
     """__all__ holds exactly the names the public API promises at the package root."""
-    assert set(checkqueue_actors.__all__) == CONTRACT_NAMES
-    assert len(checkqueue_actors.__all__) == len(CONTRACT_NAMES)
+    assert set(checkqueue_actors.__all__) == PUBLIC_NAMES
+    assert len(checkqueue_actors.__all__) == len(PUBLIC_NAMES)
 
 
 def test_names_resolve_under_the_package() -> None:

@@ -2,8 +2,11 @@
 
 Accepts: deliveries in the queue's run queue (claim order), put there by the
 groups' routers, each holding a concurrency slot and assigned to a consumer.
-Emits: one outcome per delivery (``RuntimeQueue.run_delivery`` settles it), and
-the delivery's slot given back, or kept for the next job (chaining, below).
+Emits: one outcome per delivery (``RuntimeQueue.settle``: acked, retried after the
+policy's backoff, failed, or released), the instruments' ``delivery_started`` and
+``delivery_finished``, and the delivery's slot given back, or kept for the next
+job (chaining, below). Everything that happens around one handler run (timeouts,
+cancellation, outcomes) happens here, once, for every backend.
 
 The workers are one small pool per queue, grown on demand (a worker is started
 only when a delivery waits and no worker is idle), so the steady state spawns no
@@ -14,21 +17,32 @@ A worker whose handler returns takes the next delivery without a task switch. On
 idle worker is woken at a time (a second only if the first's handler blocks), so
 a burst of short jobs costs few task switches. With an in-process storage, a
 worker that finds the run queue empty claims its group's next job itself and keeps
-its slot (``RuntimeQueue.chain`` says when that changes nothing observable).
+its slot (``chain`` says when that changes nothing observable).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .._queue_base import current_handler_queue
+from .._state import policy
 from .._state.policy import CHAIN_MAX
+from .._storage import Settle
 
 if TYPE_CHECKING:
+    from .._model import QueueJob
+    from .._storage import Delivery
     from .queue import RuntimeQueue
 
 __all__ = ["ConsumerActor"]
+
+logger = logging.getLogger("checkqueue_actors")
+
+_ACK = Settle.ACK
+_RETRY = Settle.RETRY
 
 
 class ConsumerActor:
@@ -42,6 +56,15 @@ class ConsumerActor:
         """Workers woken (or started) that have not taken a delivery yet."""
         self.retiring = False
         """Set at stop, once no delivery will come: idle workers leave."""
+        self.running = 0
+        """Handlers running now."""
+        self._idle_event: trio.Event | None = None
+
+    async def wait_idle(self) -> None:
+        """Wait until no handler runs (the queue is stopping: none will start)."""
+        while self.running:
+            self._idle_event = trio.Event()
+            await self._idle_event.wait()
 
     def wake(self) -> None:
         """A delivery waits in the run queue: make sure a worker is coming for it."""
@@ -94,9 +117,119 @@ class ConsumerActor:
                 # one woken at a time: a handler that does not block chains to it first
                 self.wake()
             while delivery is not None:
-                await rt.run_delivery(delivery)
+                await self.run_delivery(delivery)
                 chained += 1
                 if chained >= CHAIN_MAX:
                     chained = 0
                     await trio.lowlevel.checkpoint()  # handlers that never yield: let others run
-                delivery = rt.chain(delivery)
+                delivery = self.chain(delivery)
+
+    def chain(self, done: Delivery) -> Delivery | None:
+        """After ``done`` ran: keep its slot for the group's next job, or give the slot back.
+
+        A worker may claim and run the next job of its group itself (an in-process
+        storage only) when that changes nothing observable: the queue is not
+        stopping, no delivery waits in the run queue (it would start after a later
+        job), and no other group's router waits for a slot (slots stay fair between
+        groups). Round-robin is kept: the job goes to the group's next consumer.
+        """
+        rt = self._rt
+        local = rt.local
+        slots = rt.slots
+        if local is not None and not rt.stopping and not rt.run_queue:
+            router = rt.routers[done.group]
+            if slots.waiters <= router.waiting_for_slot:
+                claimed = local.claim_one_nowait(done.group)
+                if claimed is not None:
+                    only = router.only
+                    claimed.consumer = only if only is not None else router.consumers.next()
+                    return claimed
+        slots.give(1)
+        return None
+
+    async def run_delivery(self, delivery: Delivery) -> None:
+        """Run one delivery's handler and settle its outcome."""
+        rt = self._rt
+        if rt.stopping:  # read each time: stop() may come during any handler
+            # no new handler starts once stop() was called
+            rt.settle(delivery, Settle.RELEASE, None)
+            return
+        job = delivery.job
+        if job is None:
+            logger.error(
+                "queue %r group %r: a stored job cannot be decoded (%s); failed without retries",
+                rt.name,
+                delivery.group,
+                delivery.error,
+            )
+            rt.settle(delivery, Settle.FAIL, delivery.error or "undecodable job")
+            return
+        instruments = rt.instruments
+        if instruments.delivery_started:
+            instruments.call(instruments.delivery_started, rt, delivery.group, job)
+        started = trio.current_time() if instruments.delivery_finished else 0.0
+        self.running += 1
+        reset = current_handler_queue.set(rt)
+        try:
+            await delivery.consumer.handler(job)
+        except Exception as exc:
+            how, detail = self._failed(delivery, job, exc)
+        except BaseException:
+            # cancelled (a hard stop) or interrupted: the job goes back, at least once
+            rt.settle(delivery, Settle.RELEASE, None)
+            self._finished(delivery, job, "released", started)
+            raise
+        else:
+            how, detail = _ACK, None
+        finally:
+            current_handler_queue.reset(reset)
+            self.running -= 1
+            if not self.running and self._idle_event is not None:  # stop() waits for it
+                self._idle_event.set()
+        local = rt.local
+        if local is not None:
+            local.settle_nowait(delivery, how, detail)
+        else:
+            rt.settle(delivery, how, detail)
+        if instruments.delivery_finished:
+            outcome = "completed" if how is _ACK else "retrying" if how is _RETRY else "failed"
+            self._finished(delivery, job, outcome, started)
+
+    def _failed(self, delivery: Delivery, job: QueueJob[Any], exc: Exception) -> tuple[Settle, Any]:
+        """The outcome of a failed run: a retry after the policy's backoff, or a failure."""
+        rt = self._rt
+        attempts = job.attempts
+        if policy.should_retry(attempts, delivery.max_retries):
+            logger.info(
+                "queue %r group %r: job %r failed (attempt %d), retrying: %r",
+                rt.name,
+                delivery.group,
+                job.id,
+                attempts + 1,
+                exc,
+            )
+            return Settle.RETRY, policy.retry_delay(attempts + 1, rt.delay_multiplier)
+        logger.warning(
+            "queue %r group %r: job %r failed for good after %d attempt(s): %r",
+            rt.name,
+            delivery.group,
+            job.id,
+            attempts + 1,
+            exc,
+            exc_info=exc,
+        )
+        return Settle.FAIL, f"{type(exc).__name__}: {exc}"
+
+    def _finished(
+        self, delivery: Delivery, job: QueueJob[Any], outcome: str, started: float
+    ) -> None:
+        instruments = self._rt.instruments
+        if instruments.delivery_finished:
+            instruments.call(
+                instruments.delivery_finished,
+                self._rt,
+                delivery.group,
+                job,
+                outcome,
+                trio.current_time() - started,
+            )

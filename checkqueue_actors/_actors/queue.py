@@ -27,7 +27,7 @@ import trio
 
 from .._errors import QueueStoppedError
 from .._model import QueueJob
-from .._queue_base import BaseQueue, LifeState, current_handler_queue
+from .._queue_base import BaseQueue, LifeState
 from .._state import policy
 from .._state.cron import CronSchedule, load_zone
 from .._storage import InProcessStorage, NewJob, ScheduleSpec, Settle
@@ -50,9 +50,6 @@ __all__ = ["RuntimeQueue"]
 T = TypeVar("T")
 
 logger = logging.getLogger("checkqueue_actors")
-
-_ACK = Settle.ACK
-_RETRY = Settle.RETRY
 
 
 class RuntimeQueue(BaseQueue[T], Generic[T]):
@@ -84,17 +81,16 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         self.held: dict[Delivery, None] = {}
         """Deliveries claimed and not decided yet, under a lease (storages with leases)."""
         self._leases = storage.lease_seconds is not None
-        self.running = 0
-        """Handlers running now in this process."""
         self.stopping = False
         self._instrument_list = tuple(instruments)
-        self._instruments = Instruments(self._instrument_list)
-        self._routers: dict[str, GroupRouterActor] = {}
+        self.instruments = Instruments(self._instrument_list)
+        """The instruments observing this queue, gathered by hook."""
+        self.routers: dict[str, GroupRouterActor] = {}
+        """The router of each group consuming in this process."""
         self._workers = ConsumerActor(self)
         self._scheduler = SchedulerActor(self)
         self._actors: trio.Nursery | None = None
         self._handlers: trio.Nursery | None = None
-        self._idle: trio.Event | None = None
 
     def add_instruments(self, instruments: Sequence[object]) -> None:
         """Let more instruments observe this queue (from now on).
@@ -103,8 +99,13 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           TypeError: for an object with none of the ``Instrument`` methods.
         """
         combined = (*self._instrument_list, *instruments)
-        self._instruments = Instruments(combined)
+        self.instruments = Instruments(combined)
         self._instrument_list = combined
+
+    @property
+    def running(self) -> int:
+        """Handlers running now in this process."""
+        return self._workers.running
 
     @property
     def handlers_nursery(self) -> trio.Nursery:
@@ -126,7 +127,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                     self._handlers = handlers
                     async with trio.open_nursery() as actors:
                         self._actors = actors
-                        for router in self._routers.values():  # none yet; keep it explicit
+                        for router in self.routers.values():  # none yet; keep it explicit
                             actors.start_soon(router.run)
                         self._mark_started(task_status)
                         await self._stop_requested.wait()
@@ -137,9 +138,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                     self._actors = None
                     # nothing is claimed any more: deliveries not started go back at once
                     self._release_unstarted()
-                    while self.running:
-                        self._idle = trio.Event()
-                        await self._idle.wait()
+                    await self._workers.wait_idle()
                     self._workers.retire()
                     handlers.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
                 if self.writer is not None:
@@ -194,112 +193,6 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         assert writer is not None
         writer.add((delivery, how, detail))
 
-    def chain(self, done: Delivery) -> Delivery | None:
-        """After ``done`` ran: keep its slot for the group's next job, or give the slot back.
-
-        A worker may claim and run the next job of its group itself (an in-process
-        storage only) when that changes nothing observable: the queue is not
-        stopping, no delivery waits in the run queue (it would start after a later
-        job), and no other group's router waits for a slot (slots stay fair between
-        groups). Round-robin is kept: the job goes to the group's next consumer.
-        """
-        local = self.local
-        slots = self.slots
-        if local is not None and not self.stopping and not self.run_queue:
-            router = self._routers[done.group]
-            if slots.waiters <= router.waiting_for_slot:
-                claimed = local.claim_one_nowait(done.group)
-                if claimed is not None:
-                    only = router.only
-                    claimed.consumer = only if only is not None else router.consumers.next()
-                    return claimed
-        slots.give(1)
-        return None
-
-    async def run_delivery(self, delivery: Delivery) -> None:
-        """Run one delivery's handler and settle its outcome."""
-        if self.stopping:
-            # no new handler starts once stop() was called
-            self.settle(delivery, Settle.RELEASE, None)
-            return
-        job = delivery.job
-        if job is None:
-            logger.error(
-                "queue %r group %r: a stored job cannot be decoded (%s); failed without retries",
-                self.name,
-                delivery.group,
-                delivery.error,
-            )
-            self.settle(delivery, Settle.FAIL, delivery.error or "undecodable job")
-            return
-        instruments = self._instruments
-        if instruments.delivery_started:
-            instruments.call(instruments.delivery_started, self, delivery.group, job)
-        started = trio.current_time() if instruments.delivery_finished else 0.0
-        self.running += 1
-        reset = current_handler_queue.set(self)
-        try:
-            await delivery.consumer.handler(job)
-        except Exception as exc:
-            how, detail = self._failed(delivery, job, exc)
-        except BaseException:
-            # cancelled (a hard stop) or interrupted: the job goes back, at least once
-            self.settle(delivery, Settle.RELEASE, None)
-            self._delivery_finished(delivery, job, "released", started)
-            raise
-        else:
-            how, detail = _ACK, None
-        finally:
-            current_handler_queue.reset(reset)
-            self.running -= 1
-            if not self.running and self._idle is not None:  # stop() waits for the last
-                self._idle.set()
-        local = self.local
-        if local is not None:
-            local.settle_nowait(delivery, how, detail)
-        else:
-            self.settle(delivery, how, detail)
-        if instruments.delivery_finished:
-            outcome = "completed" if how is _ACK else "retrying" if how is _RETRY else "failed"
-            self._delivery_finished(delivery, job, outcome, started)
-
-    def _failed(self, delivery: Delivery, job: QueueJob[Any], exc: Exception) -> tuple[Settle, Any]:
-        attempts = job.attempts
-        if policy.should_retry(attempts, delivery.max_retries):
-            logger.info(
-                "queue %r group %r: job %r failed (attempt %d), retrying: %r",
-                self.name,
-                delivery.group,
-                job.id,
-                attempts + 1,
-                exc,
-            )
-            return Settle.RETRY, policy.retry_delay(attempts + 1, self.delay_multiplier)
-        logger.warning(
-            "queue %r group %r: job %r failed for good after %d attempt(s): %r",
-            self.name,
-            delivery.group,
-            job.id,
-            attempts + 1,
-            exc,
-            exc_info=exc,
-        )
-        return Settle.FAIL, f"{type(exc).__name__}: {exc}"
-
-    def _delivery_finished(
-        self, delivery: Delivery, job: QueueJob[Any], outcome: str, started: float
-    ) -> None:
-        instruments = self._instruments
-        if instruments.delivery_finished:
-            instruments.call(
-                instruments.delivery_finished,
-                self,
-                delivery.group,
-                job,
-                outcome,
-                trio.current_time() - started,
-            )
-
     async def renew_leases(self) -> None:
         """Extend the leases of the deliveries this process holds (the scheduler's duty).
 
@@ -324,7 +217,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
     # -- producing ----------------------------------------------------------------------------
 
     def _job_enqueued(self, job: NewJob) -> None:
-        instruments = self._instruments
+        instruments = self.instruments
         instruments.call(
             instruments.job_enqueued,
             self,
@@ -373,7 +266,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             stored = local.enqueue_nowait(the_id, payload, checked_priority, delay)
         else:
             stored = await self.storage.enqueue(NewJob(the_id, payload, checked_priority, delay))
-        if stored and self._instruments.job_enqueued:
+        if stored and self.instruments.job_enqueued:
             self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
         return the_id
 
@@ -430,7 +323,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         ]
         if jobs:
             await self.storage.enqueue_many(jobs)
-            if self._instruments.job_enqueued:
+            if self.instruments.job_enqueued:
                 for job, data in zip(jobs, datas, strict=True):
                     job.data = data
                     self._job_enqueued(job)
@@ -461,9 +354,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         if self.stopping:
             msg = f"queue {self.name!r} has been stopped"
             raise QueueStoppedError(msg)
-        router = self._routers.get(consumer_group)
+        router = self.routers.get(consumer_group)
         if router is None:
-            router = self._routers[consumer_group] = GroupRouterActor(
+            router = self.routers[consumer_group] = GroupRouterActor(
                 self, consumer_group, max_retries
             )
             router.add_consumer(handler)
@@ -473,7 +366,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             router.add_consumer(handler)
 
     def _check_group(self, group: str, max_retries: int) -> None:
-        router = self._routers.get(group)
+        router = self.routers.get(group)
         if router is not None and router.max_retries != max_retries:
             msg = (
                 f"consumer group {group!r} has max_retries={router.max_retries}; "

@@ -106,7 +106,7 @@ class GroupRouterActor:
                 # stop() cancels this task at its next checkpoint; claiming meanwhile would
                 # hand out jobs that are given back at once, over and over
                 await trio.sleep_forever()
-            if not slots.take_nowait(1):
+            if not slots.take_one_nowait():
                 self.waiting_for_slot = True
                 try:
                     await slots.take(1)

@@ -150,7 +150,10 @@ class MemoryStorage:
             if delay > 0:
                 self._timer_added(now + delay)
             elif self._sleepers:  # a router waits, so groups exist: the job is ready for all
-                self._wake_groups()
+                sleepers = self._sleepers
+                for bell in sleepers.values():
+                    bell.ring()
+                sleepers.clear()
         return stored
 
     async def enqueue(self, job: NewJob) -> bool:

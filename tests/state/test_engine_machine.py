@@ -1,7 +1,7 @@
 """The sans-IO QueueEngine against a naive list model (Hypothesis stateful test).
 
 Checks after every step: per-group claim order (priority, then availability time,
-then enqueue order), per-group retries with the contract's backoff, dedup while a
+then enqueue order), per-group retries with the ``2 ** attempt`` backoff, dedup while a
 job is anywhere in the queue, the pending count, and that a job's state is freed
 once every group is done with it.
 """
