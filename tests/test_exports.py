@@ -82,3 +82,27 @@ def test_py_typed_is_shipped() -> None:
     from importlib.resources import files
 
     assert files("checkqueue_actors").joinpath("py.typed").is_file()
+
+
+def test_the_storage_module_is_the_backend_authors_api() -> None:
+    """``checkqueue_actors.storage`` exports the storage protocol and the runtime queue."""
+    import checkqueue_actors.storage as storage
+
+    assert set(storage.__all__) == {
+        "ClaimTicket",
+        "Delivery",
+        "InProcessStorage",
+        "MemoryStorage",
+        "NewJob",
+        "Outcome",
+        "ReapReport",
+        "RuntimeQueue",
+        "ScheduleSpec",
+        "Settle",
+        "Storage",
+    }
+    for name in storage.__all__:
+        obj = getattr(storage, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "checkqueue_actors.storage", name
+    assert issubclass(checkqueue_actors.InMemoryQueue, storage.RuntimeQueue)

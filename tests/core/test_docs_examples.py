@@ -1,4 +1,4 @@
-"""Run the README example and the tutorial's runnable code blocks, so the docs cannot rot.
+"""Run the runnable code blocks of the README, the tutorial and the how-to guides.
 
 A fenced block preceded by an HTML comment is picked up:
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ("README.md", "docs/tutorial.md")
+DOCS = ("README.md", "docs/tutorial.md", "docs/how-to/writing-a-backend-plugin.md")
 
 _BLOCK = re.compile(
     r"^<!-- doctest: (?P<kind>run|output|pytest) -->\n"
