@@ -49,16 +49,18 @@ from ..._queue_base import (
     current_handler_queue,
 )
 from ..._state.cron import CronSchedule, load_zone
-from ._scripts import SCRIPTS
-from ._settings import (
+from ._clients import (
     Client,
-    RedisQueueConfig,
     backend_error,
-    endpoint_of,
     is_backend_error,
-    key_base,
     make_client,
     make_script_client,
+)
+from ._scripts import SCRIPTS
+from ._settings import (
+    RedisQueueConfig,
+    endpoint_of,
+    key_base,
     require_config,
     seconds_to_ms,
 )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 from coredis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
-    from ._settings import Client
+    from ._clients import Client
     from ._wire import ScriptClient
 
 __all__ = ["SCRIPTS", "Script"]

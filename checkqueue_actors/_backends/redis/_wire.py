@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Sequence
 
-    from ._settings import Endpoint
+    from ._endpoint import Endpoint
 
 __all__ = ["Pipeline", "PyReader", "ScriptClient", "encode_command", "make_reader", "parse_reply"]
 
