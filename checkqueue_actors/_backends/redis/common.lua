@@ -215,46 +215,83 @@ local function requeue(g, id, jk)
   wake(g)
 end
 
+-- occurrences of a schedule count the claims not given back: a started occurrence
+-- is kept when its schedule is replaced or cancelled
+local function unstart(jk)
+  if redis.call('HEXISTS', jk, 'sc') == 1 then
+    redis.call('HINCRBY', jk, 'st', -1)
+  end
+end
+
+local function started(jk)
+  return tonumber(redis.call('HGET', jk, 'st') or '0') > 0
+end
+
 local function drop_lease(dk)
   redis.call('ZREM', B .. 'active', dk)
   redis.call('HDEL', B .. 'lease', dk)
 end
 
--- complete the deliveries given as (dkey, token) pairs in args from index `from` on,
--- each one whose lease its token still holds. returns one status per delivery, in
--- order: 1 acked, 0 the lease was lost (another holder now)
-local function ack_deliveries(args, from)
+-- settle the outcomes given in args from index `from` on: failed_max, then four
+-- values per delivery: dkey, token, how (0 ack, 1 retry, 2 fail, 3 release) and
+-- detail (retry: the delay in ms, decided by the caller; fail: the error text;
+-- otherwise empty). An outcome is applied only where its token still holds the
+-- lease (a delivery taken over by another holder is not touched).
+-- returns one status per outcome, in order: 1 written, 0 the lease was lost
+local function settle_outcomes(args, from)
   local out = {}
-  local stats = 0
-  for c = from, #args, 1000 do
-    local last = math.min(#args - 1, c + 998)
-    local dks = {}
-    for i = c, last, 2 do
-      dks[#dks + 1] = args[i]
+  if #args < from + 4 then
+    return out
+  end
+  -- every check before any write: a bad request changes nothing
+  for i = from + 1, #args, 4 do
+    local how = args[i + 2]
+    if how == '1' then
+      if not tonumber(args[i + 3]) then
+        error('settle: bad retry delay ' .. tostring(args[i + 3]))
+      end
+    elseif how ~= '0' and how ~= '2' and how ~= '3' then
+      error('settle: bad outcome ' .. tostring(how))
     end
-    if #dks == 0 then
-      break
+  end
+  local maxf = tonumber(args[from]) or 0
+  local now = nil
+  local completed = 0
+  local retried = false
+  for c = from + 1, #args, 1000 do
+    local last = math.min(#args - 3, c + 996)
+    local dks = {}
+    for i = c, last, 4 do
+      dks[#dks + 1] = args[i]
     end
     local held = redis.call('HMGET', B .. 'lease', unpack(dks))
     local done = {}
+    local at = {}
     for k, dk in ipairs(dks) do
-      if held[k] == args[c + 2 * k - 1] then
+      local i = c + 4 * (k - 1)
+      -- a delivery given twice in one call is settled once (the first wins)
+      if held[k] == args[i + 1] and not at[dk] then
         done[#done + 1] = dk
+        at[dk] = i
         out[#out + 1] = 1
       else
-        out[#out + 1] = 0
+        out[#out + 1] = held[k] == args[i + 1] and 1 or 0
       end
     end
     if #done > 0 then
       redis.call('ZREM', B .. 'active', unpack(done))
       redis.call('HDEL', B .. 'lease', unpack(done))
-      stats = stats + #done
-      for _, dk in ipairs(done) do
-        local g, id = split_dkey(dk)
-        local jk = B .. 'j:' .. id
+    end
+    for _, dk in ipairs(done) do
+      local i = at[dk]
+      local how = args[i + 2]
+      local g, id = split_dkey(dk)
+      local jk = B .. 'j:' .. id
+      if how == '0' then
+        completed = completed + 1
         local j = redis.call('HMGET', jk, 'rem', 'sc')
         if j[1] then
-          -- as finish(): the job leaves the queue when every group is done with it
+          -- as finish(), with the group's marks dropped in the same write
           local rem = tonumber(j[1]) - 1
           if rem <= 0 then
             if j[2] then
@@ -266,11 +303,30 @@ local function ack_deliveries(args, from)
             redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g)
           end
         end
+      elseif redis.call('EXISTS', jk) == 1 then
+        if how == '1' then
+          now = now or now_ms()
+          redis.call('HINCRBY', jk, 'a:' .. g, 1)
+          redis.call('ZADD', B .. 'retry', now + tonumber(args[i + 3]), dk)
+          add_waiting(jk)
+          retried = true
+        elseif how == '2' then
+          now = now or now_ms()
+          local a = tonumber(redis.call('HGET', jk, 'a:' .. g) or '0')
+          record_failure(g, id, jk, a, args[i + 3], maxf, now)
+          finish(jk, id)
+        else
+          unstart(jk)
+          requeue(g, id, jk)
+        end
       end
     end
   end
-  if stats > 0 then
-    redis.call('HINCRBY', B .. 'stats', 'completed', stats)
+  if completed > 0 then
+    redis.call('HINCRBY', B .. 'stats', 'completed', completed)
+  end
+  if retried then
+    wake_timer()
   end
   return out
 end
