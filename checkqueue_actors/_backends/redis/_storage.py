@@ -136,10 +136,24 @@ class RedisDelivery(Delivery):
         self.error = error
 
 
-def _outcome_args(args: list[str | float | bytes], outcomes: Sequence[Outcome]) -> None:
-    """Append ``outcomes`` as ``settle_outcomes`` (common.lua) reads them."""
-    for delivery, how, detail in outcomes:
+def _outcome_args(
+    args: list[str | float | bytes], outcomes: Sequence[Outcome], failed_max: int
+) -> list[Outcome]:
+    """Append ``outcomes`` as ``settle_outcomes`` (common.lua) reads them: the acks
+    first, two values each, then the others, four values each. Returns the outcomes
+    in the order the script answers for them."""
+    acks: list[Outcome] = []
+    others: list[Outcome] = []
+    for outcome in outcomes:
+        (acks if outcome[1] is Settle.ACK else others).append(outcome)
+    args += (failed_max, len(acks))
+    for delivery, _, _ in acks:
         d: RedisDelivery = delivery  # type: ignore[assignment]  # this storage's own
+        args += (d.dkey, d.token)
+    if not others:
+        return acks
+    for delivery, how, detail in others:
+        d = delivery  # type: ignore[assignment]
         if how is Settle.RETRY:
             value: str | int = seconds_to_ms(detail)
         elif how is Settle.FAIL:
@@ -147,6 +161,7 @@ def _outcome_args(args: list[str | float | bytes], outcomes: Sequence[Outcome]) 
         else:
             value = ""
         args += (d.dkey, d.token, _HOW[how], value)
+    return acks + others
 
 
 @final
@@ -381,12 +396,10 @@ class RedisStorage:
         """Send one ``claim`` script (settle ``outcomes``, then claim) on the group's
         pipeline without waiting for its reply; on a Redis Cluster, run it at once."""
         args: list[str | float | bytes] = [n, self._lease_ms, self._token_prefix, 1, group]
-        if outcomes:
-            args.append(self.config.failed_jobs_max)
-            _outcome_args(args, outcomes)
+        order = _outcome_args(args, outcomes, self.config.failed_jobs_max) if outcomes else []
         scripts = self._scripts
         if scripts is None:
-            return ClaimTicket(group, n, outcomes, (None, await self._claim_now(args)))
+            return ClaimTicket(group, n, outcomes, (None, await self._claim_now(args), order))
         line = self._lines.get(group)
         if line is None:
             try:
@@ -416,7 +429,7 @@ class RedisStorage:
             if is_backend_error(exc):
                 raise backend_error(self._address, exc) from exc
             raise
-        return ClaimTicket(group, n, outcomes, (line, args))
+        return ClaimTicket(group, n, outcomes, (line, args, order))
 
     async def _claim_now(self, args: Sequence[str | float | bytes]) -> Any:
         """Run a claim and wait for its reply (shielded: a claim that reached the server
@@ -428,10 +441,10 @@ class RedisStorage:
         """Read a claim's reply (in send order), decode its deliveries and set
         ``ticket.lost``. A claim answered NOSCRIPT (the server forgot its scripts) runs
         again whole; any other failure breaks the group's pipeline."""
-        line, sent = ticket.state
+        line, sent, order = ticket.state
         if line is None:
             await trio.lowlevel.checkpoint_if_cancelled()
-            return self._deliveries(ticket, sent)
+            return self._deliveries(ticket, sent, order)
         if line.pipe.closed:
             await trio.lowlevel.checkpoint_if_cancelled()
             raise BackendUnavailableError(self._address, "the claim's connection was closed")
@@ -447,16 +460,15 @@ class RedisStorage:
             if is_backend_error(exc):
                 raise backend_error(self._address, exc) from exc
             raise
-        return self._deliveries(ticket, raw)
+        return self._deliveries(ticket, raw, order)
 
-    def _deliveries(self, ticket: ClaimTicket, raw: list[Any]) -> list[Delivery]:
-        outcomes = ticket.outcomes
-        if outcomes:
-            end = len(raw) - len(outcomes)
+    def _deliveries(
+        self, ticket: ClaimTicket, raw: list[Any], order: list[Outcome]
+    ) -> list[Delivery]:
+        if order:
+            end = len(raw) - len(order)
             ticket.lost = [
-                outcome[0]
-                for outcome, status in zip(outcomes, raw[end:], strict=True)
-                if not _int(status)
+                outcome[0] for outcome, status in zip(order, raw[end:], strict=True) if not status
             ]
             raw = raw[:end]
         group = ticket.group
@@ -501,12 +513,10 @@ class RedisStorage:
         if not outcomes:
             await trio.lowlevel.checkpoint()
             return []
-        args: list[str | float | bytes] = [self.config.failed_jobs_max]
-        _outcome_args(args, outcomes)
+        args: list[str | float | bytes] = []
+        order = _outcome_args(args, outcomes, self.config.failed_jobs_max)
         statuses = await self._script("settle", *args)
-        return [
-            outcome[0] for outcome, status in zip(outcomes, statuses, strict=True) if not status
-        ]
+        return [outcome[0] for outcome, status in zip(order, statuses, strict=True) if not status]
 
     async def wait_for_work(self, group: str, wait_seconds: float) -> None:
         """Block on the group's wake list (one token is pushed per job made ready)."""

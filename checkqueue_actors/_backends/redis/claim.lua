@@ -1,5 +1,5 @@
 -- ARGV: n, lease_ms, token_prefix, ngroups, group1..groupK, then the outcomes to
--- settle first (failed_max, then dkey, token, how, detail per delivery: see
+-- settle first (failed_max, the number of acks, the acks, the other outcomes: see
 -- settle_outcomes). Settles the outcomes (the runtime's writer lets them ride on
 -- the next claim), then moves up to n ready jobs into the active set under a lease,
 -- taking from the groups in the order given until n are taken (the runtime claims

@@ -232,19 +232,27 @@ local function drop_lease(dk)
   redis.call('HDEL', B .. 'lease', dk)
 end
 
--- settle the outcomes given in args from index `from` on: failed_max, then four
--- values per delivery: dkey, token, how (0 ack, 1 retry, 2 fail, 3 release) and
--- detail (retry: the delay in ms, decided by the caller; fail: the error text;
--- otherwise empty). An outcome is applied only where its token still holds the
--- lease (a delivery taken over by another holder is not touched).
--- returns one status per outcome, in order: 1 written, 0 the lease was lost
+-- settle the outcomes given in args from index `from` on: failed_max, the number
+-- of acks k, then dkey and token of each acked delivery (k pairs), then four
+-- values per other outcome: dkey, token, how (1 retry, 2 fail, 3 release; 0 ack
+-- is accepted too) and detail (retry: the delay in ms, decided by the caller;
+-- fail: the error text; otherwise empty). An outcome is applied only where its
+-- token still holds the lease (a delivery taken over by another holder is not
+-- touched).
+-- returns one status per outcome, acks first, then the others, each in the order
+-- given: 1 written, 0 the lease was lost
 local function settle_outcomes(args, from)
   local out = {}
-  if #args < from + 4 then
+  if #args < from then
     return out
   end
+  local maxf, nacks = tonumber(args[from]), tonumber(args[from + 1])
+  local rest = from + 2 + 2 * (nacks or 0)
   -- every check before any write: a bad request changes nothing
-  for i = from + 1, #args, 4 do
+  if not (maxf and nacks) or nacks < 0 or rest > #args + 1 or (#args + 1 - rest) % 4 ~= 0 then
+    error('settle: bad arguments')
+  end
+  for i = rest, #args, 4 do
     local how = args[i + 2]
     if how == '1' then
       if not tonumber(args[i + 3]) then
@@ -254,37 +262,44 @@ local function settle_outcomes(args, from)
       error('settle: bad outcome ' .. tostring(how))
     end
   end
-  local maxf = tonumber(args[from]) or 0
+  local dks, toks, hows, details = {}, {}, {}, {}
+  for i = from + 2, rest - 1, 2 do
+    dks[#dks + 1] = args[i]
+    toks[#toks + 1] = args[i + 1]
+    hows[#hows + 1] = '0'
+  end
+  for i = rest, #args, 4 do
+    local k = #dks + 1
+    dks[k] = args[i]
+    toks[k] = args[i + 1]
+    hows[k] = args[i + 2]
+    details[k] = args[i + 3]
+  end
   local now = nil
   local completed = 0
   local retried = false
-  for c = from + 1, #args, 1000 do
-    local last = math.min(#args - 3, c + 996)
-    local dks = {}
-    for i = c, last, 4 do
-      dks[#dks + 1] = args[i]
-    end
-    local held = redis.call('HMGET', B .. 'lease', unpack(dks))
+  local at = {}
+  for c = 1, #dks, 1000 do
+    local last = math.min(#dks, c + 999)
+    local held = redis.call('HMGET', B .. 'lease', unpack(dks, c, last))
     local done = {}
-    local at = {}
-    for k, dk in ipairs(dks) do
-      local i = c + 4 * (k - 1)
+    for k = c, last do
+      local dk = dks[k]
+      local holds = held[k - c + 1] == toks[k]
       -- a delivery given twice in one call is settled once (the first wins)
-      if held[k] == args[i + 1] and not at[dk] then
+      if holds and not at[dk] then
         done[#done + 1] = dk
-        at[dk] = i
-        out[#out + 1] = 1
-      else
-        out[#out + 1] = held[k] == args[i + 1] and 1 or 0
+        at[dk] = k
       end
+      out[k] = holds and 1 or 0
     end
     if #done > 0 then
       redis.call('ZREM', B .. 'active', unpack(done))
       redis.call('HDEL', B .. 'lease', unpack(done))
     end
     for _, dk in ipairs(done) do
-      local i = at[dk]
-      local how = args[i + 2]
+      local k = at[dk]
+      local how = hows[k]
       local g, id = split_dkey(dk)
       local jk = B .. 'j:' .. id
       if how == '0' then
@@ -307,13 +322,13 @@ local function settle_outcomes(args, from)
         if how == '1' then
           now = now or now_ms()
           redis.call('HINCRBY', jk, 'a:' .. g, 1)
-          redis.call('ZADD', B .. 'retry', now + tonumber(args[i + 3]), dk)
+          redis.call('ZADD', B .. 'retry', now + tonumber(details[k]), dk)
           add_waiting(jk)
           retried = true
         elseif how == '2' then
           now = now or now_ms()
           local a = tonumber(redis.call('HGET', jk, 'a:' .. g) or '0')
-          record_failure(g, id, jk, a, args[i + 3], maxf, now)
+          record_failure(g, id, jk, a, details[k], maxf, now)
           finish(jk, id)
         else
           unstart(jk)
