@@ -55,7 +55,7 @@ from ._migration import (
     plan_migration,
     settle,
 )
-from ._queue_base import check_consume_args
+from ._state.policy import check_consume_args
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping

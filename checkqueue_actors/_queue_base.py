@@ -15,30 +15,8 @@ import trio
 
 from ._errors import QueueStoppedError
 from ._lifetime import AsyncLifetimeMixin, unwrap_single
-from ._state.policy import (
-    check_consume_args as check_consume_args,
-)
-from ._state.policy import (
-    check_enqueue_args as check_enqueue_args,
-)
-from ._state.policy import (
-    check_enqueue_many_args as check_enqueue_many_args,
-)
-from ._state.policy import (
-    check_job_id as check_job_id,
-)
-from ._state.policy import (
-    check_recurring_args as check_recurring_args,
-)
 
-__all__ = [
-    "BaseQueue",
-    "LifeState",
-    "check_enqueue_args",
-    "check_enqueue_many_args",
-    "check_recurring_args",
-    "current_handler_queue",
-]
+__all__ = ["BaseQueue", "LifeState", "current_handler_queue"]
 
 T = TypeVar("T")
 

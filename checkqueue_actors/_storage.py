@@ -212,7 +212,12 @@ class Storage(Protocol):
         ...
 
     async def close(self) -> None:
-        """Release connections; called once, after every outcome was written."""
+        """Release connections; called once, after every outcome was written.
+
+        Called from the runtime's ``finally``, outside any shielding scope (so that it
+        may exit context managers entered by ``open``): it shields what must complete,
+        and does not raise ``Cancelled`` when nothing is left to do.
+        """
         ...
 
     async def test_connection(self) -> None:

@@ -145,8 +145,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                     await self.writer.flush()
                 keepalive.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
         finally:
-            with trio.CancelScope(shield=True):
-                await storage.close()
+            # not inside a shielding scope: a storage may exit here what its open() entered
+            # (a client's task group), which cannot be done from within a scope opened
+            # later; close() itself shields what must complete
+            await storage.close()
 
     def _release_unstarted(self) -> None:
         run_queue = self.run_queue

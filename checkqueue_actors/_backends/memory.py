@@ -101,7 +101,7 @@ class MemoryStorage:
 
     async def close(self) -> None:
         """Nothing to release."""
-        await trio.lowlevel.checkpoint()
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def test_connection(self) -> None:
         """Always succeeds: the state lives in this process."""

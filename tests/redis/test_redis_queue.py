@@ -261,8 +261,8 @@ async def test_prefixes_isolate_queues_of_the_same_name(
 
 async def _claim_as_dead_process(queue: RedisQueue[Any], group: str) -> list[Any]:
     """Claim like a process that then dies: the lease is held by nobody alive."""
+    from checkqueue_actors._backends.redis._clients import make_client
     from checkqueue_actors._backends.redis._scripts import SCRIPTS
-    from checkqueue_actors._backends.redis._settings import make_client
 
     async with make_client(queue.config) as client:
         return list(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._queue import FailedJob, RedisQueue, RedisQueuePlugin
+from ._failed import FailedJob
+from ._queue import RedisQueue, RedisQueuePlugin
 from ._settings import RedisQueueConfig
 from ._store import RedisConfigStore
 

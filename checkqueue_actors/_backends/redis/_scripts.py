@@ -1,8 +1,11 @@
 """The Lua scripts (package data ``*.lua``): loaded once, run by EVALSHA with EVAL fallback.
 
 Every state change that touches more than one key is one script, so a crash
-between two commands can never leave a job half moved (RELIABILITY.md §3.3).
-Script bodies are constants: nothing from a caller is ever spliced into them.
+between two commands can never leave a job half moved; each script checks
+everything before its first write. Script bodies are constants: nothing from a
+caller is ever spliced into them. The scripts store decisions: the rules
+(backoff, the next tick of a schedule, occurrence ids) are computed in Python
+with ``_state/policy.py`` and passed in ``ARGV``.
 """
 
 from __future__ import annotations
@@ -15,30 +18,28 @@ from typing import TYPE_CHECKING, Any, Final, final
 from coredis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
-    from ._settings import Client
+    from ._clients import Client
     from ._wire import ScriptClient
 
 __all__ = ["SCRIPTS", "Script"]
 
 _NAMES: Final = (
-    "ack",
     "claim",
     "enqueue",
     "enqueue_many",
     "export",
     "failed_drop",
     "failed_retry",
-    "nack",
     "now",
     "promote",
     "reap",
     "register",
-    "release",
     "renew",
     "sched_cancel",
     "sched_fire",
     "sched_set",
     "server_info",
+    "settle",
     "stats",
 )
 

@@ -7,14 +7,8 @@ from typing import Any, final
 
 import trio
 
-from ._settings import (
-    RedisQueueConfig,
-    backend_error,
-    endpoint_of,
-    is_backend_error,
-    make_client,
-    require_config,
-)
+from ._clients import backend_error, is_backend_error, make_client
+from ._settings import RedisQueueConfig, endpoint_of, require_config
 
 __all__ = ["RedisConfigStore"]
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Sequence
 
-    from ._settings import Endpoint
+    from ._endpoint import Endpoint
 
 __all__ = ["Pipeline", "PyReader", "ScriptClient", "encode_command", "make_reader", "parse_reply"]
 
@@ -58,11 +58,10 @@ def _arg(value: str | float | bytes) -> bytes:
 def encode_command(parts: Sequence[str | float | bytes]) -> bytes:
     """One RESP request (an array of bulk strings)."""
     out = [b"*%d\r\n" % len(parts)]
+    append = out.append
     for part in parts:
-        data = _arg(part)
-        out.append(b"$%d\r\n" % len(data))
-        out.append(data)
-        out.append(_CRLF)
+        data = part.encode() if type(part) is str else _arg(part)
+        append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
 
 

@@ -1,12 +1,17 @@
--- ARGV: n, lease_ms, token_prefix, ngroups, group1..groupK[, dkey1, token1, ...]
--- First acks the deliveries given (as ack.lua: the dispatcher writes the acks of the
--- handlers finished meanwhile with its next claim), then moves up to n ready jobs into
--- the active set under a lease, taking from the groups in the order given (the caller
--- rotates it) until n are taken.
+-- ARGV: n, lease_ms, token_prefix, ngroups, group1..groupK, then the outcomes to
+-- settle first (failed_max, the number of acks, the acks, the other outcomes: see
+-- settle_outcomes). Settles the outcomes (the runtime's writer lets them ride on
+-- the next claim), then moves up to n ready jobs into the active set under a lease,
+-- taking from the groups in the order given until n are taken (the runtime claims
+-- for one group at a time).
 -- returns a flat list: group index (1-based), dkey, token, id, data, priority, ts_ms,
--- attempts (per delivery), then one ack status per acked delivery (1 acked, 0 lease lost)
+-- attempts, the group's max_retries (per delivery), then one status per outcome
+-- settled (1 written, 0 lease lost)
 local n, lease, ng = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
-local acked = ack_deliveries(ARGV, 5 + ng)
+if not (n and lease and ng) then
+  error('claim: bad arguments')
+end
+local settled = settle_outcomes(ARGV, 5 + ng)
 local now = now_ms()
 local out = {}
 local left_waiting = 0
@@ -18,6 +23,7 @@ for gi = 1, ng do
   local rk = B .. 'r:' .. g
   local popped = redis.call('ZPOPMIN', rk, n)
   if #popped > 0 then
+    local maxr = redis.call('HGET', B .. 'groups', g) or '0'
     -- one token number per popped job, taken at once
     local tok = redis.call('INCRBY', B .. 'tok', #popped / 2) - #popped / 2
     local leases, tokens = {}, {}
@@ -27,16 +33,15 @@ for gi = 1, ng do
       local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g, 'wt', 'sc')
       tok = tok + 1
       if j[1] then
-        -- as sub_waiting(), in one write with the started mark (which only the
-        -- occurrences of a schedule need), the pending count updated once below
+        -- as sub_waiting(), the pending count updated once below
         local wt = tonumber(j[5] or '1') - 1
         if wt == 0 then
           left_waiting = left_waiting + 1
         end
+        redis.call('HSET', jk, 'wt', wt)
         if j[6] then
-          redis.call('HSET', jk, 'wt', wt, 'st', '1')
-        else
-          redis.call('HSET', jk, 'wt', wt)
+          -- an occurrence counts its claims (see started())
+          redis.call('HINCRBY', jk, 'st', 1)
         end
         local dk = dkey(g, id)
         local token = ARGV[3] .. ':' .. tok
@@ -53,6 +58,7 @@ for gi = 1, ng do
         out[o + 6] = j[2]
         out[o + 7] = j[3]
         out[o + 8] = j[4] or '0'
+        out[o + 9] = maxr
         n = n - 1
       end
     end
@@ -72,7 +78,7 @@ end
 if left_waiting > 0 then
   redis.call('DECRBY', B .. 'npend', left_waiting)
 end
-for _, s in ipairs(acked) do
+for _, s in ipairs(settled) do
   out[#out + 1] = s
 end
 return out

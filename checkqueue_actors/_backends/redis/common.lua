@@ -215,46 +215,98 @@ local function requeue(g, id, jk)
   wake(g)
 end
 
+-- occurrences of a schedule count the claims not given back: a started occurrence
+-- is kept when its schedule is replaced or cancelled
+local function unstart(jk)
+  if redis.call('HEXISTS', jk, 'sc') == 1 then
+    redis.call('HINCRBY', jk, 'st', -1)
+  end
+end
+
+local function started(jk)
+  return tonumber(redis.call('HGET', jk, 'st') or '0') > 0
+end
+
 local function drop_lease(dk)
   redis.call('ZREM', B .. 'active', dk)
   redis.call('HDEL', B .. 'lease', dk)
 end
 
--- complete the deliveries given as (dkey, token) pairs in args from index `from` on,
--- each one whose lease its token still holds. returns one status per delivery, in
--- order: 1 acked, 0 the lease was lost (another holder now)
-local function ack_deliveries(args, from)
+-- settle the outcomes given in args from index `from` on: failed_max, the number
+-- of acks k, then dkey and token of each acked delivery (k pairs), then four
+-- values per other outcome: dkey, token, how (1 retry, 2 fail, 3 release; 0 ack
+-- is accepted too) and detail (retry: the delay in ms, decided by the caller;
+-- fail: the error text; otherwise empty). An outcome is applied only where its
+-- token still holds the lease (a delivery taken over by another holder is not
+-- touched).
+-- returns one status per outcome, acks first, then the others, each in the order
+-- given: 1 written, 0 the lease was lost
+local function settle_outcomes(args, from)
   local out = {}
-  local stats = 0
-  for c = from, #args, 1000 do
-    local last = math.min(#args - 1, c + 998)
-    local dks = {}
-    for i = c, last, 2 do
-      dks[#dks + 1] = args[i]
-    end
-    if #dks == 0 then
-      break
-    end
-    local held = redis.call('HMGET', B .. 'lease', unpack(dks))
-    local done = {}
-    for k, dk in ipairs(dks) do
-      if held[k] == args[c + 2 * k - 1] then
-        done[#done + 1] = dk
-        out[#out + 1] = 1
-      else
-        out[#out + 1] = 0
+  if #args < from then
+    return out
+  end
+  local maxf, nacks = tonumber(args[from]), tonumber(args[from + 1])
+  local rest = from + 2 + 2 * (nacks or 0)
+  -- every check before any write: a bad request changes nothing
+  if not (maxf and nacks) or nacks < 0 or rest > #args + 1 or (#args + 1 - rest) % 4 ~= 0 then
+    error('settle: bad arguments')
+  end
+  for i = rest, #args, 4 do
+    local how = args[i + 2]
+    if how == '1' then
+      if not tonumber(args[i + 3]) then
+        error('settle: bad retry delay ' .. tostring(args[i + 3]))
       end
+    elseif how ~= '0' and how ~= '2' and how ~= '3' then
+      error('settle: bad outcome ' .. tostring(how))
+    end
+  end
+  local dks, toks, hows, details = {}, {}, {}, {}
+  for i = from + 2, rest - 1, 2 do
+    dks[#dks + 1] = args[i]
+    toks[#toks + 1] = args[i + 1]
+    hows[#hows + 1] = '0'
+  end
+  for i = rest, #args, 4 do
+    local k = #dks + 1
+    dks[k] = args[i]
+    toks[k] = args[i + 1]
+    hows[k] = args[i + 2]
+    details[k] = args[i + 3]
+  end
+  local now = nil
+  local completed = 0
+  local retried = false
+  local at = {}
+  for c = 1, #dks, 1000 do
+    local last = math.min(#dks, c + 999)
+    local held = redis.call('HMGET', B .. 'lease', unpack(dks, c, last))
+    local done = {}
+    for k = c, last do
+      local dk = dks[k]
+      local holds = held[k - c + 1] == toks[k]
+      -- a delivery given twice in one call is settled once (the first wins)
+      if holds and not at[dk] then
+        done[#done + 1] = dk
+        at[dk] = k
+      end
+      out[k] = holds and 1 or 0
     end
     if #done > 0 then
       redis.call('ZREM', B .. 'active', unpack(done))
       redis.call('HDEL', B .. 'lease', unpack(done))
-      stats = stats + #done
-      for _, dk in ipairs(done) do
-        local g, id = split_dkey(dk)
-        local jk = B .. 'j:' .. id
+    end
+    for _, dk in ipairs(done) do
+      local k = at[dk]
+      local how = hows[k]
+      local g, id = split_dkey(dk)
+      local jk = B .. 'j:' .. id
+      if how == '0' then
+        completed = completed + 1
         local j = redis.call('HMGET', jk, 'rem', 'sc')
         if j[1] then
-          -- as finish(): the job leaves the queue when every group is done with it
+          -- as finish(), with the group's marks dropped in the same write
           local rem = tonumber(j[1]) - 1
           if rem <= 0 then
             if j[2] then
@@ -266,11 +318,30 @@ local function ack_deliveries(args, from)
             redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g)
           end
         end
+      elseif redis.call('EXISTS', jk) == 1 then
+        if how == '1' then
+          now = now or now_ms()
+          redis.call('HINCRBY', jk, 'a:' .. g, 1)
+          redis.call('ZADD', B .. 'retry', now + tonumber(details[k]), dk)
+          add_waiting(jk)
+          retried = true
+        elseif how == '2' then
+          now = now or now_ms()
+          local a = tonumber(redis.call('HGET', jk, 'a:' .. g) or '0')
+          record_failure(g, id, jk, a, details[k], maxf, now)
+          finish(jk, id)
+        else
+          unstart(jk)
+          requeue(g, id, jk)
+        end
       end
     end
   end
-  if stats > 0 then
-    redis.call('HINCRBY', B .. 'stats', 'completed', stats)
+  if completed > 0 then
+    redis.call('HINCRBY', B .. 'stats', 'completed', completed)
+  end
+  if retried then
+    wake_timer()
   end
   return out
 end

@@ -13,7 +13,7 @@ end
 if old then
   for _, oid in ipairs(redis.call('SMEMBERS', B .. 'so:' .. id)) do
     local jk = B .. 'j:' .. oid
-    if redis.call('HGET', jk, 'st') ~= '1' then
+    if not started(jk) then
       unqueue(jk, oid)
     end
   end

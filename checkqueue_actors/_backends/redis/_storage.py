@@ -1,0 +1,761 @@
+"""RedisStorage: the Redis backend as a storage of the one runtime (see docs/redis.md).
+
+The runtime (``_actors/``) decides; this storage stores, in Redis, with one Lua
+script per change that touches more than one key (``*.lua``, run by
+``_scripts``). Every rule comes from ``_state/policy.py``: the runtime passes
+retry delays already computed, and the storage computes the occurrence ids and
+next ticks of recurring jobs before the scripts store them.
+
+Connections:
+
+- the scripts go through ``_wire.ScriptClient`` (a small RESP client; coredis on
+  a Redis Cluster), one request at a time per pooled connection;
+- each group's claims go through a ``_wire.Pipeline`` of their own (opened when
+  the group's router first claims): up to ``claim_depth`` claims on the way, their
+  replies read in the order they were sent;
+- the blocking pops (``wait_for_work``, ``wait_for_timers``) and plain reads go
+  through coredis.
+
+Every failure to reach the server leaves a method as ``BackendUnavailableError``
+naming the address (never the password); the runtime backs off and retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, final
+
+import trio
+from coredis.exceptions import NoScriptError, ResponseError
+
+from ..._errors import BackendUnavailableError, QueueFullError, SerializationError
+from ..._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+from ..._state import policy
+from ..._state.cron import CronSchedule
+from ..._storage import ClaimTicket, Delivery, ReapReport, Settle
+from ._clients import (
+    backend_error,
+    is_backend_error,
+    make_client,
+    make_script_client,
+    unavailable_as,
+)
+from ._codec import PayloadCodec
+from ._failed import FailedJob, delivery_key, read_failed_jobs
+from ._scripts import SCRIPTS
+from ._settings import endpoint_of, key_base, seconds_to_ms
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Sequence
+
+    from ..._storage import NewJob, Outcome, ScheduleSpec
+    from ._clients import Client
+    from ._settings import RedisQueueConfig
+    from ._wire import Pipeline, ScriptClient
+
+__all__ = ["RedisDelivery", "RedisStorage"]
+
+logger = logging.getLogger("checkqueue_actors.redis")
+
+_BATCH: Final = 500
+"""Jobs a timer script (promote, reap, export) moves per call at most."""
+_BULK_JOBS: Final = 1000
+"""Jobs per ``enqueue_many`` script call at most (one call blocks the server while it runs)."""
+_BULK_BYTES: Final = 1 << 20
+"""Payload bytes per ``enqueue_many`` script call, roughly (a call holds at least one job)."""
+_SHORT_WAIT: Final = 0.15
+"""Timer waits up to this long are slept on trio's clock: the server checks blocking
+timeouts about every 100 ms (hz 10)."""
+_ERROR_MAX: Final = 4000
+"""Characters of a failure's error text kept in the failed-jobs record."""
+_GRACE_MAX: Final = 60.0
+"""A queue removes no abandoned group during its first minute (at most): its
+application may not have registered its consumers yet."""
+_FIELDS: Final = 9
+"""Values per delivery in a claim's reply (see claim.lua)."""
+_HOW: Final = {Settle.ACK: "0", Settle.RETRY: "1", Settle.FAIL: "2", Settle.RELEASE: "3"}
+"""How an outcome is named to the scripts (see ``settle_outcomes`` in common.lua)."""
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bytes):
+        value = value.decode()
+    return int(float(value))
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _ms(wall: datetime) -> int:
+    return round(wall.timestamp() * 1000)
+
+
+def _info_fields(text: str) -> dict[str, str]:
+    """The ``name:value`` lines of an INFO reply."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and not name.startswith("#"):
+            fields[name.strip()] = value.strip()
+    return fields
+
+
+class RedisDelivery(Delivery):
+    """A delivery held under a lease: its key and fencing token travel with its outcome."""
+
+    __slots__ = ("dkey", "error", "max_retries", "token")
+
+    def __init__(
+        self,
+        group: str,
+        job: QueueJob[Any] | None,
+        dkey: str,
+        token: str,
+        max_retries: int,
+        error: str | None,
+    ) -> None:
+        self.group = group
+        self.job = job
+        self.dkey = dkey
+        """The job in its group, ``"<len(group)>:<group><job id>"`` (see common.lua)."""
+        self.token = token
+        """The fencing token of this lease: a write with another token changes nothing."""
+        self.max_retries = max_retries
+        self.error = error
+
+
+def _outcome_args(
+    args: list[str | float | bytes], outcomes: Sequence[Outcome], failed_max: int
+) -> list[Outcome]:
+    """Append ``outcomes`` as ``settle_outcomes`` (common.lua) reads them: the acks
+    first, two values each, then the others, four values each. Returns the outcomes
+    in the order the script answers for them."""
+    acks: list[Outcome] = []
+    others: list[Outcome] = []
+    for outcome in outcomes:
+        (acks if outcome[1] is Settle.ACK else others).append(outcome)
+    args += (failed_max, len(acks))
+    for delivery, _, _ in acks:
+        d: RedisDelivery = delivery  # type: ignore[assignment]  # this storage's own
+        args += (d.dkey, d.token)
+    if not others:
+        return acks
+    for delivery, how, detail in others:
+        d = delivery  # type: ignore[assignment]
+        if how is Settle.RETRY:
+            value: str | int = seconds_to_ms(detail)
+        elif how is Settle.FAIL:
+            value = str(detail)[:_ERROR_MAX]
+        else:
+            value = ""
+        args += (d.dkey, d.token, _HOW[how], value)
+    return acks + others
+
+
+@final
+class _ClaimLine:
+    """One group's claim connection: a pipeline and whether its next claim is sent
+    whole (``EVAL``: a new connection, or the server forgot its scripts)."""
+
+    __slots__ = ("eval_next", "pipe")
+
+    def __init__(self, pipe: Pipeline) -> None:
+        self.pipe = pipe
+        self.eval_next = True
+
+
+@final
+class RedisStorage:
+    """One queue's state in Redis, shared by every process using the same server,
+    ``key_prefix`` and queue name (see the module docstring)."""
+
+    heartbeat_seconds: float | None = None
+    """The scripts judge time on the server's clock: nothing to re-anchor."""
+
+    def __init__(self, name: str, config: RedisQueueConfig, payload_type: type | None) -> None:
+        """
+        Raises:
+          TypeError: ``payload_type`` is not an attrs class.
+        """
+        self.name = name
+        self.config = config
+        self.codec = PayloadCodec(payload_type, config.max_payload_bytes)
+        self.base = key_base(config.key_prefix, name)
+        """The start of every key of this queue."""
+        self.claim_depth = 1 if config.cluster else 2
+        self.lease_seconds: float | None = config.lease_seconds
+        self.reap_seconds: float | None = min(max(config.lease_seconds / 4, 0.05), 5.0)
+        self.work_poll_seconds = config.poll_interval_ms / 1000
+        self._address = endpoint_of(config).address
+        self._lease_ms = seconds_to_ms(config.lease_seconds)
+        self._token_prefix = uuid.uuid4().hex
+        self._client: Client | None = None
+        self._blocking: Client | None = None
+        self._scripts: ScriptClient | None = None
+        self._stack: AsyncExitStack | None = None
+        self._lines: dict[str, _ClaimLine] = {}
+        self._groups: dict[str, None] = {}
+        """The groups this process registered (renewals mark them as seen)."""
+        self._crons: dict[tuple[str, str | None], CronSchedule] = {}
+        self._opened_at = 0.0
+        self._server_checked = False
+
+    # -- connections --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Build the clients (they connect on first use: a queue starts while the server
+        is down, and its calls fail fast)."""
+        stack = AsyncExitStack()
+        async with stack:
+            client = make_client(self.config)
+            blocking = make_client(self.config, blocking_seconds=self.work_poll_seconds)
+            with unavailable_as(self._address):
+                await stack.enter_async_context(client)
+                await stack.enter_async_context(blocking)
+            self._client, self._blocking = client, blocking
+            self._scripts = make_script_client(self.config)
+            self._stack = stack.pop_all()
+        self._opened_at = trio.current_time()
+
+    async def close(self) -> None:
+        """Close every connection (the runtime has written every outcome)."""
+        lines, self._lines = self._lines, {}
+        scripts, self._scripts = self._scripts, None
+        stack, self._stack = self._stack, None
+        self._client = self._blocking = None
+        with trio.CancelScope(shield=True):
+            for line in lines.values():
+                await line.pipe.aclose()
+            if scripts is not None:
+                await scripts.aclose()
+        if stack is not None:
+            # the coredis clients' task groups were entered by open(): exited here, outside
+            # any scope opened since
+            await stack.aclose()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncGenerator[Client]:
+        """The running client, or a short-lived one (before start, after stop).
+
+        Raises:
+          BackendUnavailableError: when the server cannot be reached.
+        """
+        with unavailable_as(self._address):
+            if self._client is not None:
+                yield self._client
+                return
+            async with make_client(self.config) as client:
+                yield client
+
+    async def _script(self, name: str, *args: str | float | bytes) -> Any:
+        """Run one script on the running clients (or a short-lived connection)."""
+        runner = self._scripts if self._scripts is not None else self._client
+        if runner is None:
+            async with self._connection() as client:
+                return await SCRIPTS[name](client, self.base, *args)
+        try:
+            return await SCRIPTS[name](runner, self.base, *args)
+        except BaseException as exc:
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
+
+    async def test_connection(self) -> None:
+        """PING the server with a fresh connection (whether or not the queue runs)."""
+        config = self.config
+        try:
+            async with make_client(config) as client:
+                with trio.fail_after(config.connect_timeout + config.stream_timeout):
+                    await client.ping()
+        except trio.TooSlowError as exc:
+            raise backend_error(self._address, TimeoutError("no reply to PING")) from exc
+        except BaseException as exc:
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
+
+    async def _check_server(self) -> None:
+        """Warn once when the server holding the queue is set up to lose jobs.
+
+        Checks ``appendonly`` (without it, acknowledged jobs die with the server) and
+        ``maxmemory-policy`` (anything but ``noeviction`` lets Redis delete queue keys
+        under memory pressure). Reads ``INFO`` on the node holding the queue; a user
+        without the ``info`` permission (NOPERM) gets a "could not verify" warning.
+        """
+        try:
+            sections = await self._script("server_info", "persistence", "memory")
+        except BackendUnavailableError as exc:
+            logger.info("could not check the server's settings: %s", exc)
+            return
+        persistence, memory = (_text(section) for section in sections)
+        if persistence.startswith("!") or memory.startswith("!"):
+            logger.warning(
+                "could not verify the settings of redis at %s (appendonly, maxmemory-policy): %s",
+                self._address,
+                (persistence if persistence.startswith("!") else memory)[1:],
+            )
+            return
+        fields = _info_fields(persistence + "\n" + memory)
+        if fields.get("aof_enabled") == "0":
+            logger.warning(
+                "redis at %s runs without appendonly: jobs are lost if the server dies "
+                "(enable AOF, see docs/redis.md)",
+                self._address,
+            )
+        eviction = fields.get("maxmemory_policy")
+        if eviction is not None and eviction != "noeviction":
+            logger.warning(
+                "redis at %s has maxmemory-policy %s: under memory pressure it deletes "
+                "queue keys and loses jobs (set maxmemory-policy noeviction, see docs/redis.md)",
+                self._address,
+                eviction,
+            )
+
+    # -- producing ----------------------------------------------------------------------------
+
+    def encode(self, data: Any) -> str:
+        """The payload as JSON text (see ``PayloadCodec.encode``)."""
+        return self.codec.encode(data)
+
+    async def enqueue(self, job: NewJob) -> bool:
+        """Store one job with one script call."""
+        max_size = self.config.max_queue_size
+        status, pending = await self._script(
+            "enqueue", job.id, job.data, job.priority, seconds_to_ms(job.delay), max_size
+        )
+        if _int(status) < 0:
+            raise QueueFullError(policy.queue_full_message(self.name, _int(pending), 1, max_size))
+        return _int(status) == 1
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> int:
+        """Store several jobs, one script call per chunk of up to 1,000 jobs (or about
+        1 MiB of payloads, or one priority and delay).
+
+        Each chunk's script stores nothing unless its new jobs *and every job of the
+        later chunks* (counted as new) fit, so a batch that cannot fit stores nothing;
+        only another producer filling the queue between two chunks can make a later
+        one fail, and the error then says how many jobs were stored.
+        """
+        chunks: list[tuple[int, int]] = []
+        start = size = 0
+        for i, job in enumerate(jobs):
+            first = jobs[start]
+            if i > start and (
+                i - start >= _BULK_JOBS
+                or size + len(job.data) > _BULK_BYTES
+                or (job.priority, job.delay) != (first.priority, first.delay)
+            ):
+                chunks.append((start, i))
+                start, size = i, 0
+            size += len(job.data)
+        chunks.append((start, len(jobs)))
+        max_size = self.config.max_queue_size
+        stored = 0
+        for start, end in chunks:
+            first = jobs[start]
+            later = len(jobs) - end
+            args: list[str | float | bytes] = [
+                first.priority,
+                seconds_to_ms(first.delay),
+                max_size,
+                later,
+            ]
+            for job in jobs[start:end]:
+                args += (job.id, job.data)
+            status, pending, count = await self._script("enqueue_many", *args)
+            if _int(status) < 0:
+                msg = policy.queue_full_message(
+                    self.name, _int(pending), _int(count) + later, max_size
+                )
+                if stored:
+                    msg += f"; {stored} jobs of this batch were stored by earlier chunks"
+                raise QueueFullError(msg)
+            stored += _int(count)
+        return stored
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    async def register_group(self, group: str, max_retries: int) -> None:
+        """Create or refresh a durable group (its ``max_retries`` is the latest one)."""
+        await self._script("register", group, max_retries)
+        self._groups[group] = None
+
+    async def send_claim(self, group: str, n: int, outcomes: Sequence[Outcome]) -> ClaimTicket:
+        """Send one ``claim`` script (settle ``outcomes``, then claim) on the group's
+        pipeline without waiting for its reply; on a Redis Cluster, run it at once."""
+        args: list[str | float | bytes] = [n, self._lease_ms, self._token_prefix, 1, group]
+        order = _outcome_args(args, outcomes, self.config.failed_jobs_max) if outcomes else []
+        scripts = self._scripts
+        if scripts is None:
+            return ClaimTicket(group, n, outcomes, (None, await self._claim_now(args), order))
+        line = self._lines.get(group)
+        if line is None:
+            try:
+                pipe = await scripts.open_pipeline()
+            except BaseException as exc:
+                if is_backend_error(exc):
+                    raise backend_error(self._address, exc) from exc
+                raise
+            line = self._lines[group] = _ClaimLine(pipe)
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
+        script = SCRIPTS["claim"]
+        try:
+            # a request cut in half would garble the connection: shielded, bounded
+            deadline = trio.current_time() + self.config.stream_timeout
+            with trio.CancelScope(shield=True, deadline=deadline) as scope:
+                if line.eval_next:
+                    line.eval_next = False
+                    await line.pipe.send("EVAL", script.body, 1, self.base, *args)
+                else:
+                    await line.pipe.send("EVALSHA", script.sha, 1, self.base, *args)
+            if scope.cancelled_caught:
+                msg = f"could not send a claim within {self.config.stream_timeout} s"
+                raise TimeoutError(msg)
+        except BaseException as exc:
+            await self._break(group, line)
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
+        return ClaimTicket(group, n, outcomes, (line, args, order))
+
+    async def _claim_now(self, args: Sequence[str | float | bytes]) -> Any:
+        """Run a claim and wait for its reply (shielded: a claim that reached the server
+        must reach us, or its deliveries would wait out their lease)."""
+        with trio.CancelScope(shield=True):
+            return await self._script("claim", *args)
+
+    async def receive_claim(self, ticket: ClaimTicket) -> list[Delivery]:
+        """Read a claim's reply (in send order), decode its deliveries and set
+        ``ticket.lost``. A claim answered NOSCRIPT (the server forgot its scripts) runs
+        again whole; any other failure breaks the group's pipeline."""
+        line, sent, order = ticket.state
+        if line is None:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return self._deliveries(ticket, sent, order)
+        if line.pipe.closed:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            raise BackendUnavailableError(self._address, "the claim's connection was closed")
+        try:
+            raw = await line.pipe.receive(shield=True)
+            if isinstance(raw, NoScriptError):
+                line.eval_next = True
+                raw = await self._claim_now(sent)
+            elif isinstance(raw, ResponseError):
+                raise raw
+        except BaseException as exc:
+            await self._break(ticket.group, line)
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
+        return self._deliveries(ticket, raw, order)
+
+    def _deliveries(
+        self, ticket: ClaimTicket, raw: list[Any], order: list[Outcome]
+    ) -> list[Delivery]:
+        if order:
+            end = len(raw) - len(order)
+            ticket.lost = [
+                outcome[0] for outcome, status in zip(order, raw[end:], strict=True) if not status
+            ]
+            raw = raw[:end]
+        group = ticket.group
+        decode = self.codec.decode
+        out: list[Delivery] = []
+        for i in range(0, len(raw), _FIELDS):
+            job_id = _text(raw[i + 3])
+            job: QueueJob[Any] | None = None
+            error: str | None = None
+            try:
+                data = decode(raw[i + 4])
+            except SerializationError as exc:
+                error = str(exc)
+            else:
+                job = QueueJob(
+                    id=job_id,
+                    data=data,
+                    priority=int(raw[i + 5]),
+                    timestamp=_utc(int(raw[i + 6])),
+                    attempts=int(raw[i + 7]),
+                )
+            out.append(
+                RedisDelivery(
+                    group, job, _text(raw[i + 1]), _text(raw[i + 2]), int(raw[i + 8]), error
+                )
+            )
+        return out
+
+    async def _break(self, group: str, line: _ClaimLine) -> None:
+        """Give up a group's pipelines after a failure: ``line`` and the group's current
+        one, if another (the router gives up every claim of the group on the way, so no
+        reply left on a pipeline may be read for a later claim). Their claims' deliveries
+        come back when their leases expire; the next claim opens a new pipeline."""
+        current = self._lines.pop(group, None)
+        with trio.CancelScope(shield=True):
+            await line.pipe.aclose()
+            if current is not None:
+                await current.pipe.aclose()
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[Delivery]:
+        """Write a batch of mixed outcomes with one ``settle`` script call."""
+        if not outcomes:
+            await trio.lowlevel.checkpoint()
+            return []
+        args: list[str | float | bytes] = []
+        order = _outcome_args(args, outcomes, self.config.failed_jobs_max)
+        statuses = await self._script("settle", *args)
+        return [outcome[0] for outcome, status in zip(order, statuses, strict=True) if not status]
+
+    async def wait_for_work(self, group: str, wait_seconds: float) -> None:
+        """Block on the group's wake list (one token is pushed per job made ready)."""
+        blocking = self._blocking
+        wait = min(wait_seconds, self.work_poll_seconds)
+        if blocking is None or wait <= 0:
+            await trio.lowlevel.checkpoint()
+            return
+        with unavailable_as(self._address):
+            await blocking.blpop([f"{self.base}w:{group}"], timeout=wait)
+
+    # -- time ---------------------------------------------------------------------------------
+
+    async def advance(self) -> float:
+        """Promote due delayed jobs and retries, fire due recurring ticks (once across
+        processes); seconds until the next timer on the server's clock.
+
+        The first call also checks the server's settings (``_check_server``).
+        """
+        if not self._server_checked:
+            self._server_checked = True
+            await self._check_server()
+        out = await self._script("promote", _BATCH)
+        now_ms, next_ms, moved = _int(out[0]), _int(out[1]), _int(out[2])
+        due = out[3:]
+        for i in range(0, len(due), 6):
+            fired_next = await self._fire(
+                _text(due[i]),
+                _int(due[i + 1]),
+                _int(due[i + 2]),
+                _int(due[i + 3]),
+                _text(due[i + 4]),
+                _text(due[i + 5]) or None,
+                now_ms,
+            )
+            if fired_next >= 0 and (next_ms < 0 or fired_next < next_ms):
+                next_ms = fired_next
+        if moved >= _BATCH or len(due) >= 6 * _BATCH:
+            return 0.0  # more is due: advance again at once
+        if next_ms < 0:
+            return math.inf
+        return max(0.0, (next_ms - now_ms) / 1000)
+
+    async def _fire(
+        self,
+        job_id: str,
+        due_ms: int,
+        base_ms: int,
+        step_ms: int,
+        pattern: str,
+        timezone: str | None,
+        now_ms: int,
+    ) -> int:
+        """Fire one due tick; the schedule's next tick (ms), or -1 when it is gone."""
+        due = _utc(due_ms)
+        occurrence = policy.occurrence_id(job_id, due)
+        if step_ms > 0:
+            next_ms = policy.next_grid_tick(base_ms, step_ms, now_ms)
+        else:
+            next_ms = _ms(policy.next_cron_tick(self._cron(pattern, timezone), due, _utc(now_ms)))
+        fired, status, current = await self._script(
+            "sched_fire", job_id, due_ms, occurrence, next_ms, self.config.max_queue_size
+        )
+        if _int(fired) == 1 and _int(status) < 0:
+            logger.warning(
+                "recurring job %r: occurrence %s skipped: queue %r is full",
+                job_id,
+                occurrence,
+                self.name,
+            )
+        return _int(current)
+
+    def _cron(self, pattern: str, timezone: str | None) -> CronSchedule:
+        key = (pattern, timezone)
+        cron = self._crons.get(key)
+        if cron is None:
+            cron = self._crons[key] = CronSchedule(pattern, timezone)
+        return cron
+
+    async def wait_for_timers(self, wait_seconds: float) -> None:
+        """Block on the timer wake list (pushed when a job is delayed or retried), at most
+        ``poll_interval_ms``; a wait under 150 ms is slept here instead (more precise)."""
+        wait = min(wait_seconds, self.work_poll_seconds)
+        blocking = self._blocking
+        if wait <= _SHORT_WAIT or blocking is None:
+            await trio.sleep(max(wait, 0.0))
+            return
+        with unavailable_as(self._address):
+            await blocking.blpop([f"{self.base}tw"], timeout=wait)
+
+    async def heartbeat(self) -> None:
+        """Nothing to do (``heartbeat_seconds`` is None)."""
+        await trio.lowlevel.checkpoint()
+
+    async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Extend the leases of ``deliveries`` and mark this process's groups as seen."""
+        args: list[str | float | bytes] = [self._lease_ms, len(self._groups), *self._groups]
+        held: dict[str, Delivery] = {}
+        for delivery in deliveries:
+            d: RedisDelivery = delivery  # type: ignore[assignment]  # this storage's own
+            args += (d.dkey, d.token)
+            held[d.dkey] = d
+        lost = await self._script("renew", *args)
+        return [held[key] for key in map(_text, lost) if key in held]
+
+    async def reap(self) -> ReapReport:
+        """Take back expired leases (redelivered, or failed as stalled after
+        ``max_stalls``); remove groups not seen for ``group_abandon_seconds``."""
+        config = self.config
+        abandon = config.group_abandon_seconds
+        running_for = trio.current_time() - self._opened_at
+        abandon_ms = (
+            seconds_to_ms(abandon)
+            if math.isfinite(abandon) and running_for > min(abandon, _GRACE_MAX)
+            else 0
+        )
+        out = await self._script(
+            "reap", _BATCH, config.max_stalls, config.failed_jobs_max, abandon_ms
+        )
+        return ReapReport(_int(out[0]), _int(out[1]), [_text(group) for group in out[2:]])
+
+    # -- recurring ----------------------------------------------------------------------------
+
+    async def schedule(self, spec: ScheduleSpec) -> bool:
+        """Declare or replace a recurring job (identical: ``data`` compared as JSON)."""
+        cron = spec.cron
+        pattern = cron.pattern if cron is not None else None
+        zone = cron.timezone if cron is not None else None
+        canonical = json.dumps(json.loads(spec.data), sort_keys=True, separators=(",", ":"))
+        identity = json.dumps([canonical, spec.priority, spec.interval_seconds, pattern, zone])
+        stored = json.dumps(
+            {
+                "data": spec.data,
+                "priority": spec.priority,
+                "interval_seconds": spec.interval_seconds,
+                "cron": pattern,
+                "tz": zone,
+            }
+        )
+        offset_ms = seconds_to_ms(spec.first_delay)
+        step_ms = cron_first = 0
+        if cron is not None:
+            # the clock of the node holding the queue (TIME could ask another node)
+            server_ms = _int(await self._script("now"))
+            cron_first = _ms(cron.next_after(_utc(server_ms + offset_ms)))
+        else:
+            step_ms = max(1, round(spec.step * 1000))
+        changed = await self._script(
+            "sched_set", spec.job_id, stored, identity, offset_ms, cron_first, step_ms
+        )
+        return _int(changed) == 1
+
+    async def cancel_schedule(self, job_id: str) -> bool:
+        """Cancel a recurring job and drop its occurrences no group has started."""
+        return _int(await self._script("sched_cancel", job_id)) == 1
+
+    async def schedule_ids(self) -> list[str]:
+        """Ids of the active recurring jobs, in order of their next tick."""
+        async with self._connection() as client:
+            ids = await client.zrange(f"{self.base}snext", 0, -1)
+        return [_text(i) for i in ids]
+
+    async def schedule_details(self, job_id: str) -> RecurringJobDetails[Any] | None:
+        """Details of an active recurring job."""
+        async with self._connection() as client:
+            raw = await client.hget(f"{self.base}s:{job_id}", "spec")
+            score = await client.zscore(f"{self.base}snext", job_id)
+        if raw is None:
+            return None
+        spec = json.loads(raw)
+        return RecurringJobDetails(
+            job_id=job_id,
+            data=self.codec.decode(spec["data"]),
+            priority=spec["priority"],
+            interval_seconds=spec["interval_seconds"],
+            cron_pattern=spec["cron"],
+            next_run_at=_utc(round(score)) if score is not None else None,
+            timezone=spec["tz"],
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def stats(self) -> QueueStats:
+        """Global counters (``processing``: leases held by any process; groups: those
+        with a consumer seen within one lease)."""
+        out = await self._script("stats", self._lease_ms)
+        return QueueStats(
+            pending=_int(out[0]),
+            processing=_int(out[1]),
+            completed=_int(out[2]),
+            failed=_int(out[3]),
+            consumer_groups=_int(out[4]),
+        )
+
+    async def export_pending(self) -> list[PendingJob[Any]]:
+        """Remove every pending job from Redis as it is returned (``remaining_delay`` on
+        the server's clock); an undecodable one is logged and dropped."""
+        rows: list[tuple[int, int, PendingJob[Any]]] = []
+        async with self._connection() as client:
+            while True:
+                out = await SCRIPTS["export"](client, self.base, _BATCH)
+                for i in range(1, len(out), 6):
+                    job_id, raw, priority, ts_ms, seq, remaining = out[i : i + 6]
+                    try:
+                        data = self.codec.decode(raw)
+                    except SerializationError:
+                        logger.exception("export: job %r dropped", _text(job_id))
+                        continue
+                    job = PendingJob(
+                        id=_text(job_id),
+                        data=data,
+                        priority=_int(priority),
+                        timestamp=_utc(_int(ts_ms)),
+                        remaining_delay=_int(remaining) / 1000,
+                    )
+                    rows.append((-job.priority, _int(seq), job))
+                if len(out) <= 1:
+                    break
+        rows.sort(key=lambda row: (row[0], row[1]))
+        return [row[2] for row in rows]
+
+    # -- the failed-jobs record -----------------------------------------------------------------
+
+    async def failed_jobs(self, limit: int) -> list[FailedJob]:
+        """The newest ``limit`` entries of the failed-jobs record, newest first."""
+        async with self._connection() as client:
+            return await read_failed_jobs(client, self.base, self.codec, limit)
+
+    async def retry_failed(self, job_id: str, group: str) -> int:
+        """Requeue a failed delivery in its group: 1 done, 0 no such entry (or already
+        back), -1 the group is gone."""
+        return _int(await self._script("failed_retry", delivery_key(group, job_id)))
+
+    async def drop_failed(self, entries: Sequence[tuple[str, str]] | None) -> int:
+        """Remove ``(job_id, group)`` entries (every entry for ``None``); how many went."""
+        if entries is None:
+            return _int(await self._script("failed_drop"))
+        keys = [delivery_key(group, job_id) for job_id, group in entries]
+        if not keys:
+            await trio.lowlevel.checkpoint()
+            return 0
+        return _int(await self._script("failed_drop", *keys))
