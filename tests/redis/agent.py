@@ -3,7 +3,7 @@
 It consumes one queue (and optionally declares a recurring job) and appends one
 line per event to its own ledger file, with one ``os.write`` on an ``O_APPEND``
 descriptor, so a SIGKILLed process loses no line it had written (Jepsen-style
-ledgers, RELIABILITY.md §3.0)::
+ledgers)::
 
     start <job id> <group> <attempts> <pid>
     done <job id> <group> <pid>

@@ -1,6 +1,6 @@
 """The Redis backend against servers set up like production ones: TLS (our own
 hostname-checking context), ACL users, and the start-up checks of the server's
-settings (RELIABILITY.md §3.3.7, test 14)."""
+settings."""
 
 from __future__ import annotations
 
