@@ -268,6 +268,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             stored = local.enqueue_nowait(the_id, payload, checked_priority, delay)
         else:
             stored = await self.storage.enqueue(NewJob(the_id, payload, checked_priority, delay))
+            if delay > 0:
+                self._scheduler.wake()
         if stored and self.instruments.job_enqueued:
             self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
         return the_id
@@ -325,6 +327,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         ]
         if jobs:
             await self.storage.enqueue_many(jobs)
+            if delay > 0 and self.local is None:
+                self._scheduler.wake()
             if self.instruments.job_enqueued:
                 for job, data in zip(jobs, datas, strict=True):
                     job.data = data
@@ -429,6 +433,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                 step=policy.scaled(interval, multiplier) if interval is not None else 0.0,
             )
         )
+        self._scheduler.wake()
         return checked_id
 
     async def cancel_recurring(self, job_id: str) -> None:

@@ -39,6 +39,15 @@ class SchedulerActor:
         self._timers_on = True
         self._wait_scope: trio.CancelScope | None = None
 
+    def wake(self) -> None:
+        """A timer may now be due sooner than the one it sleeps on: look again now.
+
+        The runtime calls it after this process declared a schedule or stored a
+        delayed job in a storage that does I/O (its own wake-ups may reach the
+        scheduler only after a short sleep it takes on trio's clock)."""
+        if self._wait_scope is not None:
+            self._wait_scope.cancel()
+
     def stop_timers(self) -> None:
         """The queue stops: no timer fires any more (lease renewal goes on)."""
         self._timers_on = False
