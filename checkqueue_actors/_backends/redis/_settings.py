@@ -71,6 +71,9 @@ class RedisQueueConfig:
     """Scales start_delay, retry backoff and interval_seconds (0 < m <= 1); for tests."""
     lease_seconds: float = attrs.field(default=30.0, validator=finite_float(gt=0))
     """A claimed delivery is redelivered when its holder stops renewing it for this long."""
+    liveness_seconds: float = attrs.field(default=1.0, validator=finite_float(ge=0.1, le=3600))
+    """A process that has not said it is alive for this long is taken for dead, and its
+    deliveries are redelivered at once (every process says so every fifth of it)."""
     max_payload_bytes: int = attrs.field(default=1_048_576, validator=strict_int(1))
     """Largest encoded payload (UTF-8 bytes of the JSON); larger ones raise SerializationError."""
     connect_timeout: float = attrs.field(default=5.0, validator=finite_float(gt=0))
