@@ -68,7 +68,7 @@ class Delivery:
 
     A storage subclasses it to carry its own handle (the in-memory engine's record,
     the Redis delivery key and lease token) and sets the fields below; the runtime
-    reads only these. ``error`` and ``max_retries`` may be class attributes or
+    reads only these. ``error``, ``max_retries`` and ``suspect`` may be class attributes or
     properties of a subclass (they are read only when a delivery fails or cannot be
     decoded); ``consumer`` is set by the group's router.
     """
@@ -79,6 +79,11 @@ class Delivery:
     """Why the stored job could not be decoded (``job`` is then ``None``)."""
     max_retries: int = 0
     """The group's ``max_retries`` as the storage knew it at claim time."""
+    suspect: bool = False
+    """It was lost with dying processes that held other deliveries too, often enough
+    that it may be what kills them: the runtime runs a suspect alone in its process
+    (no other handler of the queue runs meanwhile), so that its next loss, if any,
+    is blamed on it alone."""
 
     if TYPE_CHECKING:
         group: str

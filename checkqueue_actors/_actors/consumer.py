@@ -23,7 +23,7 @@ its slot (``chain`` says when that changes nothing observable).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
@@ -164,6 +164,24 @@ class ConsumerActor:
             )
             rt.settle(delivery, Settle.FAIL, delivery.error or "undecodable job")
             return
+        extra = 0
+        if delivery.suspect:
+            if rt.alone:
+                # another suspect runs alone here: this one must not be lost with it
+                rt.settle(delivery, Settle.RELEASE, None)
+                return
+            rt.alone = True
+            try:
+                extra = await self._take_every_slot()
+            except BaseException:
+                rt.alone = False
+                rt.settle(delivery, Settle.RELEASE, None)
+                raise
+            if cast("bool", rt.stopping):  # stop() came while it waited: it does not start
+                rt.alone = False
+                rt.slots.give(extra)
+                rt.settle(delivery, Settle.RELEASE, None)
+                return
         instruments = rt.instruments
         if instruments.delivery_started:
             instruments.call(instruments.delivery_started, rt, delivery.group, job)
@@ -184,6 +202,9 @@ class ConsumerActor:
         finally:
             current_handler_queue.reset(reset)
             self.running -= 1
+            if delivery.suspect:
+                rt.alone = False
+                rt.slots.give(extra)
             if not self.running and self._idle_event is not None:  # stop() waits for it
                 self._idle_event.set()
         local = rt.local
@@ -194,6 +215,29 @@ class ConsumerActor:
         if instruments.delivery_finished:
             outcome = "completed" if how is _ACK else "retrying" if how is _RETRY else "failed"
             self._finished(delivery, job, outcome, started)
+
+    async def _take_every_slot(self) -> int:
+        """Wait until no other handler of the queue runs and none can start: take every
+        slot (a suspect delivery runs alone, so that a death is blamed on the right job),
+        then write the outcomes not yet written, so that the suspect is the only
+        delivery this process holds.
+
+        The delivery's own slot is given back first and taken again with the others.
+        Returns the slots taken beyond the delivery's own.
+        """
+        rt = self._rt
+        slots = rt.slots
+        slots.give(1)
+        held = 0
+        try:
+            while held < slots.total:
+                held += await slots.take(slots.total - held)
+            if rt.writer is not None:
+                await rt.writer.flush()
+        except BaseException:
+            slots.give(held)
+            raise
+        return held - 1
 
     def _failed(self, delivery: Delivery, job: QueueJob[Any], exc: Exception) -> tuple[Settle, Any]:
         """The outcome of a failed run: a retry after the policy's backoff, or a failure."""

@@ -75,6 +75,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         """The storage when it lives in this process (its synchronous methods are used)."""
         self.delay_multiplier = delay_multiplier
         self.slots = Slots(concurrency)
+        self.alone = False
+        """A suspect delivery runs alone (or waits to) in this process: another one
+        is given back rather than held beside it."""
         self.run_queue: deque[Delivery] = deque()
         """Claimed deliveries waiting for a worker, in claim order."""
         self.writer = OutcomeWriter(storage, name) if self.local is None else None

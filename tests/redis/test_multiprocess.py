@@ -345,3 +345,39 @@ def test_a_server_paused_for_ten_seconds_causes_no_duplicate(cluster: Cluster) -
     _report("server-pause-10s", dup_starts=ledger.duplicated_starts("W"), dead_verdicts=verdicts)
     assert ledger.duplicated_starts("W") == 0
     assert verdicts == 0
+
+
+def test_jobs_that_shared_a_process_with_a_poison_job_never_fail(cluster: Cluster) -> None:
+    """A poison job kills its process each time it starts, taking the jobs running
+    beside it down too: only the poison job reaches the failed record, stalled
+    max_stalls + 1 times; every other job completes."""
+    args = ("--group", "W", "--max-stalls", "2", "--concurrency", "4", "--work", "0.5")
+    workers = [cluster.spawn(*args), cluster.spawn(*args)]
+    cluster.wait_ready(2)
+    ids = {f"job-{i}" for i in range(16)}
+    items: list[tuple[str, Any]] = [(i, i) for i in sorted(ids)]
+    cluster.enqueue([*items[:6], ("poison", {"kill": True}), *items[6:]])
+    deadline = time.monotonic() + 90
+    while cluster.stat("failed") < 1 or not cluster.read().done_ids("W") >= ids:
+        assert time.monotonic() < deadline, (cluster.stat("failed"), cluster.read())
+        for i, worker in enumerate(workers):
+            if not worker.alive():
+                workers[i] = cluster.spawn(*args)  # a supervisor restarts dead workers
+        time.sleep(0.1)
+    ledger = cluster.read()
+
+    async def failed() -> list[Any]:
+        async with RedisQueue[Any]("q", cluster.config()) as queue:
+            return await queue.get_failed_jobs()
+
+    record = trio.run(failed)
+    bystanders = {job for (job, _), pids in ledger.start_pids.items() if len(pids) > 1} - {"poison"}
+    _report(
+        "poison-bystanders",
+        poison_deliveries=ledger.starts[("poison", "W")],
+        bystanders_restarted=len(bystanders),
+        failed=[f.id for f in record],
+    )
+    assert [(f.id, f.group) for f in record] == [("poison", "W")]
+    assert record[0].error.startswith("stalled: the delivery lease expired 3 times")
+    assert ledger.done_ids("W") == ids

@@ -76,7 +76,7 @@ _ERROR_MAX: Final = 4000
 _GRACE_MAX: Final = 60.0
 """A queue removes no abandoned group during its first minute (at most): its
 application may not have registered its consumers yet."""
-_FIELDS: Final = 9
+_FIELDS: Final = 10
 """Values per delivery in a claim's reply (see claim.lua)."""
 _HOW: Final = {Settle.ACK: "0", Settle.RETRY: "1", Settle.FAIL: "2", Settle.RELEASE: "3"}
 """How an outcome is named to the scripts (see ``settle_outcomes`` in common.lua)."""
@@ -115,7 +115,7 @@ def _info_fields(text: str) -> dict[str, str]:
 class RedisDelivery(Delivery):
     """A delivery held under a lease: its key and fencing token travel with its outcome."""
 
-    __slots__ = ("dkey", "error", "max_retries", "token")
+    __slots__ = ("dkey", "error", "max_retries", "suspect", "token")
 
     def __init__(
         self,
@@ -125,6 +125,7 @@ class RedisDelivery(Delivery):
         token: str,
         max_retries: int,
         error: str | None,
+        suspect: bool,
     ) -> None:
         self.group = group
         self.job = job
@@ -134,6 +135,7 @@ class RedisDelivery(Delivery):
         """The fencing token of this lease: a write with another token changes nothing."""
         self.max_retries = max_retries
         self.error = error
+        self.suspect = suspect
 
 
 def _outcome_args(
@@ -473,6 +475,7 @@ class RedisStorage:
             raw = raw[:end]
         group = ticket.group
         decode = self.codec.decode
+        max_stalls = self.config.max_stalls
         out: list[Delivery] = []
         for i in range(0, len(raw), _FIELDS):
             job_id = _text(raw[i + 3])
@@ -492,7 +495,13 @@ class RedisStorage:
                 )
             out.append(
                 RedisDelivery(
-                    group, job, _text(raw[i + 1]), _text(raw[i + 2]), int(raw[i + 8]), error
+                    group,
+                    job,
+                    _text(raw[i + 1]),
+                    _text(raw[i + 2]),
+                    int(raw[i + 8]),
+                    error,
+                    raw[i + 9] > max_stalls,
                 )
             )
         return out

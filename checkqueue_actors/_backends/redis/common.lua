@@ -201,7 +201,7 @@ local function record_failure(g, id, jk, attempts, err, maxf, now)
     redis.call('ZREMRANGEBYRANK', B .. 'failedx', 0, over - 1)
   end
   redis.call('HINCRBY', B .. 'stats', 'failed', 1)
-  redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g)
+  redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g)
 end
 
 -- give a leased delivery back to its group's ready set (attempts unchanged)
@@ -315,13 +315,14 @@ local function settle_outcomes(args, from)
             redis.call('DEL', jk)
           else
             redis.call('HSET', jk, 'rem', rem)
-            redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g)
+            redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g)
           end
         end
       elseif redis.call('EXISTS', jk) == 1 then
         if how == '1' then
           now = now or now_ms()
           redis.call('HINCRBY', jk, 'a:' .. g, 1)
+          redis.call('HDEL', jk, 'x:' .. g) -- it ran and came back: not a suspect
           redis.call('ZADD', B .. 'retry', now + tonumber(details[k]), dk)
           add_waiting(jk)
           retried = true
@@ -348,17 +349,36 @@ end
 
 -- take back the deliveries whose lease expired (their holder died or hung), at most
 -- limit: back to ready, or failed once the job has stalled more than max_stalls
--- times in that group. returns reclaimed, failed
+-- times in that group. Blame is counted only where it is clear: a delivery whose
+-- holder lost no other delivery with it stalls; deliveries lost together (any of
+-- them may have killed the process) stall none and count a shared loss instead
+-- ('x:' field); one lost together more than max_stalls times is run alone by its
+-- next holder, so that its next loss is clear. returns reclaimed, failed
 local function reclaim_expired(limit, max_stalls, maxf, now)
   local reclaimed, failed = 0, 0
   local expired = redis.call('ZRANGEBYSCORE', B .. 'active', '-inf', now, 'LIMIT', 0, limit)
-  for _, dk in ipairs(expired) do
+  if #expired == 0 then
+    return 0, 0
+  end
+  local holders = redis.call('HMGET', B .. 'lease', unpack(expired))
+  local lost_with = {}
+  for k, token in ipairs(holders) do
+    local c = token and string.find(token, ':', 1, true)
+    local holder = c and string.sub(token, 1, c) or ''
+    holders[k] = holder
+    lost_with[holder] = (lost_with[holder] or 0) + 1
+  end
+  for k, dk in ipairs(expired) do
     drop_lease(dk)
     local g, id = split_dkey(dk)
     local jk = B .. 'j:' .. id
     if redis.call('EXISTS', jk) == 1 then
       if redis.call('HEXISTS', B .. 'groups', g) == 0 then
         finish(jk, id)
+      elseif lost_with[holders[k]] > 1 then
+        redis.call('HINCRBY', jk, 'x:' .. g, 1)
+        requeue(g, id, jk)
+        reclaimed = reclaimed + 1
       else
         local stalls = redis.call('HINCRBY', jk, 's:' .. g, 1)
         if stalls > max_stalls then
