@@ -39,7 +39,8 @@ def _strict_float(value: object, _type: object) -> float:
 
 def _strict_str(value: object, _type: object) -> str:
     if not isinstance(value, str):
-        msg = f"expected a str, got {value!r}"
+        # the type only: a str field may hold a password
+        msg = f"expected a str, got {type(value).__name__}"
         raise TypeError(msg)
     return value
 
