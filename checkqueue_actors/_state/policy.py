@@ -413,7 +413,7 @@ def queue_full_message(name: str, pending: int, new: int, max_queue_size: int) -
 
 
 def scaled(seconds: float, delay_multiplier: float) -> float:
-    """A contract duration (start delay, backoff, interval) as the queue waits it."""
+    """A duration as the caller gave it (start delay, backoff, interval), as the queue waits it."""
     return seconds * delay_multiplier
 
 
