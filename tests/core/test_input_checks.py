@@ -191,6 +191,12 @@ async def test_bad_ids_and_groups_are_refused_and_nothing_is_stored(
                     await queue.enqueue_many(["a", "b"], job_ids=["ok", name])
         with pytest.raises(ValueError, match="at most 996"):
             await queue.schedule_recurring("x", job_id="r" * 997, interval_seconds=5)
+        with pytest.raises(ValueError, match="cron_pattern must be encodable"):
+            await queue.schedule_recurring("x", job_id="r", cron_pattern="* * * * \ud800")
+        with pytest.raises(ValueError, match="timezone must not contain control"):
+            await queue.schedule_recurring(
+                "x", job_id="r", cron_pattern="0 9 * * *", timezone="Europe/\nParis"
+            )
         stats = await queue.get_stats()
         assert (stats.pending, stats.consumer_groups) == (0, 0)
         assert await queue.list_recurring_jobs() == []
