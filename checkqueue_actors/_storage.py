@@ -318,7 +318,10 @@ class Storage(Protocol):
         ...
 
     async def heartbeat(self) -> None:
-        """Periodic upkeep (every ``heartbeat_seconds``)."""
+        """Periodic upkeep (every ``heartbeat_seconds``, also while the queue stops):
+        re-anchoring a clock, or telling other processes this one is alive (and taking
+        back the deliveries of those that stopped telling it). The scheduler advances
+        the timers right after it."""
         ...
 
     async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:

@@ -3,13 +3,14 @@
 Accepts: wake-ups from the storage (``Storage.wait_for_timers`` returns: a timer
 earlier than the one it sleeps on may exist), and ``stop_timers`` at stop.
 Emits: ``Storage.advance`` (due delayed jobs and retries become ready, recurring
-ticks fire), ``heartbeat``, and on a storage with leases ``renew`` (the leases of
-the deliveries this process holds) and ``reap`` (deliveries of lost workers).
+ticks fire), ``heartbeat`` (re-anchors a clock, or tells other processes this one
+is alive), and on a storage with leases ``renew`` (the leases of the deliveries
+this process holds) and ``reap`` (deliveries of lost workers).
 
 It sleeps until the earliest of its deadlines, with one wait; it never polls,
 and there is no task or ``sleep`` per job. At stop it stops advancing and
-reaping but goes on renewing leases until the last handler has finished and
-every outcome is written (the queue cancels it then).
+reaping but goes on renewing leases and beating until the last handler has
+finished and every outcome is written (the queue cancels it then).
 """
 
 from __future__ import annotations
@@ -73,11 +74,13 @@ class SchedulerActor:
         while True:
             now = trio.current_time()
             try:
+                if now >= next_heartbeat:
+                    # also while stopping: a storage may tell other processes by it
+                    # that this one (still running handlers) is alive
+                    next_heartbeat = now + heartbeat if heartbeat else math.inf
+                    await storage.heartbeat()
+                    next_advance = now  # the heartbeat re-checks due work
                 if self._timers_on:
-                    if now >= next_heartbeat:
-                        next_heartbeat = now + heartbeat if heartbeat else math.inf
-                        await storage.heartbeat()
-                        next_advance = now  # the heartbeat re-checks due work
                     if now >= next_advance:
                         next_advance = now + await storage.advance()
                     if now >= next_reap:
@@ -103,4 +106,4 @@ class SchedulerActor:
                 # woken by the storage or by a deadline: advance either way (cheap)
                 next_advance = min(next_advance, trio.current_time())
             else:
-                await trio.sleep_until(next_renew)
+                await trio.sleep_until(min(next_renew, next_heartbeat))

@@ -39,6 +39,7 @@ class Agent:
             *args,
         ]
         self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr = b""
 
     def start(self) -> Agent:
         """Start the process (it writes a ``ready`` line once it consumes)."""
@@ -76,13 +77,16 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        if self.proc.stderr is not None:
+        if self.proc.stderr is not None and not self.proc.stderr.closed:
+            self._stderr = self.proc.stderr.read()
             self.proc.stderr.close()
 
     def stderr_text(self) -> str:
         """What it printed on stderr (after it ended)."""
         assert self.proc is not None
         assert self.proc.stderr is not None
+        if self.proc.stderr.closed:  # stop() kept it
+            return self._stderr.decode(errors="replace")
         return self.proc.stderr.read().decode(errors="replace")
 
 

@@ -38,6 +38,7 @@ async def main(args: argparse.Namespace) -> None:
         key_prefix=args.prefix,
         concurrency=args.concurrency,
         lease_seconds=args.lease,
+        liveness_seconds=args.liveness,
         delay_multiplier=0.01,
         connect_timeout=1.0,
         stream_timeout=2.0,
@@ -88,6 +89,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ledger", required=True)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--lease", type=float, default=1.0)
+    parser.add_argument("--liveness", type=float, default=1.0)
     parser.add_argument("--work", type=float, default=0.0)
     parser.add_argument("--max-stalls", type=int, default=2)
     parser.add_argument("--schedule-interval", type=float, default=0.0)

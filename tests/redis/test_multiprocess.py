@@ -281,3 +281,67 @@ def test_clients_recover_after_the_server_was_sigstopped(cluster: Cluster) -> No
     ledger = cluster.read()
     _report("server-sigstop", lost=0, dup_done=ledger.duplicated_done("W"))
     assert all(a.alive() for a in cluster.agents)
+
+
+def test_a_killed_workers_deliveries_come_back_within_two_seconds(cluster: Cluster) -> None:
+    """SIGKILL a worker holding two long jobs under a 30 s lease: at default liveness
+    (1 s) another process starts both again within 2 s of the kill."""
+    args = ("--group", "W", "--concurrency", "2", "--work", "600", "--lease", "30")
+    victim = cluster.spawn(*args)
+    cluster.wait_ready(1)
+    cluster.enqueue([("a", 1), ("b", 2)])
+    assert wait_for(lambda: cluster.read().starts[("b", "W")] == 1, 30)
+    survivor = cluster.spawn(*args)
+    cluster.wait_ready(2)
+    killed_at = time.monotonic()
+    victim.kill()
+
+    def back() -> bool:
+        pids = cluster.read().start_pids
+        return all(survivor.pid in pids.get((job, "W"), []) for job in ("a", "b"))
+
+    assert wait_for(back, 30, interval=0.01)
+    recovery = time.monotonic() - killed_at
+    _report("crash-recovery", seconds=f"{recovery:.2f}", liveness=1.0, lease=30)
+    assert recovery < 2.0
+
+
+def test_a_healthy_long_handler_is_never_redelivered(cluster: Cluster) -> None:
+    """Handlers running 6 s (12 liveness periods, 3 leases) in live processes are
+    never started twice."""
+    args = ("--group", "W", "--concurrency", "2", "--work", "6", "--lease", "2")
+    for _ in range(2):
+        cluster.spawn(*args, "--liveness", "0.5")
+    cluster.wait_ready(2)
+    ids = {f"job-{i}" for i in range(4)}
+    cluster.enqueue([(i, i) for i in sorted(ids)])
+    assert wait_for(lambda: cluster.read().done_ids("W") >= ids, 60)
+    ledger = cluster.read()
+    _report("long-handlers", dup_starts=ledger.duplicated_starts("W"))
+    assert ledger.duplicated_starts("W") == 0
+    assert cluster.stat("failed") == 0
+
+
+def test_a_server_paused_for_ten_seconds_causes_no_duplicate(cluster: Cluster) -> None:
+    """SIGSTOP the server for 10 s while every job runs (and still runs after): no
+    process is taken for dead when it resumes (nobody could speak), so nothing starts
+    twice and no process reports another as gone."""
+    for _ in range(2):
+        cluster.spawn("--group", "W", "--concurrency", "4", "--work", "13", "--lease", "30")
+    cluster.wait_ready(2)
+    ids = {f"job-{i}" for i in range(4)}
+    cluster.enqueue([(i, i) for i in sorted(ids)])
+    assert wait_for(lambda: all(cluster.read().starts[(i, "W")] for i in ids), 30)
+    cluster.server.pause()
+    try:
+        time.sleep(10.0)
+    finally:
+        cluster.server.resume()
+    assert wait_for(lambda: cluster.read().done_ids("W") >= ids, 60)
+    ledger = cluster.read()
+    assert all(a.alive() for a in cluster.agents)
+    cluster.stop()
+    verdicts = sum(a.stderr_text().count("stopped answering") for a in cluster.agents)
+    _report("server-pause-10s", dup_starts=ledger.duplicated_starts("W"), dead_verdicts=verdicts)
+    assert ledger.duplicated_starts("W") == 0
+    assert verdicts == 0

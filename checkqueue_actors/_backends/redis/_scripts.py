@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["SCRIPTS", "Script"]
 
 _NAMES: Final = (
+    "alive",
     "claim",
     "enqueue",
     "enqueue_many",

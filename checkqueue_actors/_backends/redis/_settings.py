@@ -87,6 +87,9 @@ class RedisQueueConfig:
     lease_seconds: float = attrs.field(default=30.0, validator=finite_float(ge=0.1, le=_DAY))
     """A claimed delivery is redelivered when its holder stops renewing it for this long
     (0.1 s .. 1 day)."""
+    liveness_seconds: float = attrs.field(default=1.0, validator=finite_float(ge=0.1, le=3600))
+    """A process that has not said it is alive for this long is taken for dead, and its
+    deliveries are redelivered at once (every process says so every fifth of it)."""
     max_payload_bytes: int = attrs.field(default=1_048_576, validator=strict_int(1, 512 << 20))
     """Largest encoded payload (UTF-8 bytes of the JSON, 1 .. 512 MiB, Redis's own limit);
     larger ones raise SerializationError."""

@@ -194,9 +194,6 @@ class RedisStorage:
     """One queue's state in Redis, shared by every process using the same server,
     ``key_prefix`` and queue name (see the module docstring)."""
 
-    heartbeat_seconds: float | None = None
-    """The scripts judge time on the server's clock: nothing to re-anchor."""
-
     def __init__(self, name: str, config: RedisQueueConfig, payload_type: type | None) -> None:
         """
         Raises:
@@ -211,6 +208,9 @@ class RedisStorage:
         self.lease_seconds: float | None = config.lease_seconds
         self.reap_seconds: float | None = min(max(config.lease_seconds / 4, 0.05), 5.0)
         self.work_poll_seconds = config.poll_interval_ms / 1000
+        self.heartbeat_seconds: float | None = config.liveness_seconds / 5
+        """How often this process says it is alive (see ``heartbeat``)."""
+        self._liveness_ms = seconds_to_ms(config.liveness_seconds)
         self._address = endpoint_of(config).address
         self._lease_ms = seconds_to_ms(config.lease_seconds)
         self._token_prefix = uuid.uuid4().hex
@@ -630,8 +630,33 @@ class RedisStorage:
             await blocking.blpop([f"{self.base}tw"], timeout=wait)
 
     async def heartbeat(self) -> None:
-        """Nothing to do (``heartbeat_seconds`` is None)."""
-        await trio.lowlevel.checkpoint()
+        """Say this process is alive for ``liveness_seconds``, and take back at once the
+        deliveries of processes that stopped saying so (``alive.lua``): a killed worker's
+        jobs come back within about ``liveness_seconds``, not after a whole lease.
+
+        The runtime's scheduler calls it every ``heartbeat_seconds``, also while the
+        queue stops (its handlers still run). A pause of the server is nobody's death:
+        the script moves every deadline by the time nobody could speak.
+        """
+        config = self.config
+        out = await self._script(
+            "alive",
+            self._token_prefix,
+            self._liveness_ms,
+            _BATCH,
+            config.max_stalls,
+            config.failed_jobs_max,
+        )
+        reclaimed, failed, dead = _int(out[0]), _int(out[1]), _int(out[2])
+        if dead or reclaimed or failed:
+            logger.warning(
+                "queue %r: %d process(es) stopped answering; %d of their deliveries "
+                "redelivered, %d failed as stalled",
+                self.name,
+                dead,
+                reclaimed,
+                failed,
+            )
 
     async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
         """Extend the leases of ``deliveries`` and mark this process's groups as seen."""

@@ -345,3 +345,34 @@ local function settle_outcomes(args, from)
   end
   return out
 end
+
+-- take back the deliveries whose lease expired (their holder died or hung), at most
+-- limit: back to ready, or failed once the job has stalled more than max_stalls
+-- times in that group. returns reclaimed, failed
+local function reclaim_expired(limit, max_stalls, maxf, now)
+  local reclaimed, failed = 0, 0
+  local expired = redis.call('ZRANGEBYSCORE', B .. 'active', '-inf', now, 'LIMIT', 0, limit)
+  for _, dk in ipairs(expired) do
+    drop_lease(dk)
+    local g, id = split_dkey(dk)
+    local jk = B .. 'j:' .. id
+    if redis.call('EXISTS', jk) == 1 then
+      if redis.call('HEXISTS', B .. 'groups', g) == 0 then
+        finish(jk, id)
+      else
+        local stalls = redis.call('HINCRBY', jk, 's:' .. g, 1)
+        if stalls > max_stalls then
+          local a = tonumber(redis.call('HGET', jk, 'a:' .. g) or '0')
+          record_failure(g, id, jk, a,
+            'stalled: the delivery lease expired ' .. stalls .. ' times (worker lost)', maxf, now)
+          finish(jk, id)
+          failed = failed + 1
+        else
+          requeue(g, id, jk)
+          reclaimed = reclaimed + 1
+        end
+      end
+    end
+  end
+  return reclaimed, failed
+end

@@ -6,30 +6,7 @@
 local limit, max_stalls, maxf, abandon = tonumber(ARGV[1]), tonumber(ARGV[2]),
   tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
-local reclaimed, failed = 0, 0
-local expired = redis.call('ZRANGEBYSCORE', B .. 'active', '-inf', now, 'LIMIT', 0, limit)
-for _, dk in ipairs(expired) do
-  drop_lease(dk)
-  local g, id = split_dkey(dk)
-  local jk = B .. 'j:' .. id
-  if redis.call('EXISTS', jk) == 1 then
-    if redis.call('HEXISTS', B .. 'groups', g) == 0 then
-      finish(jk, id)
-    else
-      local stalls = redis.call('HINCRBY', jk, 's:' .. g, 1)
-      if stalls > max_stalls then
-        local a = tonumber(redis.call('HGET', jk, 'a:' .. g) or '0')
-        record_failure(g, id, jk, a,
-          'stalled: the delivery lease expired ' .. stalls .. ' times (worker lost)', maxf, now)
-        finish(jk, id)
-        failed = failed + 1
-      else
-        requeue(g, id, jk)
-        reclaimed = reclaimed + 1
-      end
-    end
-  end
-end
+local reclaimed, failed = reclaim_expired(limit, max_stalls, maxf, now)
 local out = {reclaimed, failed}
 if abandon > 0 then
   local gone = redis.call('ZRANGEBYSCORE', B .. 'gseen', '-inf', now - abandon)
