@@ -39,7 +39,8 @@ def _strict_float(value: object, _type: object) -> float:
 
 def _strict_str(value: object, _type: object) -> str:
     if not isinstance(value, str):
-        msg = f"expected a str, got {value!r}"
+        # the type only: a str field may hold a password
+        msg = f"expected a str, got {type(value).__name__}"
         raise TypeError(msg)
     return value
 
@@ -109,7 +110,7 @@ def structure_config(cls: type[C], raw: Mapping[str, Any], plugin_id: str) -> C:
     """Build ``cls`` from ``raw``, reporting every bad field in one error."""
     if not isinstance(raw, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise ConfigValidationError(plugin_id, [f"config must be a mapping, not {raw!r}"])
-    attrs_cls: Any = cls  # an attrs class, by the plugin contract
+    attrs_cls: Any = cls  # a plugin's config_type is an attrs class
     attrs.resolve_types(attrs_cls)
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(attrs_cls)
     errors: list[str] = []

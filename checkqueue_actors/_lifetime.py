@@ -76,7 +76,14 @@ class AsyncLifetimeMixin:
                 finally:
                     await this.stop()
 
+    def _start_refusal(self) -> str | None:
+        """Why ``async with`` cannot start this object now (``None`` when it can)."""
+        return None
+
     async def __aenter__(self) -> Self:
+        refusal = self._start_refusal()
+        if refusal is not None:
+            raise RuntimeError(refusal)
         if self._lifetime_cm is not None:
             msg = f"this {type(self).__qualname__} is already running"
             raise RuntimeError(msg)
@@ -96,4 +103,7 @@ class AsyncLifetimeMixin:
     ) -> bool | None:
         cm = self._lifetime_cm
         assert cm is not None
-        return await cm.__aexit__(exc_type, exc_value, traceback)
+        try:
+            return await cm.__aexit__(exc_type, exc_value, traceback)
+        finally:
+            self._lifetime_cm = None

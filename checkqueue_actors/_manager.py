@@ -33,6 +33,7 @@ from ._lifetime import single_exceptions_unwrapped
 from ._migration import combine_reports, delay_multiplier_of
 from ._model import QueueStats, RecurringJobInfo, SwitchResult
 from ._proxy import QueueProxy
+from ._state.policy import check_name
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Sequence
@@ -155,15 +156,14 @@ class QueueManager:
         switch is under way) wait.
 
         Raises:
-          ValueError: for an empty or non-str name.
+          ValueError: for a name breaking the rules of ``policy.check_name`` (a
+            ``TypeError`` too for a non-str).
           QueueStoppedError: after the manager shut down (for a name it never saw).
         """
         proxy = self._proxies.get(name)
         if proxy is not None:
             return proxy
-        if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
-            msg = f"name must be a non-empty str, not {name!r}"
-            raise ValueError(msg)
+        check_name("queue name", name)
         if self._closed:
             msg = f"the queue manager has shut down; cannot create queue {name!r}"
             raise QueueStoppedError(msg)

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import contextvars
 import enum
+import logging
 from abc import abstractmethod
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 import trio
 
 from ._errors import QueueStoppedError
 from ._lifetime import AsyncLifetimeMixin, unwrap_single
+from ._state.policy import check_name
 
-__all__ = ["BaseQueue", "LifeState", "current_handler_queue"]
+__all__ = ["UNSTARTED_WARNING_SECONDS", "BaseQueue", "LifeState", "current_handler_queue"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("checkqueue_actors")
+
+UNSTARTED_WARNING_SECONDS: Final = 1.0
+"""A call kept waiting this long by a queue that was never started logs a warning (once
+per queue): a queue nobody starts would otherwise make it wait silently forever."""
 
 current_handler_queue: contextvars.ContextVar[object | None] = contextvars.ContextVar(
     "checkqueue_actors_current_handler_queue", default=None
@@ -40,15 +48,18 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
     """Lifetime and argument checking shared by every backend's queue."""
 
     def __init__(self, name: str) -> None:
-        if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
-            msg = f"queue name must be a non-empty str, not {name!r}"
-            raise ValueError(msg)
-        self._name = name
+        """
+        Raises:
+          ValueError: for a name breaking the rules of ``policy.check_name`` (a
+            ``TypeError`` too for a non-str).
+        """
+        self._name = check_name("queue name", name)
         self._state = LifeState.NEW
         self._started = trio.Event()  # set once running, or once stopped without running
         self._stop_requested = trio.Event()
         self._finished = trio.Event()
         self._ran = False
+        self._warned_unstarted = False
 
     @property
     def name(self) -> str:
@@ -67,15 +78,16 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
         ``start`` once the queue takes calls, and finishes after ``stop()``.
 
         Raises:
-          RuntimeError: if the queue is already running or has run before.
+          RuntimeError: if the queue is running, or has run and stopped (a queue runs
+            once).
         """
         if self._state is LifeState.STOPPED and not self._ran:
             # stop() came before start: nothing to run
             task_status.started()
             return
-        if self._state is not LifeState.NEW:
-            msg = f"this {type(self).__qualname__} is already running (or has run)"
-            raise RuntimeError(msg)
+        refusal = self._start_refusal()
+        if refusal is not None:
+            raise RuntimeError(refusal)
         self._state = LifeState.RUNNING
         self._ran = True
         try:
@@ -89,6 +101,20 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
             self._state = LifeState.STOPPED
             self._started.set()
             self._finished.set()
+
+    def _start_refusal(self) -> str | None:
+        """Why this queue cannot be started now (``None`` when it can)."""
+        state = self._state
+        if state is LifeState.NEW or (state is LifeState.STOPPED and not self._ran):
+            return None
+        what = f"{type(self).__qualname__} {self._name!r}"
+        if state is LifeState.RUNNING:
+            return f"{what} is already running: it cannot be started a second time"
+        return (
+            f"{what} has been stopped: a queue runs once and cannot be started again; "
+            f"create a new {type(self).__qualname__} (pending jobs of a durable backend "
+            "are still there)"
+        )
 
     def _mark_started(self, task_status: trio.TaskStatus[None]) -> None:
         """Called by ``_serve`` once calls can be taken."""
@@ -120,8 +146,21 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
         await self._finished.wait()
 
     async def _wait_started(self) -> None:
-        if not self._started.is_set():
-            await self._started.wait()
+        started = self._started
+        if started.is_set():
+            return
+        with trio.move_on_after(UNSTARTED_WARNING_SECONDS):
+            await started.wait()
+        if started.is_set():
+            return
+        if not self._warned_unstarted:
+            self._warned_unstarted = True
+            logger.warning(
+                "queue %r has not been started: calls to it wait until it is. Start it "
+                "with `async with queue:` or `await nursery.start(queue.run)`",
+                self._name,
+            )
+        await started.wait()
 
     async def _check_open(self, *, allow_stopping: bool) -> None:
         """Wait for start, then raise QueueStoppedError if the queue no longer takes this call."""

@@ -45,7 +45,7 @@ PUBLIC_NAMES = {
 }
 
 
-def test_all_is_the_contract() -> None:
+def test_all_is_the_documented_public_api() -> None:
     """__all__ holds exactly the names the public API promises at the package root."""
     assert set(checkqueue_actors.__all__) == PUBLIC_NAMES
     assert len(checkqueue_actors.__all__) == len(PUBLIC_NAMES)

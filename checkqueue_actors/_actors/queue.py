@@ -250,8 +250,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         Returns:
           The job id (a fresh uuid4 string unless ``job_id`` was given).
         Raises:
-          ValueError: for a non-int or out-of-range priority, or a negative or
-            non-finite delay.
+          ValueError: for an out-of-range priority, a negative, non-finite or over
+            100-year delay, or a ``job_id`` breaking the naming rules
+            (``policy.check_name``); for a wrong type (a non-int priority, ``bool``
+            and ``float`` included) a ``TypeError`` that is also a ``ValueError``.
           SerializationError: the backend cannot store the payload; nothing is stored.
           QueueFullError: when ``max_queue_size`` jobs are pending; nothing is stored.
           QueueStoppedError: after the queue stopped.
@@ -350,8 +352,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         gets the jobs enqueued before any group existed.
 
         Raises:
-          ValueError: for a bad argument, or a ``max_retries`` other than the one the
-            group has in this process.
+          TypeError: for a handler that is not an async callable (a plain ``def``, a
+            lambda); it is also a ``ValueError``.
+          ValueError: for a group name breaking the naming rules, a ``max_retries``
+            outside ``0 .. 10_000``, or one other than the group has in this process.
           QueueStoppedError: once the queue is stopping.
           BackendUnavailableError: the backend cannot be reached.
         """
@@ -409,8 +413,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         Returns:
           ``job_id``.
         Raises:
-          ValueError: unless exactly one of ``interval_seconds`` (finite, > 0) and
-            ``cron_pattern`` is given, or for a bad ``start_delay`` or priority.
+          ValueError: unless exactly one of ``interval_seconds`` (1 ms .. 100 years)
+            and ``cron_pattern`` is given, or for a bad ``job_id``, ``start_delay`` or
+            priority.
           InvalidScheduleError: for an invalid cron pattern or unknown timezone.
           SerializationError: the backend cannot store the payload.
           QueueStoppedError: after the queue stopped.
@@ -443,9 +448,11 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         """Stop future occurrences and drop those no group has started; unknown ids are a no-op.
 
         Raises:
+          ValueError: for an id breaking the naming rules (no recurring job has it).
           QueueStoppedError: after the queue stopped.
           BackendUnavailableError: the backend cannot be reached.
         """
+        policy.check_recurring_id(job_id)
         await self._admit(allow_stopping=True)
         await self.storage.cancel_schedule(job_id)
 
@@ -462,8 +469,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         """Details of an active recurring job, ``None`` when unknown or cancelled.
 
         Raises:
+          ValueError: for an id breaking the naming rules (no recurring job has it).
           BackendUnavailableError: the backend cannot be reached.
         """
+        policy.check_recurring_id(job_id)
         await self._read()
         return await self.storage.schedule_details(job_id)
 

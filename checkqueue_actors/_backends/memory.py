@@ -41,6 +41,12 @@ _ACK = Settle.ACK
 T = TypeVar("T")
 
 
+def _heartbeat_floor(_inst: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if 0 < value < 10:
+        msg = f"{attribute.name} must be 0 (off) or at least 10 ms, not {value!r}"
+        raise ValueError(msg)
+
+
 @final
 @attrs.frozen
 class InMemoryQueueConfig:
@@ -55,8 +61,11 @@ class InMemoryQueueConfig:
     """Pending jobs at most; ``enqueue`` beyond it raises QueueFullError."""
     delay_multiplier: float = attrs.field(default=1.0, validator=finite_float(gt=0, le=1))
     """Scales start_delay, retry backoff and interval_seconds (0 < m <= 1); for tests."""
-    heartbeat_interval_ms: int = attrs.field(default=5000, validator=strict_int(0))
-    """How often the scheduler re-checks due work and the wall clock; 0 disables."""
+    heartbeat_interval_ms: int = attrs.field(
+        default=5000, validator=[strict_int(0, 86_400_000), _heartbeat_floor]
+    )
+    """How often the scheduler re-checks due work and the wall clock (10 ms .. 1 day);
+    0 disables."""
 
 
 @final

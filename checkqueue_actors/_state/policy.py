@@ -20,9 +20,13 @@ The rules:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+import types
+import unicodedata
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -31,16 +35,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHAIN_MAX",
+    "DELAY_MAX",
+    "INTERVAL_MIN",
+    "JOB_ID_MAX",
+    "NAME_MAX",
     "PRIORITY_MAX",
     "PRIORITY_MIN",
+    "RECURRING_ID_MAX",
+    "RETRIES_MAX",
+    "ArgumentTypeError",
     "RoundRobin",
     "check_consume_args",
     "check_delay",
     "check_enqueue_args",
     "check_enqueue_many_args",
+    "check_handler",
+    "check_interval",
     "check_job_id",
+    "check_max_retries",
+    "check_name",
     "check_priority",
     "check_recurring_args",
+    "check_recurring_id",
     "next_cron_tick",
     "next_grid_tick",
     "occurrence_id",
@@ -50,6 +66,7 @@ __all__ = [
     "retry_delay",
     "scaled",
     "should_retry",
+    "shown",
 ]
 
 T = TypeVar("T")
@@ -60,25 +77,150 @@ PRIORITY_MIN: Final = -(2**31)
 """The lowest priority a job may have (a 32-bit signed integer, in every backend)."""
 PRIORITY_MAX: Final = 2**31 - 1
 """The highest priority a job may have."""
+DELAY_MAX: Final = 100 * 365.25 * 86_400.0
+"""The longest delay or interval, in seconds: 100 years (a larger one is a mistake)."""
+INTERVAL_MIN: Final = 0.001
+"""The shortest ``interval_seconds`` of a recurring job: 1 ms."""
+RETRIES_MAX: Final = 10_000
+"""The most retries a consumer group may ask for."""
+NAME_MAX: Final = 200
+"""The longest queue name, consumer group name or Redis ``key_prefix``, in characters."""
+JOB_ID_MAX: Final = 1024
+"""The longest job id, in characters."""
+OCCURRENCE_SUFFIX: Final = len(":2000-01-01T00:00:00.000000Z")
+"""Characters ``occurrence_id`` adds to a recurring job's id (28)."""
+RECURRING_ID_MAX: Final = JOB_ID_MAX - OCCURRENCE_SUFFIX
+"""The longest recurring job id (996), so that each of its occurrence ids is a valid job id."""
+_REPR_MAX: Final = 60
+"""Characters of a bad value shown in an error message at most."""
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut to a few dozen characters, for error messages.
+
+    A rejected 400-digit priority or a megabyte-long name must not flood a log line.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_REPR_MAX:
+        # repr of a huge int is slow and may exceed sys.get_int_max_str_digits()
+        return f"<an int of about {int(abs(value).bit_length() * 0.30103) + 1} digits>"
+    text = repr(value)
+    if len(text) > _REPR_MAX:
+        return f"{text[: _REPR_MAX - 15]}... ({len(text)} chars)"
+    return text
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type.
+
+    A ``TypeError``, and also a ``ValueError``: the queue methods have always
+    promised ``ValueError`` for a bad argument, so code catching that keeps working.
+    """
+
+
+def _type_message(name: str, expected: str, value: object) -> str:
+    return f"{name} must be {expected}, not {shown(value)}"
+
+
+def check_name(what: str, value: object, *, max_chars: int = NAME_MAX) -> str:
+    """A name the queue uses as (part of) a storage key: a queue name, a consumer group,
+    a job id, a recurring job id or a Redis ``key_prefix``.
+
+    The same rules in every backend, so that a job (and its ids) can always move
+    between them: a non-empty ``str`` of at most ``max_chars`` characters that can
+    be encoded as UTF-8 (no lone surrogates) and holds no control character
+    (Unicode category ``Cc``: ``\\x00``-``\\x1f``, ``\\x7f``-``\\x9f``; names end up in
+    log lines, where a newline would forge one).
+
+    Raises:
+      ArgumentTypeError: for a non-str (a ``TypeError`` and a ``ValueError``).
+      ValueError: for a str breaking a rule.
+    """
+    if not isinstance(value, str):
+        msg = _type_message(what, "a non-empty str", value)
+        raise ArgumentTypeError(msg)
+    if not value:
+        msg = f"{what} must be a non-empty str"
+        raise ValueError(msg)
+    if len(value) > max_chars:
+        msg = f"{what} has {len(value)} characters; at most {max_chars} are allowed"
+        raise ValueError(msg)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        position = exc.start
+    else:
+        position = -1
+    if position >= 0:
+        msg = (
+            f"{what} must be encodable as UTF-8; character {position} is the lone "
+            f"surrogate {value[position]!r}"
+        )
+        raise ValueError(msg)
+    for index, char in enumerate(value):
+        if unicodedata.category(char) == "Cc":
+            msg = (
+                f"{what} must not contain control characters; character {index} is {char!r} "
+                f"(in {shown(value)})"
+            )
+            raise ValueError(msg)
+    return value
+
+
+def _seconds(name: str, value: object, expected: str) -> float:
+    """A finite float of an int or float (never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = _type_message(name, expected, value)
+        raise ArgumentTypeError(msg)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float: out of range, whatever the range
+        seconds = 2 * DELAY_MAX if value > 0 else -2 * DELAY_MAX
+    if not math.isfinite(seconds):
+        msg = f"{name} must be {expected}, not {shown(value)}"
+        raise ValueError(msg)
+    return seconds
 
 
 def check_delay(name: str, value: object) -> float:
-    """A finite, non-negative number of seconds (``None`` means 0).
+    """A number of seconds in ``0 .. DELAY_MAX`` (100 years); ``None`` means 0.
 
     Raises:
-      ValueError: for anything else (a bool included).
+      ArgumentTypeError: for a non-number (a bool included).
+      ValueError: for a negative, non-finite or too long delay.
     """
     if value is None:
         return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{name} must be a finite number of seconds >= 0, not {value!r}"
+    expected = "a finite number of seconds >= 0"
+    seconds = _seconds(name, value, expected)
+    if seconds < 0:
+        msg = f"{name} must be {expected}, not {shown(value)}"
         raise ValueError(msg)
-    try:
-        seconds = float(value)
-    except OverflowError:  # an int too large for a float
-        seconds = math.inf
-    if not math.isfinite(seconds) or seconds < 0:
-        msg = f"{name} must be a finite number of seconds >= 0, not {value!r}"
+    if seconds > DELAY_MAX:
+        msg = f"{name} must be at most {DELAY_MAX:.0f} seconds (100 years), not {shown(value)}"
+        raise ValueError(msg)
+    return seconds
+
+
+def check_interval(value: object) -> float:
+    """A recurring job's ``interval_seconds``: ``INTERVAL_MIN`` (1 ms) .. ``DELAY_MAX``.
+
+    Raises:
+      ArgumentTypeError: for a non-number (a bool included).
+      ValueError: for a non-finite, too short or too long interval.
+    """
+    expected = "a finite number of seconds > 0"
+    seconds = _seconds("interval_seconds", value, expected)
+    if seconds <= 0:
+        msg = f"interval_seconds must be {expected}, not {shown(value)}"
+        raise ValueError(msg)
+    if seconds < INTERVAL_MIN:
+        msg = f"interval_seconds must be at least {INTERVAL_MIN} (1 ms), not {shown(value)}"
+        raise ValueError(msg)
+    if seconds > DELAY_MAX:
+        msg = (
+            f"interval_seconds must be at most {DELAY_MAX:.0f} seconds (100 years), "
+            f"not {shown(value)}"
+        )
         raise ValueError(msg)
     return seconds
 
@@ -87,30 +229,95 @@ def check_priority(priority: object) -> int:
     """An int in ``PRIORITY_MIN .. PRIORITY_MAX``, so a job can move between backends.
 
     Raises:
-      ValueError: for a bool, a non-int or an int out of range (a ValueError even for a
-        wrong type, as ``enqueue`` promises).
+      ArgumentTypeError: for a non-int, a bool or a float included (a ``TypeError``
+        and a ``ValueError``).
+      ValueError: for an int out of range.
     """
     if type(priority) is not int:
-        msg = f"priority must be an int, not {priority!r}"
-        raise ValueError(msg)
+        msg = _type_message("priority", "an int", priority)
+        raise ArgumentTypeError(msg)
     if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-        msg = f"priority must lie in {PRIORITY_MIN} .. {PRIORITY_MAX}, not {priority!r}"
+        msg = f"priority must lie in {PRIORITY_MIN} .. {PRIORITY_MAX}, not {shown(priority)}"
         raise ValueError(msg)
     return priority
 
 
 def check_job_id(job_id: object, *, required: bool = False) -> str | None:
-    """``None`` (when not required) or a non-empty str.
+    """``None`` (when not required) or a valid job id (see ``check_name``; at most
+    ``JOB_ID_MAX`` characters).
 
     Raises:
-      ValueError: for anything else.
+      ArgumentTypeError: for a non-str.
+      ValueError: for a str breaking a rule of ``check_name``.
     """
     if job_id is None and not required:
         return None
-    if not isinstance(job_id, str) or not job_id:
-        msg = f"job_id must be a non-empty str, not {job_id!r}"
+    return check_name("job_id", job_id, max_chars=JOB_ID_MAX)
+
+
+def check_recurring_id(job_id: object) -> str:
+    """A recurring job's id (see ``check_name``; at most ``RECURRING_ID_MAX`` characters,
+    so that its occurrence ids are valid job ids).
+
+    Raises:
+      ArgumentTypeError: for a non-str.
+      ValueError: for a str breaking a rule of ``check_name``.
+    """
+    return check_name("job_id", job_id, max_chars=RECURRING_ID_MAX)
+
+
+def check_max_retries(max_retries: object) -> int:
+    """An int in ``0 .. RETRIES_MAX``.
+
+    Raises:
+      ArgumentTypeError: for a non-int (a bool included).
+      ValueError: for an int out of range.
+    """
+    if type(max_retries) is not int:
+        msg = _type_message("max_retries", "an int >= 0", max_retries)
+        raise ArgumentTypeError(msg)
+    if not 0 <= max_retries <= RETRIES_MAX:
+        msg = f"max_retries must lie in 0 .. {RETRIES_MAX}, not {shown(max_retries)}"
         raise ValueError(msg)
-    return job_id
+    return max_retries
+
+
+def check_handler(handler: object) -> None:
+    """A handler is an async callable: calling it must give an awaitable.
+
+    Accepted: ``async def`` functions and methods, ``functools.partial`` of them,
+    functions whose ``__wrapped__`` chain (``functools.wraps``) leads to one, and any
+    other callable object (one with an ``async def __call__``, or one that returns
+    an awaitable; its calls are not checked here). Refused: what is not callable, and
+    plain ``def`` functions, lambdas, builtins and async generator functions, whose
+    every delivery would fail.
+
+    Raises:
+      ArgumentTypeError: for a refused handler (a ``TypeError`` and a ``ValueError``).
+    """
+    if not callable(handler):
+        msg = _type_message("handler", "an async callable", handler)
+        raise ArgumentTypeError(msg)
+    target: object = handler
+    while isinstance(target, functools.partial):
+        target = cast("functools.partial[object]", target).func
+    if inspect.iscoroutinefunction(target):
+        return
+    if isinstance(target, types.MethodType):
+        target = target.__func__
+    if isinstance(target, types.FunctionType | types.BuiltinFunctionType | types.MethodWrapperType):
+        if inspect.iscoroutinefunction(inspect.unwrap(target)):
+            return
+        kind = (
+            "an async generator function"
+            if inspect.isasyncgenfunction(target)
+            else "a plain function"
+        )
+        msg = (
+            f"handler must be an async callable (an 'async def' function), not {kind}: "
+            f"{shown(handler)}; every delivery would fail"
+        )
+        raise ArgumentTypeError(msg)
 
 
 def check_enqueue_args(
@@ -152,37 +359,26 @@ def check_recurring_args(
     Returns:
       ``(job_id, interval_seconds, cron_pattern, start_delay, priority, timezone)``.
     Raises:
-      ValueError: unless exactly one of ``interval_seconds`` (finite, > 0) and
-        ``cron_pattern`` (a str) is given, or for a bad id, delay, priority or timezone.
+      ValueError: unless exactly one of ``interval_seconds`` (1 ms .. 100 years) and
+        ``cron_pattern`` (a str) is given, or for a bad id, delay, priority or
+        timezone (an ``ArgumentTypeError``, also a ``TypeError``, for a wrong type).
     """
-    checked_id = check_job_id(job_id, required=True)
-    assert checked_id is not None
+    checked_id = check_recurring_id(job_id)
     if (interval_seconds is None) == (cron_pattern is None):
         msg = "give exactly one of interval_seconds and cron_pattern"
         raise ValueError(msg)
-    interval: float | None = None
-    if interval_seconds is not None:
-        if isinstance(interval_seconds, int | float) and not isinstance(interval_seconds, bool):
-            try:
-                interval = float(interval_seconds)
-            except OverflowError:
-                interval = math.inf
-        if interval is None or not math.isfinite(interval) or interval <= 0:
-            msg = f"interval_seconds must be a finite number > 0, not {interval_seconds!r}"
-            raise ValueError(msg)
-    if cron_pattern is not None and not isinstance(cron_pattern, str):
-        msg = f"cron_pattern must be a str, not {cron_pattern!r}"
-        raise ValueError(msg)
-    if timezone is not None and not isinstance(timezone, str):
-        msg = f"timezone must be an IANA timezone name, not {timezone!r}"
-        raise ValueError(msg)
+    interval = check_interval(interval_seconds) if interval_seconds is not None else None
+    if cron_pattern is not None:
+        check_name("cron_pattern", cron_pattern, max_chars=NAME_MAX)
+    if timezone is not None:
+        check_name("timezone", timezone, max_chars=NAME_MAX)
     return (
         checked_id,
         interval,
-        cron_pattern,
+        cast("str | None", cron_pattern),
         check_delay("start_delay", start_delay),
         check_priority(priority),
-        timezone,
+        cast("str | None", timezone),
     )
 
 
@@ -190,18 +386,15 @@ def check_consume_args(handler: object, consumer_group: object, max_retries: obj
     """Check a consumer registration.
 
     Raises:
-      ValueError: for a handler that is not callable, an empty or non-str group, or a
-        ``max_retries`` that is not an int >= 0.
+      ArgumentTypeError: (a ``TypeError`` and a ``ValueError``) for a handler that is
+        not an async callable (see ``check_handler``), a non-str group or a non-int
+        ``max_retries``.
+      ValueError: for a group name breaking a rule of ``check_name``, or a
+        ``max_retries`` outside ``0 .. RETRIES_MAX``.
     """
-    if not callable(handler):
-        msg = f"handler must be an async callable, not {handler!r}"
-        raise ValueError(msg)
-    if not isinstance(consumer_group, str) or not consumer_group:
-        msg = f"consumer_group must be a non-empty str, not {consumer_group!r}"
-        raise ValueError(msg)
-    if type(max_retries) is not int or max_retries < 0:
-        msg = f"max_retries must be an int >= 0, not {max_retries!r}"
-        raise ValueError(msg)
+    check_handler(handler)
+    check_name("consumer_group", consumer_group)
+    check_max_retries(max_retries)
 
 
 def queue_full(pending: int, new: int, max_queue_size: int) -> bool:
@@ -220,7 +413,7 @@ def queue_full_message(name: str, pending: int, new: int, max_queue_size: int) -
 
 
 def scaled(seconds: float, delay_multiplier: float) -> float:
-    """A contract duration (start delay, backoff, interval) as the queue waits it."""
+    """A duration as the caller gave it (start delay, backoff, interval), as the queue waits it."""
     return seconds * delay_multiplier
 
 
@@ -246,8 +439,10 @@ def should_retry(attempts: int, max_retries: int) -> bool:
 
 
 def retry_delay(attempt: int, delay_multiplier: float) -> float:
-    """Seconds a group waits before retry number ``attempt`` (1, 2, ...): ``2 ** attempt``."""
-    return 2.0**attempt * delay_multiplier
+    """Seconds a group waits before retry number ``attempt`` (1, 2, ...): ``2 ** attempt``,
+    at most ``DELAY_MAX`` (100 years, reached at attempt 32; no float overflow however
+    many retries a group allows)."""
+    return min(2.0 ** min(attempt, 64), DELAY_MAX) * delay_multiplier
 
 
 # -- recurring jobs -------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 import trio.testing
@@ -47,15 +49,64 @@ async def test_body_exception_leaves_unwrapped(autojump_clock: trio.testing.Mock
 
 
 async def test_reentry_is_refused(autojump_clock: trio.testing.MockClock) -> None:
-    """A queue runs once: entering it again raises RuntimeError."""
+    """A queue runs once: entering it again raises RuntimeError saying why, whether it
+    is running or has been stopped (not "already running" for a stopped one)."""
     queue: InMemoryQueue[int] = InMemoryQueue("q")
     with trio.fail_after(10):
         async with queue:
-            with pytest.raises(RuntimeError, match="already running"):
+            with pytest.raises(RuntimeError, match="InMemoryQueue 'q' is already running"):
                 await queue.__aenter__()
-        with pytest.raises(RuntimeError, match="already running"):
-            async with queue:
-                pass
+            async with trio.open_nursery() as nursery:
+                with pytest.raises(RuntimeError, match="already running"):
+                    await nursery.start(queue.run)
+        for _ in range(2):
+            with pytest.raises(RuntimeError) as info:
+                async with queue:
+                    pass
+            assert "has been stopped: a queue runs once" in str(info.value)
+            assert "already running" not in str(info.value)
+            async with trio.open_nursery() as nursery:
+                with pytest.raises(RuntimeError, match="has been stopped: a queue runs once"):
+                    await nursery.start(queue.run)
+
+
+async def test_a_call_to_a_queue_never_started_warns_after_a_second(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A call waiting on a queue nobody started keeps waiting, but a WARNING (once per
+    queue) names the queue and how to start it; a start in time logs nothing."""
+    caplog.set_level(logging.WARNING, logger="checkqueue_actors")
+    queue: InMemoryQueue[str] = InMemoryQueue("forgotten")
+    prompt: InMemoryQueue[str] = InMemoryQueue("prompt")
+    results: list[object] = []
+
+    async def call(target: InMemoryQueue[str]) -> None:
+        results.append(await target.enqueue("x"))
+
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call, prompt)
+            await trio.sleep(0.9)
+            await nursery.start(prompt.run)  # started in time: no warning for it
+            nursery.start_soon(call, queue)
+            nursery.start_soon(call, queue)
+            await trio.sleep(0.99)
+            assert not caplog.records
+            await trio.sleep(0.02)
+            warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+            assert len(warnings) == 1  # once per queue, however many calls wait
+            message = warnings[0].getMessage()
+            assert "'forgotten'" in message
+            assert "async with queue:" in message
+            assert "await nursery.start(queue.run)" in message
+            await trio.sleep(60)
+            assert len(results) == 1  # still waiting, not failed
+            await nursery.start(queue.run)
+            await trio.sleep(0.1)
+            assert len(results) == 3
+            await queue.stop()
+            await prompt.stop()
+    assert len(caplog.records) == 1
 
 
 async def test_calls_before_start_wait(autojump_clock: trio.testing.MockClock) -> None:

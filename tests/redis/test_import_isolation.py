@@ -21,7 +21,7 @@ def test_core_import_does_not_load_coredis() -> None:
     assert "checkqueue_actors.redis" not in modules
 
 
-def test_redis_module_loads_coredis_and_exports_the_contract_names() -> None:
+def test_redis_module_loads_coredis_and_exports_its_public_names() -> None:
     """``checkqueue_actors.redis`` is the one place coredis comes in."""
     modules = _loaded_after("import checkqueue_actors.redis")
     assert "coredis" in modules

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class TestRedisConformance(QueueConformanceTests):
-    """Every contract rule against a throwaway redis-server."""
+    """Every rule of the conformance suite against a throwaway redis-server."""
 
     time_mode = "real"
     real_delay_multiplier = 0.02

@@ -38,8 +38,9 @@ class PayloadCodec:
         """The payload as JSON text.
 
         Raises:
-          SerializationError: not JSON-encodable (NaN and infinities included), or over
-            ``max_bytes`` UTF-8 bytes.
+          SerializationError: not JSON-encodable (NaN and infinities included), not
+            UTF-8-encodable (a lone surrogate in a string), or over ``max_bytes`` UTF-8
+            bytes.
         """
         try:
             value = converter.unstructure(data) if self.payload_type is not None else data
@@ -47,7 +48,15 @@ class PayloadCodec:
         except (TypeError, ValueError, RecursionError) as exc:
             msg = f"payload cannot be encoded as JSON: {exc}"
             raise SerializationError(msg) from exc
-        size = len(text.encode("utf-8"))
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            # a lone surrogate ("\ud800") in a string or key: JSON text, but not UTF-8
+            msg = (
+                f"payload cannot be encoded as JSON: it holds the lone surrogate "
+                f"{text[exc.start]!r}, which is not valid UTF-8"
+            )
+            raise SerializationError(msg) from None
         if size > self.max_bytes:
             msg = f"payload is {size} bytes of JSON, over max_payload_bytes={self.max_bytes}"
             raise SerializationError(msg)

@@ -7,10 +7,10 @@ same for every backend; what is Redis's own is the storage
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
 
 from ..._actors.queue import RuntimeQueue
-from ..._state.policy import check_job_id
+from ..._state.policy import ArgumentTypeError, check_job_id, check_name, shown
 from ._failed import FailedJob
 from ._settings import RedisQueueConfig, require_config
 from ._storage import RedisStorage
@@ -46,13 +46,12 @@ class RedisQueue(RuntimeQueue[T], Generic[T]):
     ) -> None:
         """
         Raises:
+          ValueError: for a name breaking the rules of ``policy.check_name``.
           TypeError: ``config`` is not a RedisQueueConfig, or ``payload_type`` is not an
             attrs class.
         """
-        if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
-            # the base class says so too, but the storage names its keys after it first
-            msg = f"queue name must be a non-empty str, not {name!r}"
-            raise ValueError(msg)
+        # the base class checks it too, but the storage names its keys after it first
+        check_name("queue name", name)
         config = require_config(config)
         self._redis = RedisStorage(name, config, payload_type)
         super().__init__(
@@ -82,8 +81,16 @@ class RedisQueue(RuntimeQueue[T], Generic[T]):
         entry per job and group.
 
         Raises:
+          ValueError: for a ``limit`` that is not an int >= 0 (a ``TypeError`` too for
+            a non-int).
           BackendUnavailableError: Redis cannot be reached.
         """
+        if type(limit) is not int:
+            msg = f"limit must be an int >= 0, not {shown(limit)}"
+            raise ArgumentTypeError(msg)
+        if limit < 0:
+            msg = f"limit must be an int >= 0, not {shown(limit)}"
+            raise ValueError(msg)
         await self._wait_started()
         return await self._redis.failed_jobs(limit)
 
@@ -94,10 +101,12 @@ class RedisQueue(RuntimeQueue[T], Generic[T]):
           True when it was requeued; False when no such failed entry exists (or the
           job is already back in that group).
         Raises:
-          ValueError: the group no longer exists.
+          ValueError: the group no longer exists, or an id or group name breaks the
+            rules of ``policy.check_name``.
           BackendUnavailableError: Redis cannot be reached.
         """
         check_job_id(job_id, required=True)
+        check_name("consumer_group", consumer_group)
         await self._wait_started()
         status = await self._redis.retry_failed(job_id, consumer_group)
         if status < 0:
@@ -111,10 +120,25 @@ class RedisQueue(RuntimeQueue[T], Generic[T]):
         Returns:
           How many entries were removed.
         Raises:
+          ValueError: for an entry that is not a pair of a valid job id and group name.
           BackendUnavailableError: Redis cannot be reached.
         """
+        if entries is not None:
+            entries = [_failed_entry(entry) for entry in entries]
         await self._wait_started()
         return await self._redis.drop_failed(entries)
+
+
+def _failed_entry(entry: object) -> tuple[str, str]:
+    shown_entry = shown(entry)
+    pair = cast("Sequence[object]", entry) if isinstance(entry, tuple | list) else ()
+    if len(pair) != 2:
+        msg = f"an entry must be a pair (job_id, consumer_group), not {shown_entry}"
+        raise ArgumentTypeError(msg)
+    job_id, group = pair
+    checked = check_job_id(job_id, required=True)
+    assert checked is not None
+    return checked, check_name("consumer_group", group)
 
 
 @final

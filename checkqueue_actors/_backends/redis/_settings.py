@@ -7,10 +7,11 @@ No coredis here: the clients are built in ``_clients``, the URL is parsed in
 from __future__ import annotations
 
 import math
-from typing import Any, final
+from typing import Any, Final, final
 
 import attrs
 
+from ..._state.policy import DELAY_MAX, RETRIES_MAX, check_name, shown
 from ..._validators import finite_float, strict_int
 from ._endpoint import Endpoint, parse_url, redact_url
 
@@ -26,26 +27,39 @@ def _check_url(_inst: object, attribute: attrs.Attribute[Any], value: object) ->
 
 def _check_optional_str(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, str):
-        msg = f"{attribute.name} must be a str or None, not {value!r}"
+        # the type only: the value may be a password
+        msg = f"{attribute.name} must be a str or None, not {type(value).__name__}"
         raise TypeError(msg)
 
 
 def _check_prefix(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
-        msg = f"{attribute.name} must be a str, not {value!r}"
+        msg = f"{attribute.name} must be a str, not {shown(value)}"
         raise TypeError(msg)
-    if not value or "{" in value or "}" in value:
-        msg = f"{attribute.name} must be a non-empty str without braces, not {value!r}"
+    check_name(attribute.name, value)
+    if "{" in value or "}" in value:
+        msg = f"{attribute.name} must be a non-empty str without braces, not {shown(value)}"
         raise ValueError(msg)
 
 
 def _check_abandon(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{attribute.name} must be a number, not {value!r}"
+        msg = f"{attribute.name} must be a number, not {shown(value)}"
         raise TypeError(msg)
-    if not (value > 0):  # math.inf means never
-        msg = f"{attribute.name} must be > 0 (inf: never), not {value!r}"
+    if value == math.inf:  # never
+        return
+    if not (_ABANDON_MIN <= value <= DELAY_MAX):
+        msg = (
+            f"{attribute.name} must lie in {_ABANDON_MIN} .. {DELAY_MAX:.0f} seconds "
+            f"(100 years), or be math.inf (never), not {shown(value)}"
+        )
         raise ValueError(msg)
+
+
+_ABANDON_MIN: Final = 0.1
+"""The shortest ``group_abandon_seconds``."""
+_DAY: Final = 86_400.0
+_HOUR: Final = 3_600.0
 
 
 @final
@@ -62,34 +76,39 @@ class RedisQueueConfig:
     )
     """``redis://[user:password@]host[:port][/db]`` or ``rediss://`` for TLS."""
     key_prefix: str = attrs.field(default="cq", validator=_check_prefix)
-    """Every key this backend writes starts with ``f"{key_prefix}:"``."""
+    """Every key this backend writes starts with ``f"{key_prefix}:"`` (a name as
+    ``policy.check_name`` says, without braces)."""
     concurrency: int = attrs.field(default=10, validator=strict_int(1, 1000))
     """Handlers running at once per queue per process."""
-    max_queue_size: int = attrs.field(default=100_000, validator=strict_int(1))
+    max_queue_size: int = attrs.field(default=100_000, validator=strict_int(1, 2**53 - 1))
     """Pending jobs at most (global); ``enqueue`` beyond it raises QueueFullError."""
     delay_multiplier: float = attrs.field(default=1.0, validator=finite_float(gt=0, le=1))
     """Scales start_delay, retry backoff and interval_seconds (0 < m <= 1); for tests."""
-    lease_seconds: float = attrs.field(default=30.0, validator=finite_float(gt=0))
-    """A claimed delivery is redelivered when its holder stops renewing it for this long."""
+    lease_seconds: float = attrs.field(default=30.0, validator=finite_float(ge=0.1, le=_DAY))
+    """A claimed delivery is redelivered when its holder stops renewing it for this long
+    (0.1 s .. 1 day)."""
     liveness_seconds: float = attrs.field(default=1.0, validator=finite_float(ge=0.1, le=3600))
     """A process that has not said it is alive for this long is taken for dead, and its
     deliveries are redelivered at once (every process says so every fifth of it)."""
-    max_payload_bytes: int = attrs.field(default=1_048_576, validator=strict_int(1))
-    """Largest encoded payload (UTF-8 bytes of the JSON); larger ones raise SerializationError."""
-    connect_timeout: float = attrs.field(default=5.0, validator=finite_float(gt=0))
-    """Seconds to establish a connection (always set: coredis defaults to none)."""
-    stream_timeout: float = attrs.field(default=10.0, validator=finite_float(gt=0))
-    """Seconds to wait for a reply (always set: coredis defaults to none)."""
-    poll_interval_ms: int = attrs.field(default=1000, validator=strict_int(10))
-    """Fallback polling period; wake-ups are pushed, so this only bounds a missed one."""
-    max_stalls: int = attrs.field(default=2, validator=strict_int(0))
+    max_payload_bytes: int = attrs.field(default=1_048_576, validator=strict_int(1, 512 << 20))
+    """Largest encoded payload (UTF-8 bytes of the JSON, 1 .. 512 MiB, Redis's own limit);
+    larger ones raise SerializationError."""
+    connect_timeout: float = attrs.field(default=5.0, validator=finite_float(ge=0.01, le=_HOUR))
+    """Seconds to establish a connection, 0.01 .. 3600 (always set: coredis defaults to none)."""
+    stream_timeout: float = attrs.field(default=10.0, validator=finite_float(ge=0.01, le=_HOUR))
+    """Seconds to wait for a reply, 0.01 .. 3600 (always set: coredis defaults to none)."""
+    poll_interval_ms: int = attrs.field(default=1000, validator=strict_int(10, 86_400_000))
+    """Fallback polling period (10 ms .. 1 day); wake-ups are pushed, so this only bounds a
+    missed one."""
+    max_stalls: int = attrs.field(default=2, validator=strict_int(0, RETRIES_MAX))
     """A delivery whose lease expires more than this many times (its worker died each
     time) is failed with a "stalled" error instead of being redelivered again."""
-    failed_jobs_max: int = attrs.field(default=1000, validator=strict_int(0))
-    """Size of the failed-jobs record per queue (oldest entries are dropped)."""
+    failed_jobs_max: int = attrs.field(default=1000, validator=strict_int(0, 10_000_000))
+    """Size of the failed-jobs record per queue, at most 10 million (oldest entries are
+    dropped)."""
     group_abandon_seconds: float = attrs.field(default=7 * 86_400.0, validator=_check_abandon)
-    """A group none of whose consumers has been seen for this long is removed with its
-    backlog; ``math.inf`` keeps groups forever."""
+    """A group none of whose consumers has been seen for this long (0.1 s .. 100 years) is
+    removed with its backlog; ``math.inf`` keeps groups forever."""
     username: str | None = attrs.field(default=None, validator=_check_optional_str)
     """ACL user name (overrides the URL's)."""
     password: str | None = attrs.field(default=None, validator=_check_optional_str, repr=False)

@@ -102,6 +102,19 @@ def _ms(wall: datetime) -> int:
     return round(wall.timestamp() * 1000)
 
 
+_CHECKED_SERVERS: Final[set[str]] = set()
+"""The servers (``run_id``, else address) whose settings this process has checked: their
+warnings are logged once per server, not once per queue."""
+
+
+def _first_check_of(server: str) -> bool:
+    """True the first time this process checks ``server``'s settings."""
+    if server in _CHECKED_SERVERS:
+        return False
+    _CHECKED_SERVERS.add(server)
+    return True
+
+
 def _info_fields(text: str) -> dict[str, str]:
     """The ``name:value`` lines of an INFO reply."""
     fields: dict[str, str] = {}
@@ -289,7 +302,8 @@ class RedisStorage:
             raise
 
     async def _check_server(self) -> None:
-        """Warn once when the server holding the queue is set up to lose jobs.
+        """Warn when the server holding the queue is set up to lose jobs: once per server
+        (its ``run_id``) in this process, however many queues use it.
 
         Checks ``appendonly`` (without it, acknowledged jobs die with the server) and
         ``maxmemory-policy`` (anything but ``noeviction`` lets Redis delete queue keys
@@ -297,30 +311,38 @@ class RedisStorage:
         without the ``info`` permission (NOPERM) gets a "could not verify" warning.
         """
         try:
-            sections = await self._script("server_info", "persistence", "memory")
+            sections = await self._script("server_info", "persistence", "memory", "server")
         except BackendUnavailableError as exc:
             logger.info("could not check the server's settings: %s", exc)
             return
-        persistence, memory = (_text(section) for section in sections)
+        persistence, memory, server = (_text(section) for section in sections)
+        fields = _info_fields("\n".join((persistence, memory, server)))
+        run_id = fields.get("run_id") if not server.startswith("!") else None
+        if not _first_check_of(run_id or self._address):
+            return
         if persistence.startswith("!") or memory.startswith("!"):
             logger.warning(
-                "could not verify the settings of redis at %s (appendonly, maxmemory-policy): %s",
+                "could not verify the settings of redis at %s (appendonly, maxmemory-policy): "
+                "%s; grant the user +info to let the queue check them",
                 self._address,
                 (persistence if persistence.startswith("!") else memory)[1:],
             )
             return
-        fields = _info_fields(persistence + "\n" + memory)
         if fields.get("aof_enabled") == "0":
             logger.warning(
-                "redis at %s runs without appendonly: jobs are lost if the server dies "
-                "(enable AOF, see docs/redis.md)",
+                "redis at %s runs without appendonly: the jobs it holds live in its memory "
+                "only (and in its last RDB snapshot, if any), so jobs enqueued or retried "
+                "since are lost if the server restarts or crashes. Turn AOF on with "
+                "`CONFIG SET appendonly yes` and `appendonly yes` in redis.conf (see "
+                "docs/redis.md, Guarantees)",
                 self._address,
             )
         eviction = fields.get("maxmemory_policy")
         if eviction is not None and eviction != "noeviction":
             logger.warning(
                 "redis at %s has maxmemory-policy %s: under memory pressure it deletes "
-                "queue keys and loses jobs (set maxmemory-policy noeviction, see docs/redis.md)",
+                "queue keys and loses jobs. Set it with `CONFIG SET maxmemory-policy "
+                "noeviction` and in redis.conf (see docs/redis.md, Guarantees)",
                 self._address,
                 eviction,
             )
