@@ -33,6 +33,7 @@ from ._lifetime import single_exceptions_unwrapped
 from ._migration import combine_reports, delay_multiplier_of
 from ._model import QueueStats, RecurringJobInfo, SwitchResult
 from ._proxy import QueueProxy
+from ._queue_base import current_handler_queue
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Sequence
@@ -199,6 +200,25 @@ class QueueManager:
     async def _start_queue(self, queue: Queue[Any]) -> None:
         await self._nursery.start(queue.run)
 
+    def _refuse_from_handler(self, call: str) -> None:
+        """Raise if the current task runs a handler of one of this manager's queues.
+
+        Such a call would wait for its own handler to finish (a switch and a shutdown
+        both stop the queues gracefully), so it would never return.
+        """
+        queue = current_handler_queue.get()
+        if queue is None:
+            return
+        for proxy in self._proxies.values():
+            if proxy._runs_on(queue):  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
+                msg = (
+                    f"{call} cannot be called from inside a handler of queue {proxy.name!r}: "
+                    "it waits for the running handlers to finish, this one included, so it "
+                    "would never return; call it from a task outside the handler (for "
+                    "example one started in a nursery the handler does not run in)"
+                )
+                raise RuntimeError(msg)
+
     def _live_proxies(self) -> list[QueueProxy[Any]]:
         return [p for p in self._proxies.values() if not p._is_stopped()]  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
@@ -240,10 +260,13 @@ class QueueManager:
           ConfigValidationError: for a bad ``config``.
           BackendUnavailableError: when the new backend fails its connection test.
           QueueStoppedError: after the manager shut down.
+          RuntimeError: when called from inside a handler of one of the manager's
+            queues (it would wait for that handler to finish, and never return).
         In every error case the old backend stays active and untouched.
         Cancellation:
           Once the old queues begin to stop, the switch is shielded and completes.
         """
+        self._refuse_from_handler("set_active_backend()")
         async with self._switch_lock:
             if self._closed:
                 msg = "the queue manager has shut down"
@@ -485,7 +508,12 @@ class QueueManager:
         """Stop polling and every queue gracefully (running handlers finish); idempotent.
 
         A switch under way completes first. Leaving ``open_queue_manager`` does the same.
+
+        Raises:
+          RuntimeError: when called from inside a handler of one of the manager's
+            queues (it would wait for that handler to finish, and never return).
         """
+        self._refuse_from_handler("shutdown()")
         self.stop_polling()
         if self._closed:
             await self._shut_down.wait()

@@ -55,6 +55,7 @@ from ._migration import (
     plan_migration,
     settle,
 )
+from ._queue_base import current_handler_queue
 from ._state.policy import check_consume_args
 
 if TYPE_CHECKING:
@@ -210,6 +211,10 @@ class QueueProxy(Generic[T]):
     def _awaits_first_queue(self) -> bool:
         """For the manager: True while the proxy is NEW (no queue, not stopped)."""
         return self._state is ProxyState.NEW
+
+    def _runs_on(self, queue: object) -> bool:
+        """For the manager: True when ``queue`` is this proxy's delegate."""
+        return self._delegate is queue
 
     def _install(self, queue: Queue[T]) -> None:
         """Make ``queue`` the delegate (calls on the previous one may then retry)."""
@@ -512,10 +517,19 @@ class QueueProxy(Generic[T]):
             its nursery and owns it from then on.
         Raises:
           QueueStoppedError: if this proxy was stopped.
-          RuntimeError: if ``new_queue`` was already started (nothing changes).
+          RuntimeError: if ``new_queue`` was already started, or when called from inside
+            a handler of this proxy's queue (the switch waits for that handler to finish,
+            so it would never return); nothing changes.
         """
         if self._state is ProxyState.STOPPED:
             raise self._stopped_error()
+        if self._delegate is not None and current_handler_queue.get() is self._delegate:
+            msg = (
+                f"switch_delegate() cannot be called from inside a handler of queue "
+                f"{self._name!r}: it waits for the running handlers to finish, this one "
+                "included, so it would never return"
+            )
+            raise RuntimeError(msg)
         await self._starter(new_queue)
         report = await self._switch(
             new_queue, delay_multiplier_of(getattr(new_queue, "config", None))
