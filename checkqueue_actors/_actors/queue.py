@@ -91,6 +91,12 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         self._scheduler = SchedulerActor(self)
         self._actors: trio.Nursery | None = None
         self._handlers: trio.Nursery | None = None
+        self._grace_scope: trio.CancelScope | None = None
+        self.interrupting = False
+        """Set once the stop's grace period has passed and running handlers are cancelled."""
+        self.interrupted_deliveries: list[tuple[str, str]] = []
+        """``(job id, group)`` of each delivery whose handler was cancelled because the
+        stop's grace period passed, and which was released."""
 
     def add_instruments(self, instruments: Sequence[object]) -> None:
         """Let more instruments observe this queue (from now on).
@@ -138,9 +144,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                     self._actors = None
                     # nothing is claimed any more: deliveries not started go back at once
                     self._release_unstarted()
-                    await self._workers.wait_idle()
+                    await self._wait_handlers(handlers)
                     self._workers.retire()
                     handlers.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
+                self._report_interrupted()
                 if self.writer is not None:
                     await self.writer.flush()
                 keepalive.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
@@ -149,6 +156,40 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             # (a client's task group), which cannot be done from within a scope opened
             # later; close() itself shields what must complete
             await storage.close()
+
+    async def _wait_handlers(self, handlers: trio.Nursery) -> None:
+        """Wait until no handler runs, or until the stop's grace period has passed: then
+        cancel the handlers still running (their deliveries are released)."""
+        scope = trio.CancelScope(deadline=self._grace_deadline)
+        self._grace_scope = scope
+        try:
+            with scope:
+                await self._workers.wait_idle()
+        finally:
+            self._grace_scope = None
+        if self._workers.running:
+            self.interrupting = True
+            handlers.cancel_scope.cancel(
+                reason=f"queue {self.name!r}: the stop's grace period has passed"
+            )
+
+    def _shorten_grace(self, deadline: float) -> None:
+        super()._shorten_grace(deadline)
+        scope = self._grace_scope
+        if scope is not None:
+            scope.deadline = self._grace_deadline
+
+    def _report_interrupted(self) -> None:
+        interrupted = self.interrupted_deliveries
+        if interrupted:
+            logger.warning(
+                "queue %r: the stop's grace period passed with %d handler(s) running: "
+                "they were cancelled and their deliveries released (not an attempt, not a "
+                "failure): %s",
+                self.name,
+                len(interrupted),
+                ", ".join(f"job {job_id!r} in group {group!r}" for job_id, group in interrupted),
+            )
 
     def _release_unstarted(self) -> None:
         run_queue = self.run_queue
