@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, final
 
 import trio
@@ -33,7 +34,7 @@ from ._lifetime import single_exceptions_unwrapped
 from ._migration import combine_reports, delay_multiplier_of
 from ._model import QueueStats, RecurringJobInfo, SwitchResult
 from ._proxy import QueueProxy
-from ._queue_base import current_handler_queue
+from ._queue_base import check_grace_period, current_handler_queue
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Sequence
@@ -128,8 +129,10 @@ class QueueManager:
         config: Any,
         version: int,
         instruments: Sequence[object] = (),
+        switch_grace_period: float | None = None,
     ) -> None:
         self._registry = registry
+        self._switch_grace_period = check_grace_period(switch_grace_period)
         self._instruments = tuple(instruments)
         self._store = store
         self._nursery = nursery
@@ -237,11 +240,15 @@ class QueueManager:
         """The switch counter this manager is at (the store's ``"queue:active"`` version)."""
         return self._version
 
-    async def set_active_backend(self, plugin_id: str, config: Any) -> SwitchResult:
+    async def set_active_backend(
+        self, plugin_id: str, config: Any, *, grace_period: float | None = None
+    ) -> SwitchResult:
         """Move every queue to ``plugin_id`` with ``config``, without losing work.
 
         Stops the old queues gracefully (calls made meanwhile, including from their
-        running handlers, still reach them), moves their recurring jobs (next
+        running handlers, still reach them; with a grace period, the handlers still
+        running once it has passed are cancelled and their jobs released and moved
+        like the pending ones), moves their recurring jobs (next
         occurrence kept at the recorded ``next_run_at``) and pending jobs (ids, data,
         priorities and remaining delays; attempts start again at 0) to the new
         backend, replays every subscription, then persists the choice in the
@@ -251,11 +258,16 @@ class QueueManager:
           plugin_id: A registered plugin's id.
           config: The plugin's attrs config, or a mapping parsed with ``parse_config``
             (``None`` means the plugin's defaults).
+          grace_period: Seconds the old queues' running handlers may take before they
+            are cancelled (``math.inf``: wait for them however long they run); ``None``
+            means the manager's ``switch_grace_period`` (see ``open_queue_manager``).
         Returns:
           A ``SwitchResult``: ``success`` is False when some job could not be moved
           (each is named in ``warnings``); ``warnings`` also mentions jobs that were
-          running during the switch and a backend without ``export_pending``.
+          running during the switch (finished on the old backend, or released once the
+          grace period passed, each named) and a backend without ``export_pending``.
         Raises:
+          ValueError: for a ``grace_period`` that is not ``None`` or a number >= 0.
           PluginNotFoundError: for an unknown ``plugin_id``.
           ConfigValidationError: for a bad ``config``.
           BackendUnavailableError: when the new backend fails its connection test.
@@ -267,17 +279,22 @@ class QueueManager:
           Once the old queues begin to stop, the switch is shielded and completes.
         """
         self._refuse_from_handler("set_active_backend()")
+        grace = check_grace_period(grace_period)
+        if grace is None:
+            grace = self._switch_grace_period
         async with self._switch_lock:
             if self._closed:
                 msg = "the queue manager has shut down"
                 raise QueueStoppedError(msg)
             plugin = _lookup(self._registry, plugin_id)
             parsed = _coerce_config(plugin, config)
-            result = await self._switch_to(plugin, parsed)
+            result = await self._switch_to(plugin, parsed, grace)
             result.warnings.extend(await self._persist(plugin, parsed))
             return result
 
-    async def _switch_to(self, plugin: QueuePlugin[Any], config: Any) -> SwitchResult:
+    async def _switch_to(
+        self, plugin: QueuePlugin[Any], config: Any, grace_period: float | None
+    ) -> SwitchResult:
         """Switch every queue (the switch lock is held)."""
         await self._probe(plugin, config)
         new_queues = await self._start_new_queues(plugin, config)
@@ -289,7 +306,7 @@ class QueueManager:
                 multiplier = delay_multiplier_of(config)
 
                 async def switch_one(proxy: QueueProxy[Any], queue: Queue[Any]) -> None:
-                    reports.append(await proxy._switch(queue, multiplier))  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
+                    reports.append(await proxy._switch(queue, multiplier, grace_period))  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
                 async with trio.open_nursery() as nursery:
                     for name, queue in new_queues.items():
@@ -445,7 +462,8 @@ class QueueManager:
             if plugin.id == self._plugin.id and config == self._config:
                 self._version = version
                 return
-            result = await self._switch_to(plugin, config)  # shielded once it begins
+            # shielded once it begins
+            result = await self._switch_to(plugin, config, self._switch_grace_period)
             self._version = version
             logger.info(
                 "queue manager: followed the config store to %r (version %d): %s",
@@ -504,16 +522,22 @@ class QueueManager:
 
     # -- shutdown -------------------------------------------------------------------------------
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, grace_period: float | None = None) -> None:
         """Stop polling and every queue gracefully (running handlers finish); idempotent.
 
         A switch under way completes first. Leaving ``open_queue_manager`` does the same.
 
+        Args:
+          grace_period: ``None`` lets running handlers finish however long they take;
+            seconds >= 0: those still running once it has passed are cancelled and
+            their deliveries released (see ``Queue.stop``).
         Raises:
+          ValueError: for a ``grace_period`` that is not ``None`` or a number >= 0.
           RuntimeError: when called from inside a handler of one of the manager's
             queues (it would wait for that handler to finish, and never return).
         """
         self._refuse_from_handler("shutdown()")
+        grace = check_grace_period(grace_period)
         self.stop_polling()
         if self._closed:
             await self._shut_down.wait()
@@ -522,7 +546,7 @@ class QueueManager:
         try:
             async with self._switch_lock, trio.open_nursery() as nursery:
                 for proxy in list(self._proxies.values()):
-                    nursery.start_soon(proxy.stop)
+                    nursery.start_soon(partial(proxy.stop, grace_period=grace))
         finally:
             self._shut_down.set()
 
@@ -535,6 +559,7 @@ async def open_queue_manager(
     default_plugin: str = "memory",
     default_config: Any = None,
     instruments: Sequence[object] = (),
+    switch_grace_period: float | None = None,
 ) -> AsyncGenerator[QueueManager, None]:
     """Open a queue manager that owns every queue it creates.
 
@@ -551,12 +576,18 @@ async def open_queue_manager(
         plugin's defaults.
       instruments: Observers of every queue the manager runs, on every backend it
         switches to (see ``Instrument``).
+      switch_grace_period: The grace period of a switch that names none (every switch
+        polling starts, too): seconds the old queues' running handlers may take before
+        they are cancelled and their jobs released and moved. ``None`` (the default)
+        waits for them however long they run.
     Yields:
       The ``QueueManager``.
     Raises:
+      ValueError: for a ``switch_grace_period`` that is not ``None`` or a number >= 0.
       PluginNotFoundError: when the stored or default plugin is not registered.
       ConfigValidationError: when the stored or default config is invalid.
     """
+    check_grace_period(switch_grace_period)
     stored = await _read_active(config_store) if config_store is not None else None
     if config_store is not None and stored is not None:
         version, plugin_id = stored
@@ -569,7 +600,14 @@ async def open_queue_manager(
     with single_exceptions_unwrapped():
         async with trio.open_nursery() as nursery:
             manager = QueueManager(
-                registry, config_store, nursery, plugin, config, version, instruments
+                registry,
+                config_store,
+                nursery,
+                plugin,
+                config,
+                version,
+                instruments,
+                switch_grace_period,
             )
             try:
                 yield manager

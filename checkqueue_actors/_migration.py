@@ -49,6 +49,7 @@ __all__ = [
     "ExportFailed",
     "ExportMissing",
     "ExportNotImplemented",
+    "GraceNotSupported",
     "JobKind",
     "MigrationPlan",
     "MigrationReport",
@@ -109,6 +110,14 @@ class OldQueueStopFailed:
 
 
 @attrs.frozen
+class GraceNotSupported:
+    """The old queue's ``stop()`` takes no ``grace_period``: the switch waited for its
+    handlers however long they ran."""
+
+    grace_period: float
+
+
+@attrs.frozen
 class RecurringListFailed:
     """``list_recurring_jobs`` of the old queue raised: no recurring job is known."""
 
@@ -150,6 +159,7 @@ class ConsumerReplayFailed:
 
 SwitchError: TypeAlias = (
     OldQueueStopFailed
+    | GraceNotSupported
     | RecurringListFailed
     | RecurringDetailsFailed
     | ExportMissing
@@ -281,6 +291,11 @@ def _warning_of(error: SwitchError, label: str) -> str:
     match error:
         case OldQueueStopFailed(exc):
             return f"{label}: stopping the old queue failed: {exc!r}"
+        case GraceNotSupported(grace):
+            return (
+                f"{label}: the old backend's stop() takes no grace period, so the switch "
+                f"waited for its running handlers beyond the {_seconds(grace)} asked for"
+            )
         case RecurringListFailed(exc):
             return f"{label}: cannot list recurring jobs: {exc!r}"
         case RecurringDetailsFailed(job_id, exc):
@@ -301,6 +316,22 @@ def _warning_of(error: SwitchError, label: str) -> str:
             return f"{label}: exporting pending jobs failed, they were not migrated: {exc!r}"
         case ConsumerReplayFailed(group, exc):
             return f"{label}: replaying a consumer of group {group!r} failed: {exc!r}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _released_warning(
+    label: str, released: Sequence[tuple[str, str]], grace_period: float | None
+) -> str:
+    grace = f" ({_seconds(grace_period)})" if grace_period is not None else ""
+    names = ", ".join(f"job {job_id!r} in group {group!r}" for job_id, group in released)
+    return (
+        f"{label}: the grace period{grace} passed with {len(released)} handler(s) still "
+        "running on the old backend: they were cancelled and their jobs released (not an "
+        f"attempt, not a failure), then moved with the pending jobs: {names}"
+    )
 
 
 def _running_warning(label: str, running: int, groups: int) -> str:
@@ -382,6 +413,8 @@ def plan_migration(
     delay_multiplier: float = 1.0,
     running: int = 0,
     running_groups: Iterable[str] = (),
+    released: Sequence[tuple[str, str]] = (),
+    grace_period: float | None = None,
     errors: Sequence[SwitchError] = (),
 ) -> MigrationPlan[T]:
     """Plan moving one queue's jobs from its stopped old queue to its new queue.
@@ -395,6 +428,9 @@ def plan_migration(
       delay_multiplier: The new backend's ``delay_multiplier`` (see ``delay_multiplier_of``).
       running: Handlers the old queue was running when it began to stop.
       running_groups: The consumer groups the old queue had then.
+      released: ``(job id, group)`` of the deliveries whose handlers were cancelled
+        because the switch's grace period passed (their jobs are among ``pending``).
+      grace_period: The switch's grace period in seconds (``None``: none).
       errors: The errors met before planning, in the order they were met.
     Returns:
       The moves (every recurring job, then every pending job, each in the order
@@ -407,8 +443,11 @@ def plan_migration(
         raise ValueError(msg)
     label = _label(queue_name)
     warnings: list[str] = []
-    if running > 0:
-        warnings.append(_running_warning(label, running, len(set(running_groups))))
+    finished = running - len(released)
+    if finished > 0:
+        warnings.append(_running_warning(label, finished, len(set(running_groups))))
+    if released:
+        warnings.append(_released_warning(label, released, grace_period))
     warnings.extend(_warning_of(error, label) for error in errors)
     lost = sum(1 for error in errors if isinstance(error, RecurringDetailsFailed))
     moves = [_recurring_move(details, now, delay_multiplier) for details in recurring]
