@@ -14,6 +14,7 @@ what could not be moved is reported in ``SwitchResult.warnings``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from ._migration import combine_reports, delay_multiplier_of
 from ._model import QueueStats, RecurringJobInfo, SwitchResult
 from ._proxy import QueueProxy
 from ._queue_base import check_grace_period, current_handler_queue
+from ._stores import StaleVersionError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Sequence
@@ -49,6 +51,9 @@ logger = logging.getLogger("checkqueue_actors")
 
 ACTIVE_KEY = "queue:active"
 """Config-store key of the active choice: ``{"plugin_id": ...}``, versioned by switch count."""
+
+_PERSIST_ATTEMPTS = 5
+"""Times a switch tries to save its choice while other managers keep saving theirs."""
 
 _PROBE_QUEUE_NAME = "checkqueue-connection-test"
 """Name of the never-started candidate queue a switch probes with ``test_connection``."""
@@ -96,6 +101,43 @@ async def _load_stored_config(store: ConfigStore, plugin: QueuePlugin[Any]) -> A
         return _coerce_config(plugin, None)
     version, raw = entry
     return parse_config(plugin, raw, version)
+
+
+async def _stored_version(store: ConfigStore, key: str) -> int:
+    """The version ``key`` holds in ``store`` (0: never set)."""
+    entry = await store.get(key)
+    return 0 if entry is None else entry[0]
+
+
+def _takes_expected_version(store: ConfigStore) -> bool:
+    """True when ``store.set`` takes ``expected_version`` (a third-party store may not)."""
+    try:
+        parameters = inspect.signature(store.set).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "expected_version" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+
+
+async def _compare_and_set(
+    store: ConfigStore, key: str, version: int, value: dict[str, Any], expected: int
+) -> None:
+    """``store.set`` that writes only if ``key`` still holds version ``expected``.
+
+    A store whose ``set`` takes no ``expected_version`` (a third-party one) is read
+    first: the check is then not atomic with the write.
+
+    Raises:
+      StaleVersionError: another writer came first; nothing was written.
+    """
+    if _takes_expected_version(store):
+        await store.set(key, version, value, expected_version=expected)  # type: ignore[call-arg]  # checked above
+        return
+    current = await _stored_version(store, key)
+    if current != expected:
+        raise StaleVersionError(key, version, expected, current)
+    await store.set(key, version, value)
 
 
 async def _read_active(store: ConfigStore) -> tuple[int, str] | None:
@@ -376,25 +418,49 @@ class QueueManager:
             proxy._attach(queue)  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
     async def _persist(self, plugin: QueuePlugin[Any], config: Any) -> list[str]:
-        """Store the choice with a version above every one seen; problems become warnings."""
+        """Store the choice with a version above every one seen; problems become warnings.
+
+        The plugin's config is written first, then the choice, as a compare-and-set:
+        written only if ``"queue:active"`` still holds the version read just before.
+        When another manager wrote in between (a switch at the same instant), both
+        are written again over its choice, with the next version, which that manager
+        then follows at its next poll: racing managers end on one backend, the last
+        to save, instead of each believing it saved the same version.
+        """
         store = self._store
         if store is None:
             self._version += 1
             return []
+        raw = unstructure_config(config)
+        version = self._version + 1
         try:
-            stored = await _read_active(store)
-        except Exception:
-            stored = None  # a bad entry is overwritten by this choice
-        version = max(self._version, stored[0] if stored is not None else 0) + 1
-        try:
-            await store.set(plugin.id, plugin.config_version, unstructure_config(config))
-            await store.set(ACTIVE_KEY, version, {"plugin_id": plugin.id})
+            for _ in range(_PERSIST_ATTEMPTS):
+                expected = await _stored_version(store, ACTIVE_KEY)
+                version = max(self._version, expected) + 1
+                await store.set(plugin.id, plugin.config_version, raw)
+                try:
+                    await _compare_and_set(
+                        store, ACTIVE_KEY, version, {"plugin_id": plugin.id}, expected
+                    )
+                except StaleVersionError as exc:
+                    logger.info(
+                        "queue manager: another manager saved its backend choice (version %d) "
+                        "at the same time; saving this one over it",
+                        exc.current_version,
+                    )
+                    continue
+                self._version = version
+                return []
         except Exception as exc:
-            logger.warning("queue manager: cannot persist the backend choice: %r", exc)
-            self._version = version
-            return [f"the backend choice could not be saved in the config store: {exc!r}"]
+            return self._not_saved(version, repr(exc))
+        return self._not_saved(
+            version, f"other managers saved choices of their own {_PERSIST_ATTEMPTS} times over"
+        )
+
+    def _not_saved(self, version: int, why: str) -> list[str]:
+        logger.warning("queue manager: cannot persist the backend choice: %s", why)
         self._version = version
-        return []
+        return [f"the backend choice could not be saved in the config store: {why}"]
 
     # -- polling --------------------------------------------------------------------------------
 
