@@ -154,6 +154,16 @@ async def _read_active(store: ConfigStore) -> tuple[int, str] | None:
     return version, plugin_id
 
 
+def _storage_location(plugin: QueuePlugin[Any], config: Any) -> str | None:
+    """Where ``plugin`` keeps the queues of ``config``, if it says (its optional
+    ``storage_location(config) -> str | None``; None: every queue keeps its own)."""
+    locate: Callable[[Any], object] | None = getattr(plugin, "storage_location", None)
+    if locate is None:
+        return None
+    location = locate(config)
+    return location if isinstance(location, str) else None
+
+
 @final
 class QueueManager:
     """Owns every managed queue and the choice of backend; see ``open_queue_manager``.
@@ -311,7 +321,9 @@ class QueueManager:
         Raises:
           ValueError: for a ``grace_period`` that is not ``None`` or a number >= 0.
           PluginNotFoundError: for an unknown ``plugin_id``.
-          ConfigValidationError: for a bad ``config``.
+          ConfigValidationError: for a bad ``config``, or one that keeps its queues
+            where the active config does (the same Redis server, database and key
+            prefix): its old and new queues would run on the same data at once.
           BackendUnavailableError: when the new backend fails its connection test.
           QueueStoppedError: after the manager shut down.
           RuntimeError: when called from inside a handler of one of the manager's
@@ -330,9 +342,34 @@ class QueueManager:
                 raise QueueStoppedError(msg)
             plugin = _lookup(self._registry, plugin_id)
             parsed = _coerce_config(plugin, config)
+            self._refuse_same_location(plugin, parsed)
             result = await self._switch_to(plugin, parsed, grace)
             result.warnings.extend(await self._persist(plugin, parsed))
             return result
+
+    def _refuse_same_location(self, plugin: QueuePlugin[Any], config: Any) -> None:
+        """Raise if ``config`` keeps its queues where the active config does.
+
+        A switch starts the new queues before it stops the old ones; on the same keys
+        (one Redis server, database and key prefix) both would run on one set of jobs
+        at once, and the move would enqueue each pending job back onto the keys it was
+        taken from.
+
+        Raises:
+          ConfigValidationError: naming the location (never a password).
+        """
+        location = _storage_location(plugin, config)
+        if location is None or location != _storage_location(self._plugin, self._config):
+            return
+        raise ConfigValidationError(
+            plugin.id,
+            [
+                f"this config keeps its queues where the active one does ({location}): "
+                "a switch would run the old and the new queues on the same data at once; "
+                "switch to another location (for Redis, another key_prefix or database), "
+                "and the switch moves every job there"
+            ],
+        )
 
     async def _switch_to(
         self, plugin: QueuePlugin[Any], config: Any, grace_period: float | None
@@ -528,6 +565,7 @@ class QueueManager:
             if plugin.id == self._plugin.id and config == self._config:
                 self._version = version
                 return
+            self._refuse_same_location(plugin, config)
             # shielded once it begins
             result = await self._switch_to(plugin, config, self._switch_grace_period)
             self._version = version
