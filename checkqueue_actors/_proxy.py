@@ -568,14 +568,12 @@ class QueueProxy(Generic[T]):
             old = self._delegate
             errors: list[SwitchError] = []
             running = 0
-            running_groups: frozenset[str] = frozenset()
             released: list[tuple[str, str]] = []
             if old is not None:
                 try:
                     running = await old.get_in_flight_count()
                 except Exception:
                     running = 0
-                running_groups = frozenset(sub.consumer_group for sub in self._subscriptions)
             try:
                 if old is not None:
                     self._fire(ProxyEvent.BEGIN_DRAIN)
@@ -613,7 +611,6 @@ class QueueProxy(Generic[T]):
                     now=WallClock().now(),
                     delay_multiplier=delay_multiplier,
                     running=running,
-                    running_groups=running_groups,
                     released=released,
                     grace_period=grace_period,
                     errors=errors,
@@ -693,17 +690,24 @@ async def _read_pending(old: Queue[T], errors: list[SwitchError]) -> list[Pendin
 async def _perform_plan(new: Queue[T], plan: MigrationPlan[T]) -> MigrationReport:
     """Perform every move of ``plan`` on ``new``; a move that raises is reported, not raised."""
     failed: list[MoveFailed[T]] = []
+    widened: list[str] = []
     for move in plan.moves:
         try:
             for operation in move.operations:
-                await _perform(new, operation)
+                if not await _perform(new, operation):
+                    widened.append(move.job_id)
         except Exception as exc:
             failed.append(MoveFailed(move, exc))
-    return settle(plan, failed)
+    return settle(plan, failed, widened)
 
 
-async def _perform(queue: Queue[T], operation: Operation[T]) -> None:
-    """Make the one call on ``queue`` that ``operation`` describes."""
+async def _perform(queue: Queue[T], operation: Operation[T]) -> bool:
+    """Make the one call on ``queue`` that ``operation`` describes.
+
+    Returns:
+      False when a job owed by named groups only went to every group, because the
+      queue has no ``enqueue_for_groups`` (a third-party backend's).
+    """
     match operation:
         case ScheduleRecurring():
             await queue.schedule_recurring(
@@ -720,11 +724,26 @@ async def _perform(queue: Queue[T], operation: Operation[T]) -> None:
                 operation.data, priority=operation.priority, job_id=operation.job_id
             )
         case EnqueuePending():
+            groups = operation.groups
+            enqueue_for: Callable[..., Awaitable[str]] | None = (
+                None if groups is None else getattr(queue, "enqueue_for_groups", None)
+            )
+            if enqueue_for is not None:
+                await enqueue_for(
+                    operation.data,
+                    groups=groups,
+                    priority=operation.priority,
+                    start_delay=operation.start_delay,
+                    job_id=operation.job_id,
+                )
+                return True
             await queue.enqueue(
                 operation.data,
                 priority=operation.priority,
                 start_delay=operation.start_delay,
                 job_id=operation.job_id,
             )
+            return groups is None
         case _:
             assert_never(operation)
+    return True

@@ -315,6 +315,60 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
         return the_id
 
+    async def enqueue_for_groups(
+        self,
+        data: T,
+        *,
+        groups: Sequence[str],
+        priority: int = 0,
+        start_delay: float | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """``enqueue`` for the named consumer groups only (how a backend switch moves a
+        job that some groups had already finished).
+
+        A named group that does not exist yet gets the job when it is registered
+        (on Redis, it is created at once and waits for its consumers); the other
+        groups never get it. No group existing at all is the exception on Redis: the
+        job then waits for the first group, as any job enqueued then.
+
+        Args:
+          data: The payload.
+          groups: The consumer groups that get the job (non-empty names).
+          priority: Higher runs first.
+          start_delay: Seconds (scaled by ``delay_multiplier``) before it is ready.
+          job_id: Dedup key, as for ``enqueue``.
+        Returns:
+          The job id.
+        Raises:
+          ValueError: for an empty ``groups`` or a bad name in it, and as ``enqueue``.
+          SerializationError, QueueFullError, QueueStoppedError,
+          BackendUnavailableError: as ``enqueue``.
+        """
+        if isinstance(groups, str) or not groups:
+            msg = f"groups must be a non-empty sequence of group names, not {groups!r}"
+            raise ValueError(msg)
+        names = tuple(dict.fromkeys(groups))
+        for name in names:
+            if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
+                msg = f"a consumer group name must be a non-empty str, not {name!r}"
+                raise ValueError(msg)
+        checked_priority, delay, checked_id = policy.check_enqueue_args(
+            priority, start_delay, job_id
+        )
+        payload = data if self.local is not None else self.storage.encode(data)
+        await self._admit(allow_stopping=True)
+        the_id = checked_id if checked_id is not None else str(uuid.uuid4())
+        delay *= self.delay_multiplier
+        stored = await self.storage.enqueue(
+            NewJob(the_id, payload, checked_priority, delay, groups=names)
+        )
+        if delay > 0 and self.local is None:
+            self._scheduler.wake()
+        if stored and self.instruments.job_enqueued:
+            self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
+        return the_id
+
     async def enqueue_many(
         self,
         items: Iterable[T],
