@@ -14,9 +14,11 @@ what could not be moved is reported in ``SwitchResult.warnings``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, final
 
 import trio
@@ -33,7 +35,9 @@ from ._lifetime import single_exceptions_unwrapped
 from ._migration import combine_reports, delay_multiplier_of
 from ._model import QueueStats, RecurringJobInfo, SwitchResult
 from ._proxy import QueueProxy
+from ._queue_base import check_grace_period, current_handler_queue
 from ._state.policy import check_name
+from ._stores import StaleVersionError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Sequence
@@ -48,6 +52,9 @@ logger = logging.getLogger("checkqueue_actors")
 
 ACTIVE_KEY = "queue:active"
 """Config-store key of the active choice: ``{"plugin_id": ...}``, versioned by switch count."""
+
+_PERSIST_ATTEMPTS = 5
+"""Times a switch tries to save its choice while other managers keep saving theirs."""
 
 _PROBE_QUEUE_NAME = "checkqueue-connection-test"
 """Name of the never-started candidate queue a switch probes with ``test_connection``."""
@@ -97,6 +104,43 @@ async def _load_stored_config(store: ConfigStore, plugin: QueuePlugin[Any]) -> A
     return parse_config(plugin, raw, version)
 
 
+async def _stored_version(store: ConfigStore, key: str) -> int:
+    """The version ``key`` holds in ``store`` (0: never set)."""
+    entry = await store.get(key)
+    return 0 if entry is None else entry[0]
+
+
+def _takes_expected_version(store: ConfigStore) -> bool:
+    """True when ``store.set`` takes ``expected_version`` (a third-party store may not)."""
+    try:
+        parameters = inspect.signature(store.set).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "expected_version" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+
+
+async def _compare_and_set(
+    store: ConfigStore, key: str, version: int, value: dict[str, Any], expected: int
+) -> None:
+    """``store.set`` that writes only if ``key`` still holds version ``expected``.
+
+    A store whose ``set`` takes no ``expected_version`` (a third-party one) is read
+    first: the check is then not atomic with the write.
+
+    Raises:
+      StaleVersionError: another writer came first; nothing was written.
+    """
+    if _takes_expected_version(store):
+        await store.set(key, version, value, expected_version=expected)  # type: ignore[call-arg]  # checked above
+        return
+    current = await _stored_version(store, key)
+    if current != expected:
+        raise StaleVersionError(key, version, expected, current)
+    await store.set(key, version, value)
+
+
 async def _read_active(store: ConfigStore) -> tuple[int, str] | None:
     """The stored ``(version, plugin_id)`` choice, or None."""
     entry = await store.get(ACTIVE_KEY)
@@ -109,6 +153,16 @@ async def _read_active(store: ConfigStore) -> tuple[int, str] | None:
             ACTIVE_KEY, [f"plugin_id: expected a non-empty str, got {plugin_id!r}"]
         )
     return version, plugin_id
+
+
+def _storage_location(plugin: QueuePlugin[Any], config: Any) -> str | None:
+    """Where ``plugin`` keeps the queues of ``config``, if it says (its optional
+    ``storage_location(config) -> str | None``; None: every queue keeps its own)."""
+    locate: Callable[[Any], object] | None = getattr(plugin, "storage_location", None)
+    if locate is None:
+        return None
+    location = locate(config)
+    return location if isinstance(location, str) else None
 
 
 @final
@@ -128,8 +182,10 @@ class QueueManager:
         config: Any,
         version: int,
         instruments: Sequence[object] = (),
+        switch_grace_period: float | None = None,
     ) -> None:
         self._registry = registry
+        self._switch_grace_period = check_grace_period(switch_grace_period)
         self._instruments = tuple(instruments)
         self._store = store
         self._nursery = nursery
@@ -199,6 +255,25 @@ class QueueManager:
     async def _start_queue(self, queue: Queue[Any]) -> None:
         await self._nursery.start(queue.run)
 
+    def _refuse_from_handler(self, call: str) -> None:
+        """Raise if the current task runs a handler of one of this manager's queues.
+
+        Such a call would wait for its own handler to finish (a switch and a shutdown
+        both stop the queues gracefully), so it would never return.
+        """
+        queue = current_handler_queue.get()
+        if queue is None:
+            return
+        for proxy in self._proxies.values():
+            if proxy._runs_on(queue):  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
+                msg = (
+                    f"{call} cannot be called from inside a handler of queue {proxy.name!r}: "
+                    "it waits for the running handlers to finish, this one included, so it "
+                    "would never return; call it from a task outside the handler (for "
+                    "example one started in a nursery the handler does not run in)"
+                )
+                raise RuntimeError(msg)
+
     def _live_proxies(self) -> list[QueueProxy[Any]]:
         return [p for p in self._proxies.values() if not p._is_stopped()]  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
@@ -217,11 +292,15 @@ class QueueManager:
         """The switch counter this manager is at (the store's ``"queue:active"`` version)."""
         return self._version
 
-    async def set_active_backend(self, plugin_id: str, config: Any) -> SwitchResult:
+    async def set_active_backend(
+        self, plugin_id: str, config: Any, *, grace_period: float | None = None
+    ) -> SwitchResult:
         """Move every queue to ``plugin_id`` with ``config``, without losing work.
 
         Stops the old queues gracefully (calls made meanwhile, including from their
-        running handlers, still reach them), moves their recurring jobs (next
+        running handlers, still reach them; with a grace period, the handlers still
+        running once it has passed are cancelled and their jobs released and moved
+        like the pending ones), moves their recurring jobs (next
         occurrence kept at the recorded ``next_run_at``) and pending jobs (ids, data,
         priorities and remaining delays; attempts start again at 0) to the new
         backend, replays every subscription, then persists the choice in the
@@ -231,30 +310,70 @@ class QueueManager:
           plugin_id: A registered plugin's id.
           config: The plugin's attrs config, or a mapping parsed with ``parse_config``
             (``None`` means the plugin's defaults).
+          grace_period: Seconds the old queues' running handlers may take before they
+            are cancelled (``math.inf``: wait for them however long they run); ``None``
+            means the manager's ``switch_grace_period`` (see ``open_queue_manager``).
         Returns:
           A ``SwitchResult``: ``success`` is False when some job could not be moved
           (each is named in ``warnings``); ``warnings`` also mentions jobs that were
-          running during the switch and a backend without ``export_pending``.
+          running during the switch (finished on the old backend, or released once the
+          grace period passed, each named) and a backend without ``export_pending``.
         Raises:
+          ValueError: for a ``grace_period`` that is not ``None`` or a number >= 0.
           PluginNotFoundError: for an unknown ``plugin_id``.
-          ConfigValidationError: for a bad ``config``.
+          ConfigValidationError: for a bad ``config``, or one that keeps its queues
+            where the active config does (the same Redis server, database and key
+            prefix): its old and new queues would run on the same data at once.
           BackendUnavailableError: when the new backend fails its connection test.
           QueueStoppedError: after the manager shut down.
+          RuntimeError: when called from inside a handler of one of the manager's
+            queues (it would wait for that handler to finish, and never return).
         In every error case the old backend stays active and untouched.
         Cancellation:
           Once the old queues begin to stop, the switch is shielded and completes.
         """
+        self._refuse_from_handler("set_active_backend()")
+        grace = check_grace_period(grace_period)
+        if grace is None:
+            grace = self._switch_grace_period
         async with self._switch_lock:
             if self._closed:
                 msg = "the queue manager has shut down"
                 raise QueueStoppedError(msg)
             plugin = _lookup(self._registry, plugin_id)
             parsed = _coerce_config(plugin, config)
-            result = await self._switch_to(plugin, parsed)
+            self._refuse_same_location(plugin, parsed)
+            result = await self._switch_to(plugin, parsed, grace)
             result.warnings.extend(await self._persist(plugin, parsed))
             return result
 
-    async def _switch_to(self, plugin: QueuePlugin[Any], config: Any) -> SwitchResult:
+    def _refuse_same_location(self, plugin: QueuePlugin[Any], config: Any) -> None:
+        """Raise if ``config`` keeps its queues where the active config does.
+
+        A switch starts the new queues before it stops the old ones; on the same keys
+        (one Redis server, database and key prefix) both would run on one set of jobs
+        at once, and the move would enqueue each pending job back onto the keys it was
+        taken from.
+
+        Raises:
+          ConfigValidationError: naming the location (never a password).
+        """
+        location = _storage_location(plugin, config)
+        if location is None or location != _storage_location(self._plugin, self._config):
+            return
+        raise ConfigValidationError(
+            plugin.id,
+            [
+                f"this config keeps its queues where the active one does ({location}): "
+                "a switch would run the old and the new queues on the same data at once; "
+                "switch to another location (for Redis, another key_prefix or database), "
+                "and the switch moves every job there"
+            ],
+        )
+
+    async def _switch_to(
+        self, plugin: QueuePlugin[Any], config: Any, grace_period: float | None
+    ) -> SwitchResult:
         """Switch every queue (the switch lock is held)."""
         await self._probe(plugin, config)
         new_queues = await self._start_new_queues(plugin, config)
@@ -266,7 +385,7 @@ class QueueManager:
                 multiplier = delay_multiplier_of(config)
 
                 async def switch_one(proxy: QueueProxy[Any], queue: Queue[Any]) -> None:
-                    reports.append(await proxy._switch(queue, multiplier))  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
+                    reports.append(await proxy._switch(queue, multiplier, grace_period))  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
                 async with trio.open_nursery() as nursery:
                     for name, queue in new_queues.items():
@@ -336,25 +455,49 @@ class QueueManager:
             proxy._attach(queue)  # pyright: ignore[reportPrivateUsage]  # the manager's handle on its proxies
 
     async def _persist(self, plugin: QueuePlugin[Any], config: Any) -> list[str]:
-        """Store the choice with a version above every one seen; problems become warnings."""
+        """Store the choice with a version above every one seen; problems become warnings.
+
+        The plugin's config is written first, then the choice, as a compare-and-set:
+        written only if ``"queue:active"`` still holds the version read just before.
+        When another manager wrote in between (a switch at the same instant), both
+        are written again over its choice, with the next version, which that manager
+        then follows at its next poll: racing managers end on one backend, the last
+        to save, instead of each believing it saved the same version.
+        """
         store = self._store
         if store is None:
             self._version += 1
             return []
+        raw = unstructure_config(config)
+        version = self._version + 1
         try:
-            stored = await _read_active(store)
-        except Exception:
-            stored = None  # a bad entry is overwritten by this choice
-        version = max(self._version, stored[0] if stored is not None else 0) + 1
-        try:
-            await store.set(plugin.id, plugin.config_version, unstructure_config(config))
-            await store.set(ACTIVE_KEY, version, {"plugin_id": plugin.id})
+            for _ in range(_PERSIST_ATTEMPTS):
+                expected = await _stored_version(store, ACTIVE_KEY)
+                version = max(self._version, expected) + 1
+                await store.set(plugin.id, plugin.config_version, raw)
+                try:
+                    await _compare_and_set(
+                        store, ACTIVE_KEY, version, {"plugin_id": plugin.id}, expected
+                    )
+                except StaleVersionError as exc:
+                    logger.info(
+                        "queue manager: another manager saved its backend choice (version %d) "
+                        "at the same time; saving this one over it",
+                        exc.current_version,
+                    )
+                    continue
+                self._version = version
+                return []
         except Exception as exc:
-            logger.warning("queue manager: cannot persist the backend choice: %r", exc)
-            self._version = version
-            return [f"the backend choice could not be saved in the config store: {exc!r}"]
+            return self._not_saved(version, repr(exc))
+        return self._not_saved(
+            version, f"other managers saved choices of their own {_PERSIST_ATTEMPTS} times over"
+        )
+
+    def _not_saved(self, version: int, why: str) -> list[str]:
+        logger.warning("queue manager: cannot persist the backend choice: %s", why)
         self._version = version
-        return []
+        return [f"the backend choice could not be saved in the config store: {why}"]
 
     # -- polling --------------------------------------------------------------------------------
 
@@ -422,7 +565,9 @@ class QueueManager:
             if plugin.id == self._plugin.id and config == self._config:
                 self._version = version
                 return
-            result = await self._switch_to(plugin, config)  # shielded once it begins
+            self._refuse_same_location(plugin, config)
+            # shielded once it begins
+            result = await self._switch_to(plugin, config, self._switch_grace_period)
             self._version = version
             logger.info(
                 "queue manager: followed the config store to %r (version %d): %s",
@@ -481,11 +626,22 @@ class QueueManager:
 
     # -- shutdown -------------------------------------------------------------------------------
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, grace_period: float | None = None) -> None:
         """Stop polling and every queue gracefully (running handlers finish); idempotent.
 
         A switch under way completes first. Leaving ``open_queue_manager`` does the same.
+
+        Args:
+          grace_period: ``None`` lets running handlers finish however long they take;
+            seconds >= 0: those still running once it has passed are cancelled and
+            their deliveries released (see ``Queue.stop``).
+        Raises:
+          ValueError: for a ``grace_period`` that is not ``None`` or a number >= 0.
+          RuntimeError: when called from inside a handler of one of the manager's
+            queues (it would wait for that handler to finish, and never return).
         """
+        self._refuse_from_handler("shutdown()")
+        grace = check_grace_period(grace_period)
         self.stop_polling()
         if self._closed:
             await self._shut_down.wait()
@@ -494,7 +650,7 @@ class QueueManager:
         try:
             async with self._switch_lock, trio.open_nursery() as nursery:
                 for proxy in list(self._proxies.values()):
-                    nursery.start_soon(proxy.stop)
+                    nursery.start_soon(partial(proxy.stop, grace_period=grace))
         finally:
             self._shut_down.set()
 
@@ -507,6 +663,7 @@ async def open_queue_manager(
     default_plugin: str = "memory",
     default_config: Any = None,
     instruments: Sequence[object] = (),
+    switch_grace_period: float | None = None,
 ) -> AsyncGenerator[QueueManager, None]:
     """Open a queue manager that owns every queue it creates.
 
@@ -523,12 +680,18 @@ async def open_queue_manager(
         plugin's defaults.
       instruments: Observers of every queue the manager runs, on every backend it
         switches to (see ``Instrument``).
+      switch_grace_period: The grace period of a switch that names none (every switch
+        polling starts, too): seconds the old queues' running handlers may take before
+        they are cancelled and their jobs released and moved. ``None`` (the default)
+        waits for them however long they run.
     Yields:
       The ``QueueManager``.
     Raises:
+      ValueError: for a ``switch_grace_period`` that is not ``None`` or a number >= 0.
       PluginNotFoundError: when the stored or default plugin is not registered.
       ConfigValidationError: when the stored or default config is invalid.
     """
+    check_grace_period(switch_grace_period)
     stored = await _read_active(config_store) if config_store is not None else None
     if config_store is not None and stored is not None:
         version, plugin_id = stored
@@ -541,7 +704,14 @@ async def open_queue_manager(
     with single_exceptions_unwrapped():
         async with trio.open_nursery() as nursery:
             manager = QueueManager(
-                registry, config_store, nursery, plugin, config, version, instruments
+                registry,
+                config_store,
+                nursery,
+                plugin,
+                config,
+                version,
+                instruments,
+                switch_grace_period,
             )
             try:
                 yield manager

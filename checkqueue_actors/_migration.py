@@ -15,7 +15,9 @@ of the switch. Every rule of a migration lives here:
   switch is enqueued at once, with the id the old backend would have given it
   (``policy.occurrence_id``), so it runs once however many queues carry it;
 - a pending job keeps its id, data and priority, and its remaining delay
-  (divided by the ``delay_multiplier``); its attempts start again at 0;
+  (divided by the ``delay_multiplier``); its attempts start again at 0; it goes
+  only to the groups that still owed it (``PendingJob.groups``), so a group
+  that had already finished it does not run it again;
 - what could not be moved is named in a warning and counted as lost.
 
 The operations are keyword-only frozen attrs classes, so a field with a default
@@ -49,6 +51,7 @@ __all__ = [
     "ExportFailed",
     "ExportMissing",
     "ExportNotImplemented",
+    "GraceNotSupported",
     "JobKind",
     "MigrationPlan",
     "MigrationReport",
@@ -109,6 +112,14 @@ class OldQueueStopFailed:
 
 
 @attrs.frozen
+class GraceNotSupported:
+    """The old queue's ``stop()`` takes no ``grace_period``: the switch waited for its
+    handlers however long they ran."""
+
+    grace_period: float
+
+
+@attrs.frozen
 class RecurringListFailed:
     """``list_recurring_jobs`` of the old queue raised: no recurring job is known."""
 
@@ -150,6 +161,7 @@ class ConsumerReplayFailed:
 
 SwitchError: TypeAlias = (
     OldQueueStopFailed
+    | GraceNotSupported
     | RecurringListFailed
     | RecurringDetailsFailed
     | ExportMissing
@@ -199,6 +211,9 @@ class EnqueuePending(Generic[T]):
     priority: int
     start_delay: float | None = None
     """Seconds as the new queue counts them; ``None`` when the job is ready now."""
+    groups: tuple[str, ...] | None = None
+    """The groups that still owed the job (``enqueue_for_groups``); ``None``: every group
+    (a plain ``enqueue``)."""
 
 
 Operation: TypeAlias = ScheduleRecurring[T] | EnqueueOccurrence[T] | EnqueuePending[T]
@@ -281,6 +296,11 @@ def _warning_of(error: SwitchError, label: str) -> str:
     match error:
         case OldQueueStopFailed(exc):
             return f"{label}: stopping the old queue failed: {exc!r}"
+        case GraceNotSupported(grace):
+            return (
+                f"{label}: the old backend's stop() takes no grace period, so the switch "
+                f"waited for its running handlers beyond the {_seconds(grace)} asked for"
+            )
         case RecurringListFailed(exc):
             return f"{label}: cannot list recurring jobs: {exc!r}"
         case RecurringDetailsFailed(job_id, exc):
@@ -303,15 +323,26 @@ def _warning_of(error: SwitchError, label: str) -> str:
             return f"{label}: replaying a consumer of group {group!r} failed: {exc!r}"
 
 
-def _running_warning(label: str, running: int, groups: int) -> str:
-    again = (
-        "; a job still pending for another consumer group is delivered again to every group"
-        if groups > 1
-        else ""
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _released_warning(
+    label: str, released: Sequence[tuple[str, str]], grace_period: float | None
+) -> str:
+    grace = f" ({_seconds(grace_period)})" if grace_period is not None else ""
+    names = ", ".join(f"job {job_id!r} in group {group!r}" for job_id, group in released)
+    return (
+        f"{label}: the grace period{grace} passed with {len(released)} handler(s) still "
+        "running on the old backend: they were cancelled and their jobs released (not an "
+        f"attempt, not a failure), then moved with the pending jobs: {names}"
     )
+
+
+def _running_warning(label: str, running: int) -> str:
     return (
         f"{label}: {running} job(s) were running during the switch; "
-        f"they finished on the old backend{again}"
+        "they finished on the old backend"
     )
 
 
@@ -367,7 +398,13 @@ def _pending_move(job: PendingJob[T], delay_multiplier: float) -> Move[T]:
         kind=JobKind.PENDING,
         job_id=job.id,
         operations=(
-            EnqueuePending(job_id=job.id, data=job.data, priority=job.priority, start_delay=delay),
+            EnqueuePending(
+                job_id=job.id,
+                data=job.data,
+                priority=job.priority,
+                start_delay=delay,
+                groups=job.groups,
+            ),
         ),
     )
 
@@ -381,7 +418,8 @@ def plan_migration(
     now: datetime,
     delay_multiplier: float = 1.0,
     running: int = 0,
-    running_groups: Iterable[str] = (),
+    released: Sequence[tuple[str, str]] = (),
+    grace_period: float | None = None,
     errors: Sequence[SwitchError] = (),
 ) -> MigrationPlan[T]:
     """Plan moving one queue's jobs from its stopped old queue to its new queue.
@@ -394,7 +432,9 @@ def plan_migration(
       now: The wall time (UTC-aware) the delays and due occurrences are measured from.
       delay_multiplier: The new backend's ``delay_multiplier`` (see ``delay_multiplier_of``).
       running: Handlers the old queue was running when it began to stop.
-      running_groups: The consumer groups the old queue had then.
+      released: ``(job id, group)`` of the deliveries whose handlers were cancelled
+        because the switch's grace period passed (their jobs are among ``pending``).
+      grace_period: The switch's grace period in seconds (``None``: none).
       errors: The errors met before planning, in the order they were met.
     Returns:
       The moves (every recurring job, then every pending job, each in the order
@@ -407,8 +447,11 @@ def plan_migration(
         raise ValueError(msg)
     label = _label(queue_name)
     warnings: list[str] = []
-    if running > 0:
-        warnings.append(_running_warning(label, running, len(set(running_groups))))
+    finished = running - len(released)
+    if finished > 0:
+        warnings.append(_running_warning(label, finished))
+    if released:
+        warnings.append(_released_warning(label, released, grace_period))
     warnings.extend(_warning_of(error, label) for error in errors)
     lost = sum(1 for error in errors if isinstance(error, RecurringDetailsFailed))
     moves = [_recurring_move(details, now, delay_multiplier) for details in recurring]
@@ -426,16 +469,22 @@ def _count(moves: Iterable[Move[Any]], kind: JobKind) -> int:
     return sum(1 for move in moves if move.kind is kind)
 
 
-def settle(plan: MigrationPlan[Any], failed: Sequence[MoveFailed[Any]] = ()) -> MigrationReport:
+def settle(
+    plan: MigrationPlan[Any],
+    failed: Sequence[MoveFailed[Any]] = (),
+    widened: Sequence[str] = (),
+) -> MigrationReport:
     """The outcome of a plan once performed, given the moves that failed.
 
     Args:
       plan: The plan that was performed.
       failed: Its moves that failed, with the error each raised, in plan order.
+      widened: The ids of pending jobs owed by some groups only that were enqueued
+        for every group, because the new queue cannot enqueue for named groups.
     Returns:
       The counts of jobs moved and lost, and the warnings: the plan's own, one per
-      failed move, and, when pending jobs went to a queue with several consumer
-      groups, one saying a group that had finished such a job runs it again.
+      failed move, and one naming the widened jobs (a group that had finished one
+      runs it again).
     """
     label = _label(plan.queue_name)
     recurring = _count(plan.moves, JobKind.RECURRING) - _count(
@@ -450,13 +499,12 @@ def settle(plan: MigrationPlan[Any], failed: Sequence[MoveFailed[Any]] = ()) -> 
         f"{failure.error!r}"
         for failure in failed
     )
-    groups = len(plan.consumer_groups)
-    if pending and groups > 1:
-        # A pending job does not say which groups still owed it, and enqueue cannot target
-        # groups, so every group gets each moved job again.
+    if widened:
+        names = ", ".join(repr(job_id) for job_id in widened)
         warnings.append(
-            f"{label}: {pending} pending job(s) were moved to a queue with {groups} consumer "
-            "groups; a group that had already finished one of them runs it again"
+            f"{label}: {len(widened)} pending job(s) that only some groups still owed were "
+            "enqueued for every group (the new backend's queue has no enqueue_for_groups); "
+            f"a group that had already finished one runs it again: {names}"
         )
     return MigrationReport(
         recurring=recurring,

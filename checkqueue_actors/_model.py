@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -103,6 +103,12 @@ class PendingJob(Generic[T]):
     timestamp: datetime
     remaining_delay: float
     """Seconds until the job is available (0 when it is ready now)."""
+    headers: Mapping[str, str] = attrs.field(factory=dict[str, str])
+    """String metadata carried with the job."""
+    groups: tuple[str, ...] | None = None
+    """The groups that still owe the job; ``None`` = every group (every group the queue
+    had owed it, or the queue had none yet). A backend switch enqueues the job for these
+    groups only, so a group that had finished it does not run it again."""
 
 
 @attrs.frozen

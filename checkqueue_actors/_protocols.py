@@ -97,8 +97,10 @@ class Queue(Protocol[T]):
         """Raise ``BackendUnavailableError`` when the backend cannot be reached."""
         ...
 
-    async def stop(self) -> None:
-        """Stop gracefully: no new handler starts, running ones finish."""
+    async def stop(self, *, grace_period: float | None = None) -> None:
+        """Stop gracefully: no new handler starts, running ones finish (with a
+        ``grace_period``, those still running once it has passed are cancelled and
+        their deliveries released)."""
         ...
 
     async def export_pending(self) -> list[PendingJob[T]]:

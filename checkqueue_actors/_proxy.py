@@ -30,7 +30,9 @@ under way still moves its jobs to the new queue and then stops that queue too.
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
+import math
 from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar, assert_never, final
 
 import trio
@@ -44,6 +46,7 @@ from ._migration import (
     ExportFailed,
     ExportMissing,
     ExportNotImplemented,
+    GraceNotSupported,
     MigrationReport,
     MoveFailed,
     OldQueueStopFailed,
@@ -55,6 +58,7 @@ from ._migration import (
     plan_migration,
     settle,
 )
+from ._queue_base import check_grace_period, current_handler_queue
 from ._state.policy import check_consume_args
 
 if TYPE_CHECKING:
@@ -211,6 +215,10 @@ class QueueProxy(Generic[T]):
         """For the manager: True while the proxy is NEW (no queue, not stopped)."""
         return self._state is ProxyState.NEW
 
+    def _runs_on(self, queue: object) -> bool:
+        """For the manager: True when ``queue`` is this proxy's delegate."""
+        return self._delegate is queue
+
     def _install(self, queue: Queue[T]) -> None:
         """Make ``queue`` the delegate (calls on the previous one may then retry)."""
         self._delegate = queue
@@ -257,19 +265,26 @@ class QueueProxy(Generic[T]):
         await trio.lowlevel.checkpoint()
         self._refuse_lifetime()
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace_period: float | None = None) -> None:
         """Stop this one queue gracefully, for good; idempotent, never waits for a switch.
 
-        Running handlers finish; later calls raise ``QueueStoppedError``; a backend
-        switch leaves this proxy stopped. Pending jobs stay in the stopped queue
-        (``export_pending`` takes them out).
+        Running handlers finish (with a ``grace_period``, those still running once it
+        has passed are cancelled and their deliveries released, as ``Queue.stop``
+        says); later calls raise ``QueueStoppedError``; a backend switch leaves this
+        proxy stopped. Pending jobs stay in the stopped queue (``export_pending``
+        takes them out).
+
+        Raises:
+          ValueError: for a ``grace_period`` that is not ``None`` or a number >= 0
+            (nothing changes).
         """
+        grace = check_grace_period(grace_period)
         self._fire(ProxyEvent.STOP)
         delegate = self._delegate
         if delegate is None:
             await trio.lowlevel.checkpoint()
             return
-        await delegate.stop()
+        await _stop_queue(delegate, grace)
 
     def _attach(self, queue: Queue[T]) -> None:
         """For the manager: give a NEW proxy its first delegate (already started).
@@ -498,7 +513,9 @@ class QueueProxy(Generic[T]):
 
     # -- switching ----------------------------------------------------------------------------
 
-    async def switch_delegate(self, new_queue: Queue[T]) -> None:
+    async def switch_delegate(
+        self, new_queue: Queue[T], *, grace_period: float | None = None
+    ) -> None:
         """Move this proxy to ``new_queue``, losing nothing.
 
         Waits for the calls in flight, stops the old queue gracefully (calls made
@@ -510,21 +527,40 @@ class QueueProxy(Generic[T]):
         Args:
           new_queue: A queue that has not been started: the manager starts it in
             its nursery and owns it from then on.
+          grace_period: Seconds the old queue's running handlers may take (see
+            ``Queue.stop``); ``None`` waits for them however long they take.
         Raises:
+          ValueError: for a ``grace_period`` that is not ``None`` or a number >= 0.
           QueueStoppedError: if this proxy was stopped.
-          RuntimeError: if ``new_queue`` was already started (nothing changes).
+          RuntimeError: if ``new_queue`` was already started, or when called from inside
+            a handler of this proxy's queue (the switch waits for that handler to finish,
+            so it would never return); nothing changes.
         """
+        grace = check_grace_period(grace_period)
         if self._state is ProxyState.STOPPED:
             raise self._stopped_error()
+        if self._delegate is not None and current_handler_queue.get() is self._delegate:
+            msg = (
+                f"switch_delegate() cannot be called from inside a handler of queue "
+                f"{self._name!r}: it waits for the running handlers to finish, this one "
+                "included, so it would never return"
+            )
+            raise RuntimeError(msg)
         await self._starter(new_queue)
         report = await self._switch(
-            new_queue, delay_multiplier_of(getattr(new_queue, "config", None))
+            new_queue, delay_multiplier_of(getattr(new_queue, "config", None)), grace
         )
         for warning in report.warnings:
             logger.warning("%s", warning)
 
-    async def _switch(self, new: Queue[T], delay_multiplier: float) -> MigrationReport:
-        """For the manager: switch to the started queue ``new``; see the module docstring."""
+    async def _switch(
+        self, new: Queue[T], delay_multiplier: float, grace_period: float | None = None
+    ) -> MigrationReport:
+        """For the manager: switch to the started queue ``new``; see the module docstring.
+
+        ``grace_period`` (checked by the caller) bounds how long the old queue's
+        running handlers may take.
+        """
         async with self._switch_lock:
             if self._state is ProxyState.STOPPED:
                 await new.stop()
@@ -532,20 +568,22 @@ class QueueProxy(Generic[T]):
             old = self._delegate
             errors: list[SwitchError] = []
             running = 0
-            running_groups: frozenset[str] = frozenset()
+            released: list[tuple[str, str]] = []
             if old is not None:
                 try:
                     running = await old.get_in_flight_count()
                 except Exception:
                     running = 0
-                running_groups = frozenset(sub.consumer_group for sub in self._subscriptions)
             try:
                 if old is not None:
                     self._fire(ProxyEvent.BEGIN_DRAIN)
                     try:
-                        await old.stop()
+                        if not await _stop_queue(old, grace_period):
+                            assert grace_period is not None
+                            errors.append(GraceNotSupported(grace_period))
                     except Exception as exc:
                         errors.append(OldQueueStopFailed(exc))
+                    released = list(getattr(old, "interrupted_deliveries", ()))
                 # From here (no checkpoint since the old queue stopped) calls wait for the new one.
                 self._fire(ProxyEvent.BEGIN_MOVE)
                 await self._wait_idle()
@@ -573,7 +611,8 @@ class QueueProxy(Generic[T]):
                     now=WallClock().now(),
                     delay_multiplier=delay_multiplier,
                     running=running,
-                    running_groups=running_groups,
+                    released=released,
+                    grace_period=grace_period,
                     errors=errors,
                 )
                 report = await _perform_plan(new, plan)
@@ -582,6 +621,34 @@ class QueueProxy(Generic[T]):
             if self._is_stopped():  # stop() came during the switch: the new queue stops too
                 await new.stop()
             return report
+
+
+def _takes_grace_period(stop: Callable[..., object]) -> bool:
+    """True when a queue's ``stop`` accepts ``grace_period`` (a third-party queue may not)."""
+    try:
+        parameters = inspect.signature(stop).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "grace_period" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+
+
+async def _stop_queue(queue: Queue[Any], grace_period: float | None) -> bool:
+    """Stop ``queue``, with ``grace_period`` when one is given.
+
+    Returns:
+      False when a finite grace period was given but the queue's ``stop`` takes none
+      (it was stopped without one, waiting for its handlers).
+    """
+    if grace_period is None or math.isinf(grace_period):
+        await queue.stop()
+        return True
+    if _takes_grace_period(queue.stop):
+        await queue.stop(grace_period=grace_period)
+        return True
+    await queue.stop()
+    return False
 
 
 async def _read_recurring(old: Queue[T], errors: list[SwitchError]) -> list[RecurringJobDetails[T]]:
@@ -623,17 +690,24 @@ async def _read_pending(old: Queue[T], errors: list[SwitchError]) -> list[Pendin
 async def _perform_plan(new: Queue[T], plan: MigrationPlan[T]) -> MigrationReport:
     """Perform every move of ``plan`` on ``new``; a move that raises is reported, not raised."""
     failed: list[MoveFailed[T]] = []
+    widened: list[str] = []
     for move in plan.moves:
         try:
             for operation in move.operations:
-                await _perform(new, operation)
+                if not await _perform(new, operation):
+                    widened.append(move.job_id)
         except Exception as exc:
             failed.append(MoveFailed(move, exc))
-    return settle(plan, failed)
+    return settle(plan, failed, widened)
 
 
-async def _perform(queue: Queue[T], operation: Operation[T]) -> None:
-    """Make the one call on ``queue`` that ``operation`` describes."""
+async def _perform(queue: Queue[T], operation: Operation[T]) -> bool:
+    """Make the one call on ``queue`` that ``operation`` describes.
+
+    Returns:
+      False when a job owed by named groups only went to every group, because the
+      queue has no ``enqueue_for_groups`` (a third-party backend's).
+    """
     match operation:
         case ScheduleRecurring():
             await queue.schedule_recurring(
@@ -650,11 +724,26 @@ async def _perform(queue: Queue[T], operation: Operation[T]) -> None:
                 operation.data, priority=operation.priority, job_id=operation.job_id
             )
         case EnqueuePending():
+            groups = operation.groups
+            enqueue_for: Callable[..., Awaitable[str]] | None = (
+                None if groups is None else getattr(queue, "enqueue_for_groups", None)
+            )
+            if enqueue_for is not None:
+                await enqueue_for(
+                    operation.data,
+                    groups=groups,
+                    priority=operation.priority,
+                    start_delay=operation.start_delay,
+                    job_id=operation.job_id,
+                )
+                return True
             await queue.enqueue(
                 operation.data,
                 priority=operation.priority,
                 start_delay=operation.start_delay,
                 job_id=operation.job_id,
             )
+            return groups is None
         case _:
             assert_never(operation)
+    return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import enum
 import logging
+import math
 from abc import abstractmethod
 from typing import Final, Generic, TypeVar
 
@@ -18,7 +19,13 @@ from ._errors import QueueStoppedError
 from ._lifetime import AsyncLifetimeMixin, unwrap_single
 from ._state.policy import check_name
 
-__all__ = ["UNSTARTED_WARNING_SECONDS", "BaseQueue", "LifeState", "current_handler_queue"]
+__all__ = [
+    "UNSTARTED_WARNING_SECONDS",
+    "BaseQueue",
+    "LifeState",
+    "check_grace_period",
+    "current_handler_queue",
+]
 
 T = TypeVar("T")
 
@@ -33,6 +40,25 @@ current_handler_queue: contextvars.ContextVar[object | None] = contextvars.Conte
 )
 """The queue whose handler the current task is running (so stop() from a handler does not
 wait for itself)."""
+
+
+def check_grace_period(grace_period: object) -> float | None:
+    """``grace_period`` as a float (``None`` kept): seconds >= 0, ``math.inf`` allowed.
+
+    Raises:
+      ValueError: for anything else (a bool, NaN, a negative number, a non-number).
+    """
+    if grace_period is None:
+        return None
+    if (
+        isinstance(grace_period, bool)
+        or not isinstance(grace_period, int | float)
+        or math.isnan(grace_period)
+        or grace_period < 0
+    ):
+        msg = f"grace_period must be None or a number of seconds >= 0, not {grace_period!r}"
+        raise ValueError(msg)
+    return float(grace_period)
 
 
 class LifeState(enum.Enum):
@@ -60,6 +86,8 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
         self._finished = trio.Event()
         self._ran = False
         self._warned_unstarted = False
+        self._grace_deadline = math.inf
+        """When running handlers are cancelled at stop (trio time; inf: never)."""
 
     @property
     def name(self) -> str:
@@ -125,13 +153,29 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
         if self._state is LifeState.RUNNING:
             self._state = LifeState.STOPPING
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace_period: float | None = None) -> None:
         """Stop gracefully: no new handler starts, running handlers finish, timers stop.
 
         Idempotent; never waits for the queue to start. Called from inside one of
         this queue's handlers it only requests the stop (waiting would deadlock).
         Jobs still pending stay in the queue.
+
+        Args:
+          grace_period: ``None`` (the default) lets running handlers take as long as
+            they need. A number of seconds >= 0: once it has passed, the handlers still
+            running are cancelled (``trio.Cancelled`` inside them) and their deliveries
+            released: ready again at once for their group, attempts unchanged, neither
+            an attempt nor a failure (a durable backend offers them again at once; in
+            memory they are pending again, and ``export_pending`` returns them).
+            Another call with a shorter grace period (counted from that call) shortens
+            it; none lengthens it.
+        Raises:
+          ValueError: for a ``grace_period`` that is not ``None`` or a number >= 0
+            (nothing changes).
         """
+        grace = check_grace_period(grace_period)
+        if grace is not None:
+            self._shorten_grace(trio.current_time() + grace)
         if self._state is LifeState.NEW:
             self._state = LifeState.STOPPED
             self._stop_requested.set()
@@ -144,6 +188,10 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
             await trio.lowlevel.checkpoint()
             return
         await self._finished.wait()
+
+    def _shorten_grace(self, deadline: float) -> None:
+        """Cancel the running handlers at ``deadline`` at the latest (``_serve`` obeys)."""
+        self._grace_deadline = min(self._grace_deadline, deadline)
 
     async def _wait_started(self) -> None:
         started = self._started

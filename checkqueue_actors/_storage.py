@@ -104,14 +104,24 @@ the error text for ``FAIL``, ``None`` otherwise."""
 class NewJob:
     """A job to store, its arguments already checked and its delay already scaled."""
 
-    __slots__ = ("data", "delay", "id", "priority")
+    __slots__ = ("data", "delay", "groups", "id", "priority")
 
-    def __init__(self, id: str, data: Any, priority: int, delay: float) -> None:  # the job's id
+    def __init__(
+        self,
+        id: str,  # the job's id
+        data: Any,
+        priority: int,
+        delay: float,
+        groups: tuple[str, ...] | None = None,
+    ) -> None:
         self.id = id
         self.data = data
         self.priority = priority
         self.delay = delay
         """Seconds until available (``start_delay`` times ``delay_multiplier``), 0 for now."""
+        self.groups = groups
+        """The groups to store it for (a non-empty tuple), or ``None`` for every group.
+        Only ``enqueue`` receives a tuple, when a job moves between backends."""
 
 
 @final
@@ -246,6 +256,11 @@ class Storage(Protocol):
     async def enqueue(self, job: NewJob) -> bool:
         """Store one job for every group that exists (or for the first group to come).
 
+        With ``job.groups``, store it for those groups only (a job moved from another
+        backend, which some groups had already finished). A listed group that does not
+        exist yet gets the job when it is registered (a storage whose groups outlive
+        their consumers, like Redis, may create it at once); the other groups never do.
+
         Returns:
           False when a job with this id is still in the queue (nothing changes).
         Raises:
@@ -376,7 +391,11 @@ class Storage(Protocol):
         ...
 
     async def export_pending(self) -> list[PendingJob[Any]]:
-        """Take every pending job out (the queue has stopped), in delivery order."""
+        """Take every pending job out (the queue has stopped), in delivery order.
+
+        Each job's ``groups`` names the groups that still owe it, or is ``None`` when
+        every group of the queue does (or the queue has none).
+        """
         ...
 
 

@@ -191,9 +191,18 @@ class ConsumerActor:
         try:
             await delivery.consumer.handler(job)
         except Exception as exc:
-            how, detail = self._failed(delivery, job, exc)
+            if rt.interrupting:
+                # cancelled once the stop's grace period passed, and the handler turned
+                # the cancellation into an error: released all the same
+                rt.interrupted_deliveries.append((job.id, delivery.group))
+                how, detail = Settle.RELEASE, None
+            else:
+                how, detail = self._failed(delivery, job, exc)
         except BaseException:
-            # cancelled (a hard stop) or interrupted: the job goes back, at least once
+            # cancelled (a hard stop, or the stop's grace period passed) or interrupted:
+            # the job goes back, at least once
+            if rt.interrupting:
+                rt.interrupted_deliveries.append((job.id, delivery.group))
             rt.settle(delivery, Settle.RELEASE, None)
             self._finished(delivery, job, "released", started)
             raise
@@ -213,7 +222,15 @@ class ConsumerActor:
         else:
             rt.settle(delivery, how, detail)
         if instruments.delivery_finished:
-            outcome = "completed" if how is _ACK else "retrying" if how is _RETRY else "failed"
+            outcome = (
+                "completed"
+                if how is _ACK
+                else "retrying"
+                if how is _RETRY
+                else "failed"
+                if how is Settle.FAIL
+                else "released"
+            )
             self._finished(delivery, job, outcome, started)
 
     async def _take_every_slot(self) -> int:

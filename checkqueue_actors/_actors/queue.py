@@ -94,6 +94,12 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         self._scheduler = SchedulerActor(self)
         self._actors: trio.Nursery | None = None
         self._handlers: trio.Nursery | None = None
+        self._grace_scope: trio.CancelScope | None = None
+        self.interrupting = False
+        """Set once the stop's grace period has passed and running handlers are cancelled."""
+        self.interrupted_deliveries: list[tuple[str, str]] = []
+        """``(job id, group)`` of each delivery whose handler was cancelled because the
+        stop's grace period passed, and which was released."""
 
     def add_instruments(self, instruments: Sequence[object]) -> None:
         """Let more instruments observe this queue (from now on).
@@ -141,9 +147,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                     self._actors = None
                     # nothing is claimed any more: deliveries not started go back at once
                     self._release_unstarted()
-                    await self._workers.wait_idle()
+                    await self._wait_handlers(handlers)
                     self._workers.retire()
                     handlers.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
+                self._report_interrupted()
                 if self.writer is not None:
                     await self.writer.flush()
                 keepalive.cancel_scope.cancel(reason=f"queue {self.name!r} stopped")
@@ -152,6 +159,40 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             # (a client's task group), which cannot be done from within a scope opened
             # later; close() itself shields what must complete
             await storage.close()
+
+    async def _wait_handlers(self, handlers: trio.Nursery) -> None:
+        """Wait until no handler runs, or until the stop's grace period has passed: then
+        cancel the handlers still running (their deliveries are released)."""
+        scope = trio.CancelScope(deadline=self._grace_deadline)
+        self._grace_scope = scope
+        try:
+            with scope:
+                await self._workers.wait_idle()
+        finally:
+            self._grace_scope = None
+        if self._workers.running:
+            self.interrupting = True
+            handlers.cancel_scope.cancel(
+                reason=f"queue {self.name!r}: the stop's grace period has passed"
+            )
+
+    def _shorten_grace(self, deadline: float) -> None:
+        super()._shorten_grace(deadline)
+        scope = self._grace_scope
+        if scope is not None:
+            scope.deadline = self._grace_deadline
+
+    def _report_interrupted(self) -> None:
+        interrupted = self.interrupted_deliveries
+        if interrupted:
+            logger.warning(
+                "queue %r: the stop's grace period passed with %d handler(s) running: "
+                "they were cancelled and their deliveries released (not an attempt, not a "
+                "failure): %s",
+                self.name,
+                len(interrupted),
+                ", ".join(f"job {job_id!r} in group {group!r}" for job_id, group in interrupted),
+            )
 
     def _release_unstarted(self) -> None:
         run_queue = self.run_queue
@@ -275,6 +316,60 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             stored = await self.storage.enqueue(NewJob(the_id, payload, checked_priority, delay))
             if delay > 0:
                 self._scheduler.wake()
+        if stored and self.instruments.job_enqueued:
+            self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
+        return the_id
+
+    async def enqueue_for_groups(
+        self,
+        data: T,
+        *,
+        groups: Sequence[str],
+        priority: int = 0,
+        start_delay: float | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """``enqueue`` for the named consumer groups only (how a backend switch moves a
+        job that some groups had already finished).
+
+        A named group that does not exist yet gets the job when it is registered
+        (on Redis, it is created at once and waits for its consumers); the other
+        groups never get it. No group existing at all is the exception on Redis: the
+        job then waits for the first group, as any job enqueued then.
+
+        Args:
+          data: The payload.
+          groups: The consumer groups that get the job (non-empty names).
+          priority: Higher runs first.
+          start_delay: Seconds (scaled by ``delay_multiplier``) before it is ready.
+          job_id: Dedup key, as for ``enqueue``.
+        Returns:
+          The job id.
+        Raises:
+          ValueError: for an empty ``groups`` or a bad name in it, and as ``enqueue``.
+          SerializationError, QueueFullError, QueueStoppedError,
+          BackendUnavailableError: as ``enqueue``.
+        """
+        if isinstance(groups, str) or not groups:
+            msg = f"groups must be a non-empty sequence of group names, not {groups!r}"
+            raise ValueError(msg)
+        names = tuple(dict.fromkeys(groups))
+        for name in names:
+            if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
+                msg = f"a consumer group name must be a non-empty str, not {name!r}"
+                raise ValueError(msg)
+        checked_priority, delay, checked_id = policy.check_enqueue_args(
+            priority, start_delay, job_id
+        )
+        payload = data if self.local is not None else self.storage.encode(data)
+        await self._admit(allow_stopping=True)
+        the_id = checked_id if checked_id is not None else str(uuid.uuid4())
+        delay *= self.delay_multiplier
+        stored = await self.storage.enqueue(
+            NewJob(the_id, payload, checked_priority, delay, groups=names)
+        )
+        if delay > 0 and self.local is None:
+            self._scheduler.wake()
         if stored and self.instruments.job_enqueued:
             self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
         return the_id

@@ -166,9 +166,34 @@ class MemoryStorage:
         return stored
 
     async def enqueue(self, job: NewJob) -> bool:
-        """Store one job (see ``Storage.enqueue``)."""
-        stored = self.enqueue_nowait(job.id, job.data, job.priority, job.delay)
+        """Store one job (see ``Storage.enqueue``); with ``job.groups``, for those groups
+        only (one not created yet takes it when it is)."""
+        if job.groups is None:
+            stored = self.enqueue_nowait(job.id, job.data, job.priority, job.delay)
+        else:
+            stored = self._enqueue_for(job, job.groups)
         await trio.lowlevel.checkpoint_if_cancelled()
+        return stored
+
+    def _enqueue_for(self, job: NewJob, groups: tuple[str, ...]) -> bool:
+        clock = self._clock
+        assert clock is not None
+        now = trio.current_time()
+        stored = self.engine.enqueue(
+            job_id=job.id,
+            data=job.data,
+            priority=job.priority,
+            delay=job.delay,
+            now=now,
+            timestamp=clock.to_wall(now),
+            only=groups,
+        )
+        if stored:
+            if job.delay > 0:
+                self._timer_added(now + job.delay)
+            else:
+                for group in groups:
+                    self._wake_group(group)
         return stored
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> int:

@@ -98,6 +98,9 @@ class JobRecord:
 
     dropped: bool = False
     """Removed (a replaced or cancelled recurring occurrence, or exported)."""
+    reserved: tuple[str, ...] = ()
+    """Groups that owe it work but do not exist yet (a job moved from another backend
+    for named groups): each takes it when it is created."""
     schedule: Schedule | None = None
     """The recurring schedule that produced this occurrence."""
 
@@ -203,6 +206,8 @@ class QueueEngine:
         self._seq = 0
         self._index: dict[str, JobRecord] = {}
         self._orphans: dict[str, JobRecord] = {}
+        self._reserved: dict[str, dict[str, JobRecord]] = {}
+        """group name -> the jobs kept for that group until it is created."""
         self._groups: dict[str, GroupState] = {}
         self._group_tuple: tuple[GroupState, ...] | None = None
         self._timers: list[tuple[float, int, int, Any, Any]] = []
@@ -271,11 +276,14 @@ class QueueEngine:
         now: float,
         timestamp: datetime,
         schedule: Schedule | None = None,
+        only: tuple[str, ...] | None = None,
     ) -> bool:
         """Store a job; False when ``job_id`` is already in the queue (nothing changes).
 
         A job enqueued with no delay while groups exist is ready at once in every
         group; with a delay, it waits on a timer (``next_deadline`` may move earlier).
+        With ``only`` (a non-empty tuple of group names), the job is for those groups
+        alone; one that does not exist yet takes it when it is created.
 
         Raises:
           QueueFullError: when ``max_queue_size`` jobs are pending (nothing is stored).
@@ -287,6 +295,11 @@ class QueueEngine:
                 policy.queue_full_message(self.name, self.pending, 1, self.max_queue_size)
             )
         groups = self._group_tuple
+        reserved: tuple[str, ...] = ()
+        if only is not None:
+            known = self._groups
+            groups = tuple(known[name] for name in only if name in known)
+            reserved = tuple(name for name in only if name not in known)
         available_at = now + delay
         record = JobRecord(
             id=job_id,
@@ -303,6 +316,11 @@ class QueueEngine:
         if schedule is not None:
             schedule.occurrences.add(job_id)
         count = len(groups) if groups is not None else 1
+        if reserved:
+            count += len(reserved)
+            record.reserved = reserved
+            for name in reserved:
+                self._reserved.setdefault(name, {})[job_id] = record
         record.remaining = count
         record.waiting = count
         self.pending += 1
@@ -346,8 +364,17 @@ class QueueEngine:
         first = not self._groups
         self._groups[group_name] = group
         self._group_tuple = tuple(self._groups.values())
+        kept = self._reserved.pop(group_name, None)
+        if kept:
+            for record in kept.values():
+                if record.dropped or record.groups is None:
+                    continue
+                record.groups = (*record.groups, group)
+                record.reserved = tuple(name for name in record.reserved if name != group_name)
+                if not record.delayed:
+                    group.ready.push(-record.priority, record.available_at, record.seq, record)
         if not (first and self._orphans):
-            return False
+            return group.has_ready()
         orphans = self._orphans
         self._orphans = {}
         only = self._group_tuple
@@ -570,6 +597,8 @@ class QueueEngine:
         record.waiting = 0
         self._forget(record)
         self._orphans.pop(record.id, None)
+        for name in record.reserved:
+            self._reserved.get(name, {}).pop(record.id, None)
         if record.delayed:
             self._timers_dead += 1
         elif record.groups is not None:
@@ -675,20 +704,40 @@ class QueueEngine:
             consumer_groups=len(self._groups),
         )
 
+    @staticmethod
+    def _owed(record: JobRecord, ready_in: Iterable[str]) -> tuple[str, ...] | None:
+        """The names of the groups a pending record waits for (None: an orphan, which
+        waits for whichever group comes first)."""
+        if record.groups is None:
+            return None
+        if record.delayed:
+            names = [group.name for group in record.groups]
+        else:
+            waiting = set(ready_in)
+            names = [
+                group.name
+                for group in record.groups
+                if group.name in waiting or record.id in group.retrying
+            ]
+        return (*names, *record.reserved)
+
     def export_pending(self, now: float) -> list[PendingJob[Any]]:
         """Take out every pending job (after stop), in dispatch order per priority."""
         records = sorted(
             (r for r in self._index.values() if r.waiting > 0 and not r.dropped),
             key=lambda r: (-r.priority, r.seq),
         )
-        ready_ids: set[int] = set()
+        ready_in: dict[int, list[str]] = {}
         for group in self._groups.values():
-            ready_ids.update(id(record) for record in group.ready.records())
+            for record in group.ready.records():
+                ready_in.setdefault(id(record), []).append(group.name)
+        every = set(self._groups)
         exported: list[PendingJob[Any]] = []
         for record in records:
+            owed = self._owed(record, ready_in.get(id(record), ()))
             if record.delayed:
                 remaining = max(0.0, record.available_at - now)
-            elif record.groups is None or id(record) in ready_ids:
+            elif record.groups is None or id(record) in ready_in:
                 remaining = 0.0
             else:
                 dues = [
@@ -704,6 +753,7 @@ class QueueEngine:
                     priority=record.priority,
                     timestamp=record.timestamp,
                     remaining_delay=remaining,
+                    groups=None if owed is None or set(owed) == every else owed,
                 )
             )
         # Everything pending leaves; after stop() nothing is running, so every structure
@@ -716,6 +766,7 @@ class QueueEngine:
             group.retrying.clear()
             group.attempts.clear()
         self._orphans.clear()
+        self._reserved.clear()
         self._timers = [t for t in self._timers if t[2] == _TICK]
         heapq.heapify(self._timers)
         self._timers_dead = 0

@@ -144,33 +144,6 @@ async def test_unknown_default_plugin_is_refused_on_entry(
             pass  # pragma: no cover
 
 
-async def test_moving_a_job_some_groups_finished_is_reported(
-    registry: QueuePluginRegistry, autojump_clock: trio.testing.MockClock
-) -> None:
-    """With several groups, moving a job one group already finished warns about the rerun."""
-
-    async def fine(job: QueueJob[str]) -> None:
-        pass
-
-    async def fails_once(job: QueueJob[str]) -> None:
-        if job.attempts == 0:
-            raise RuntimeError("first attempt fails")
-
-    with trio.fail_after(60):
-        async with open_queue_manager(registry) as manager:
-            proxy = manager.get_queue("q")
-            await proxy.consume(fine, consumer_group="a")
-            await proxy.consume(fails_once, consumer_group="b")
-            await proxy.enqueue("x")  # done by "a", in retry backoff for "b"
-            await trio.sleep(1)
-            result = await manager.set_active_backend("memory2", {})
-            assert result.migrated_pending_jobs == 1
-            assert result.warnings == [
-                "queue 'q': 1 pending job(s) were moved to a queue with 2 consumer groups; "
-                "a group that had already finished one of them runs it again"
-            ]
-
-
 async def test_the_memory_backend_needs_no_registration(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

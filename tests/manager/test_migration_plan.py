@@ -252,28 +252,27 @@ def test_errors_met_before_planning_become_warnings_in_order() -> None:
     assert not report.success
 
 
-@pytest.mark.parametrize(
-    ("groups", "suffix"),
-    [
-        ((), ""),
-        (("g",), ""),
-        (
-            ("g", "h", "g"),
-            "; a job still pending for another consumer group is delivered again to every group",
-        ),
-    ],
-)
-def test_running_jobs_are_reported_first(groups: tuple[str, ...], suffix: str) -> None:
+def test_running_jobs_are_reported_first() -> None:
     """Handlers running when the old queue began to stop: one warning, before the others."""
-    plan: MigrationPlan[str] = plan_migration(
-        "q", now=NOW, running=2, running_groups=groups, errors=[ExportMissing()]
-    )
+    plan: MigrationPlan[str] = plan_migration("q", now=NOW, running=2, errors=[ExportMissing()])
     assert plan.warnings[0] == (
-        f"queue 'q': 2 job(s) were running during the switch; "
-        f"they finished on the old backend{suffix}"
+        "queue 'q': 2 job(s) were running during the switch; they finished on the old backend"
     )
     assert len(plan.warnings) == 2
-    assert plan_migration("q", now=NOW, running=0, running_groups=groups).warnings == ()
+    assert plan_migration("q", now=NOW, running=0).warnings == ()
+
+
+def test_released_jobs_are_named_and_not_counted_as_finished() -> None:
+    """Handlers cancelled once the grace period passed are named; the others finished."""
+    plan: MigrationPlan[str] = plan_migration(
+        "q", now=NOW, running=3, released=[("j1", "g"), ("j2", "h")], grace_period=2.5
+    )
+    assert plan.warnings == (
+        "queue 'q': 1 job(s) were running during the switch; they finished on the old backend",
+        "queue 'q': the grace period (2.5 s) passed with 2 handler(s) still running on the old "
+        "backend: they were cancelled and their jobs released (not an attempt, not a failure), "
+        "then moved with the pending jobs: job 'j1' in group 'g', job 'j2' in group 'h'",
+    )
 
 
 def test_a_failed_move_is_lost_and_named() -> None:
@@ -297,34 +296,27 @@ def test_a_failed_move_is_lost_and_named() -> None:
     )
 
 
-@pytest.mark.parametrize(("failures", "expected"), [(0, 3), (2, 1), (3, 0)])
-def test_moving_pending_jobs_to_several_groups_warns_with_the_count_moved(
-    failures: int, expected: int
-) -> None:
-    """With several consumer groups, the jobs actually moved are named as run again."""
+def test_pending_jobs_keep_the_groups_that_owed_them() -> None:
+    """A pending job owed by some groups only is enqueued for those groups."""
+    owed: PendingJob[str] = attrs.evolve(_pending("j"), groups=("b",))
     plan = plan_migration(
-        "q",
-        pending=[_pending(f"j{i}") for i in range(3)],
-        subscriptions=_subscriptions("a", "b", "a"),
-        now=NOW,
+        "q", pending=[_pending("all"), owed], subscriptions=_subscriptions("a", "b"), now=NOW
     )
-    failed = [MoveFailed(move, OSError("x")) for move in plan.moves[:failures]]
-    rerun = [w for w in settle(plan, failed).warnings if "runs it again" in w]
-    if expected:
-        assert rerun == [
-            f"queue 'q': {expected} pending job(s) were moved to a queue with 2 consumer "
-            "groups; a group that had already finished one of them runs it again"
-        ]
-    else:
-        assert rerun == []
-
-
-def test_one_group_gets_no_rerun_warning() -> None:
-    """A single consumer group cannot have finished a job another group still owed."""
-    plan = plan_migration(
-        "q", pending=[_pending("j")], subscriptions=_subscriptions("g", "g"), now=NOW
-    )
+    assert [op.groups for op in plan.operations if isinstance(op, EnqueuePending)] == [
+        None,
+        ("b",),
+    ]
     assert settle(plan).warnings == ()
+
+
+def test_jobs_enqueued_for_every_group_instead_are_named() -> None:
+    """A new queue that cannot enqueue for named groups: the widened jobs are named."""
+    plan = plan_migration("q", pending=[_pending("j")], now=NOW)
+    assert settle(plan, widened=["j"]).warnings == (
+        "queue 'q': 1 pending job(s) that only some groups still owed were enqueued for every "
+        "group (the new backend's queue has no enqueue_for_groups); a group that had already "
+        "finished one runs it again: 'j'",
+    )
 
 
 def test_reports_combine_in_order() -> None:

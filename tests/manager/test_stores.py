@@ -60,7 +60,8 @@ async def test_file_store_survives_a_new_instance_and_keeps_other_keys(tmp_path:
         "memory": {"version": 1, "value": {"concurrency": 3}},
         "queue:active": {"version": 2, "value": {"plugin_id": "memory"}},
     }
-    assert _names(tmp_path) == ["queue-config.json"]
+    # no temporary file is left; the lock file that serializes writers stays
+    assert _names(tmp_path) == ["queue-config.json", "queue-config.json.lock"]
     with pytest.raises(ValueError, match=r"^value must be JSON-encodable"):
         await store.set("bad", 1, {"x": object()})
     assert await again.get("memory") == (1, {"concurrency": 3})

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
 from ..._actors.queue import RuntimeQueue
 from ..._state.policy import ArgumentTypeError, check_job_id, check_name, shown
 from ._failed import FailedJob
-from ._settings import RedisQueueConfig, require_config
+from ._settings import RedisQueueConfig, endpoint_of, require_config
 from ._storage import RedisStorage
 
 if TYPE_CHECKING:
@@ -158,3 +158,12 @@ class RedisQueuePlugin:
     def create_queue(self, name: str, config: RedisQueueConfig) -> RedisQueue[Any]:
         """A new, unstarted Redis queue."""
         return RedisQueue(name, config)
+
+    def storage_location(self, config: RedisQueueConfig) -> str:
+        """Where queues of ``config`` keep their keys: server, database and key prefix
+        (no password). The manager refuses to switch between two configs of one
+        location, whose old and new queues would run on the same keys at once."""
+        endpoint = endpoint_of(config)
+        host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+        where = f"redis server {host}:{endpoint.port} database {endpoint.db}"
+        return f"{where}, key_prefix {config.key_prefix!r}"

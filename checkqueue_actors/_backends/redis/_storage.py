@@ -80,6 +80,9 @@ _FIELDS: Final = 10
 """Values per delivery in a claim's reply (see claim.lua)."""
 _HOW: Final = {Settle.ACK: "0", Settle.RETRY: "1", Settle.FAIL: "2", Settle.RELEASE: "3"}
 """How an outcome is named to the scripts (see ``settle_outcomes`` in common.lua)."""
+_CREATED_GROUP_MAX_RETRIES: Final = 3
+"""``max_retries`` of a group an enqueue for named groups creates (its first consumer's
+registration replaces it; nothing claims for the group before)."""
 
 
 def _text(value: Any) -> str:
@@ -92,6 +95,15 @@ def _int(value: Any) -> int:
     if isinstance(value, bytes):
         value = value.decode()
     return int(float(value))
+
+
+def _owed_groups(value: Any) -> tuple[str, ...] | None:
+    """The groups an exported job is owed by: ``''`` for every group, else a JSON list."""
+    text = _text(value)
+    if not text:
+        return None
+    names: list[str] = json.loads(text)
+    return tuple(names)
 
 
 def _utc(ms: int) -> datetime:
@@ -354,11 +366,19 @@ class RedisStorage:
         return self.codec.encode(data)
 
     async def enqueue(self, job: NewJob) -> bool:
-        """Store one job with one script call."""
+        """Store one job with one script call (with ``job.groups``, for those groups only;
+        a listed group that does not exist yet is created, waiting for its consumers)."""
         max_size = self.config.max_queue_size
-        status, pending = await self._script(
-            "enqueue", job.id, job.data, job.priority, seconds_to_ms(job.delay), max_size
-        )
+        args: list[str | float | bytes] = [
+            job.id,
+            job.data,
+            job.priority,
+            seconds_to_ms(job.delay),
+            max_size,
+        ]
+        if job.groups is not None:
+            args += (json.dumps(list(job.groups)), _CREATED_GROUP_MAX_RETRIES)
+        status, pending = await self._script("enqueue", *args)
         if _int(status) < 0:
             raise QueueFullError(policy.queue_full_message(self.name, _int(pending), 1, max_size))
         return _int(status) == 1
@@ -769,13 +789,14 @@ class RedisStorage:
 
     async def export_pending(self) -> list[PendingJob[Any]]:
         """Remove every pending job from Redis as it is returned (``remaining_delay`` on
-        the server's clock); an undecodable one is logged and dropped."""
+        the server's clock, ``groups`` the groups that still owe it); an undecodable one
+        is logged and dropped."""
         rows: list[tuple[int, int, PendingJob[Any]]] = []
         async with self._connection() as client:
             while True:
                 out = await SCRIPTS["export"](client, self.base, _BATCH)
-                for i in range(1, len(out), 6):
-                    job_id, raw, priority, ts_ms, seq, remaining = out[i : i + 6]
+                for i in range(1, len(out), 7):
+                    job_id, raw, priority, ts_ms, seq, remaining, owed = out[i : i + 7]
                     try:
                         data = self.codec.decode(raw)
                     except SerializationError:
@@ -787,6 +808,7 @@ class RedisStorage:
                         priority=_int(priority),
                         timestamp=_utc(_int(ts_ms)),
                         remaining_delay=_int(remaining) / 1000,
+                        groups=_owed_groups(owed),
                     )
                     rows.append((-job.priority, _int(seq), job))
                 if len(out) <= 1:

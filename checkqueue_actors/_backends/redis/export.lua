@@ -1,6 +1,8 @@
 -- ARGV: limit
 -- Removes up to limit pending jobs (waiting for at least one group) and returns
--- them: {now_ms, id, data, priority, ts_ms, seq, remaining_ms, ...}
+-- them: {now_ms, id, data, priority, ts_ms, seq, remaining_ms, groups, ...} where
+-- groups is '' when every group waits for the job (or none exists yet), else the
+-- JSON list of the groups that do
 local limit = tonumber(ARGV[1])
 local now = now_ms()
 local ids, seen, src = {}, {}, {}
@@ -33,30 +35,41 @@ if #ids < limit then
   end
 end
 local out = {now}
+local all = redis.call('HKEYS', B .. 'groups')
 for _, id in ipairs(ids) do
   local jk = B .. 'j:' .. id
-  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'seq', 'av', 'dl')
+  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'seq', 'av', 'dl', 'gl')
   if j[1] then
     local remaining = 0
+    local owed = {}
     if j[6] then
       remaining = tonumber(j[5]) - now
+      for _, g in ipairs(decode_list(j[7])) do
+        if redis.call('HEXISTS', B .. 'groups', g) == 1 then owed[#owed + 1] = g end
+      end
     else
       local ready = false
       local soonest = -1
-      for _, g in ipairs(redis.call('HKEYS', B .. 'groups')) do
+      for _, g in ipairs(all) do
         if redis.call('ZSCORE', B .. 'retry', dkey(g, id)) then
           local t = tonumber(redis.call('ZSCORE', B .. 'retry', dkey(g, id)))
           if soonest < 0 or t < soonest then soonest = t end
+          owed[#owed + 1] = g
         else
           local m = redis.call('HGET', jk, 'm:' .. g)
-          if m and redis.call('ZSCORE', B .. 'r:' .. g, m) then ready = true end
+          if m and redis.call('ZSCORE', B .. 'r:' .. g, m) then
+            ready = true
+            owed[#owed + 1] = g
+          end
         end
       end
       if not ready and soonest >= 0 then remaining = soonest - now end
     end
     if remaining < 0 then remaining = 0 end
+    local groups = ''
+    if #owed > 0 and #owed < #all then groups = cjson.encode(owed) end
     unqueue(jk, id)
-    for _, v in ipairs({id, j[1], j[2], j[3], j[4], remaining}) do
+    for _, v in ipairs({id, j[1], j[2], j[3], j[4], remaining, groups}) do
       out[#out + 1] = v
     end
   else
