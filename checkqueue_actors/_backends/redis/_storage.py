@@ -127,6 +127,36 @@ def _first_check_of(server: str) -> bool:
     return True
 
 
+def _stored_priority(value: Any) -> int:
+    """A stored job's priority, which another writer may have corrupted.
+
+    Raises:
+      SerializationError: it is not an int in the priority range.
+    """
+    try:
+        priority = int(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"the stored job has an unreadable priority ({policy.shown(_text(value))})"
+        raise SerializationError(msg) from exc
+    if not policy.PRIORITY_MIN <= priority <= policy.PRIORITY_MAX:
+        msg = f"the stored job has a priority out of range ({policy.shown(priority)})"
+        raise SerializationError(msg)
+    return priority
+
+
+def _stored_time(value: Any) -> datetime:
+    """A stored job's enqueue time (ms since the epoch), which may be corrupted.
+
+    Raises:
+      SerializationError: it is not a time in milliseconds.
+    """
+    try:
+        return _utc(int(value))
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        msg = f"the stored job has an unreadable timestamp ({policy.shown(_text(value))})"
+        raise SerializationError(msg) from exc
+
+
 def _info_fields(text: str) -> dict[str, str]:
     """The ``name:value`` lines of an INFO reply."""
     fields: dict[str, str] = {}
@@ -525,16 +555,15 @@ class RedisStorage:
             error: str | None = None
             try:
                 data = decode(raw[i + 4])
-            except SerializationError as exc:
-                error = str(exc)
-            else:
                 job = QueueJob(
                     id=job_id,
                     data=data,
-                    priority=int(raw[i + 5]),
-                    timestamp=_utc(int(raw[i + 6])),
+                    priority=_stored_priority(raw[i + 5]),
+                    timestamp=_stored_time(raw[i + 6]),
                     attempts=int(raw[i + 7]),
                 )
+            except SerializationError as exc:
+                error = str(exc)
             out.append(
                 RedisDelivery(
                     group,

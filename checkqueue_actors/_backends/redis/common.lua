@@ -70,6 +70,17 @@ local function finish(jk, id)
   end
 end
 
+-- a stored number as a finite number: a value another writer corrupted (not a
+-- number, or beyond a double) reads as 0, so one bad job never stops a script; the
+-- runtime fails that job alone when it cannot decode it
+local function finite(v)
+  local n = tonumber(v)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then
+    return 0
+  end
+  return n
+end
+
 local function push_ready(g, id, jk, av, p, seq)
   local m = member(av, seq, id)
   redis.call('HSET', jk, 'm:' .. g, m)
@@ -187,8 +198,8 @@ local function record_failure(g, id, jk, attempts, err, maxf, now)
   local j = redis.call('HMGET', jk, 'd', 'p', 'ts')
   local dk = dkey(g, id)
   local rec = cjson.encode({
-    id = id, group = g, data = j[1] or 'null', priority = tonumber(j[2] or '0'),
-    ts = tonumber(j[3] or '0'), attempts = attempts, error = err, failed_at = now,
+    id = id, group = g, data = j[1] or 'null', priority = finite(j[2]),
+    ts = finite(j[3]), attempts = attempts, error = err, failed_at = now,
   })
   redis.call('HSET', B .. 'failed', dk, rec)
   redis.call('ZADD', B .. 'failedx', now, dk)
@@ -211,7 +222,7 @@ local function requeue(g, id, jk)
     return
   end
   add_waiting(jk)
-  redis.call('ZADD', B .. 'r:' .. g, -tonumber(j[2]), j[1])
+  redis.call('ZADD', B .. 'r:' .. g, -finite(j[2]), j[1])
   wake(g)
 end
 

@@ -19,7 +19,7 @@ if redis.call('EXISTS', jk) == 1 then
   redis.call('HINCRBY', jk, 'rem', 1)
   add_waiting(jk)
   local j = redis.call('HMGET', jk, 'p', 'seq')
-  push_ready(g, id, jk, now, tonumber(j[1]), tonumber(j[2]))
+  push_ready(g, id, jk, now, finite(j[1]), tonumber(j[2]))
 else
   local seq = redis.call('INCR', B .. 'seq')
   redis.call('HSET', jk, 'd', r.data, 'p', r.priority, 'ts', r.ts, 'seq', seq, 'av', now,

@@ -16,7 +16,7 @@ for i = 1, #due, 2 do
   local j = redis.call('HMGET', jk, 'p', 'seq', 'gl')
   if j[1] then
     redis.call('HDEL', jk, 'dl')
-    local p, seq = tonumber(j[1]), tonumber(j[2])
+    local p, seq = finite(j[1]), tonumber(j[2])
     local gl = decode_list(j[3])
     if #gl == 0 then
       redis.call('ZADD', B .. 'orphans', -p, member(av, seq, id))
@@ -42,7 +42,7 @@ for i = 1, #rdue, 2 do
   local j = redis.call('HMGET', jk, 'p', 'seq')
   if j[1] then
     if redis.call('HEXISTS', B .. 'groups', g) == 1 then
-      push_ready(g, id, jk, at, tonumber(j[1]), tonumber(j[2]))
+      push_ready(g, id, jk, at, finite(j[1]), tonumber(j[2]))
     else
       sub_waiting(jk)
       finish(jk, id)
