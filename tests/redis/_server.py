@@ -36,6 +36,7 @@ __all__ = [
     "find_redis_server",
     "free_cluster_port",
     "free_port",
+    "start_replica",
 ]
 
 
@@ -305,6 +306,20 @@ class RedisServer:
                 self.proc.send_signal(signal.SIGCONT)
                 self.proc.kill()
             self.proc.wait(10)
+
+
+def start_replica(master: RedisServer, directory: Path, timeout: float = 10.0) -> RedisServer:
+    """Start a replica of ``master`` (``--replicaof``) and wait until its link is up."""
+    replica = RedisServer(directory, extra=["--replicaof", master.host, str(master.port)])
+    replica.start()
+    deadline = time.monotonic() + timeout
+    while b"master_link_status:up" not in replica.command("INFO", "replication"):
+        if time.monotonic() > deadline:
+            replica.stop()
+            msg = f"replica on port {replica.port} did not link to {master.port}"
+            raise TimeoutError(msg)
+        time.sleep(0.02)
+    return replica
 
 
 def cluster_support(binary: str, directory: Path) -> bool:

@@ -24,7 +24,13 @@ from coredis.cluster._discovery import DiscoveryService
 from coredis.cluster._node import ClusterNodeLocation
 from coredis.connection import ClusterConnection, TCPConnection
 from coredis.connection._tcp import TCPLocation
-from coredis.exceptions import ConnectionError, RedisClusterError, RedisError, ResponseError
+from coredis.exceptions import (
+    ConnectionError,
+    RedisClusterError,
+    RedisError,
+    ReplicationError,
+    ResponseError,
+)
 from coredis.pool import ClusterConnectionPool, ConnectionPool
 from coredis.retry import NoRetryPolicy
 
@@ -199,7 +205,8 @@ class _Cluster(coredis.RedisCluster[bytes]):
         try:
             return await super().execute_command(command)
         except (RedisError, OSError, TimeoutError, EOFError) as exc:
-            if not isinstance(exc, ResponseError) or isinstance(exc, RedisClusterError):
+            answered = isinstance(exc, ResponseError | ReplicationError)
+            if not answered or isinstance(exc, RedisClusterError):
                 _report(self, exc)
             raise
 

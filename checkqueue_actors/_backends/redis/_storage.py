@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
 import trio
-from coredis.exceptions import NoScriptError, ResponseError
+from coredis.exceptions import NoScriptError, ReplicationError, ResponseError
 
 from ..._errors import BackendUnavailableError, QueueFullError, SerializationError
 from ..._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
@@ -201,6 +201,7 @@ class RedisStorage:
         self._address = endpoint_of(config).address
         self._lease_ms = seconds_to_ms(config.lease_seconds)
         self._token_prefix = uuid.uuid4().hex
+        self._wait_replicas = config.wait_replicas
         self._client: Client | None = None
         self._blocking: Client | None = None
         self._scripts: ScriptClient | None = None
@@ -329,10 +330,38 @@ class RedisStorage:
         """The payload as JSON text (see ``PayloadCodec.encode``)."""
         return self.codec.encode(data)
 
+    async def _replicated(self, name: str, *args: str | float | bytes) -> Any:
+        """Run one script, then wait until ``wait_replicas`` replicas have its writes.
+
+        Raises:
+          BackendUnavailableError: the server cannot be reached, or fewer replicas
+            confirmed within ``wait_timeout_ms`` (the script has run on the master).
+        """
+        replicas, timeout_ms = self.config.wait_replicas, self.config.wait_timeout_ms
+        script = SCRIPTS[name]
+        try:
+            runner = self._scripts if self._scripts is not None else self._client
+            if runner is None:
+                async with self._connection() as client:
+                    return await script.replicated(client, self.base, replicas, timeout_ms, *args)
+            return await script.replicated(runner, self.base, replicas, timeout_ms, *args)
+        except ReplicationError as exc:
+            msg = (
+                f"the enqueue was stored but not confirmed by {replicas} replica(s) within "
+                f"{timeout_ms} ms, so a failover may lose it; retrying with the same job_id "
+                "is safe (a job is stored once)"
+            )
+            raise BackendUnavailableError(self._address, msg) from exc
+        except BaseException as exc:
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
+
     async def enqueue(self, job: NewJob) -> bool:
-        """Store one job with one script call."""
+        """Store one job with one script call (and ``WAIT`` with ``wait_replicas``)."""
         max_size = self.config.max_queue_size
-        status, pending = await self._script(
+        run = self._replicated if self._wait_replicas else self._script
+        status, pending = await run(
             "enqueue", job.id, job.data, job.priority, seconds_to_ms(job.delay), max_size
         )
         if _int(status) < 0:
@@ -362,6 +391,7 @@ class RedisStorage:
             size += len(job.data)
         chunks.append((start, len(jobs)))
         max_size = self.config.max_queue_size
+        run = self._replicated if self._wait_replicas else self._script
         stored = 0
         for start, end in chunks:
             first = jobs[start]
@@ -374,7 +404,7 @@ class RedisStorage:
             ]
             for job in jobs[start:end]:
                 args += (job.id, job.data)
-            status, pending, count = await self._script("enqueue_many", *args)
+            status, pending, count = await run("enqueue_many", *args)
             if _int(status) < 0:
                 msg = policy.queue_full_message(
                     self.name, _int(pending), _int(count) + later, max_size
