@@ -32,9 +32,11 @@ __all__ = [
     "RedisServer",
     "RespError",
     "TlsFiles",
+    "cluster_support",
     "find_redis_server",
     "free_cluster_port",
     "free_port",
+    "start_replica",
 ]
 
 
@@ -306,10 +308,58 @@ class RedisServer:
             self.proc.wait(10)
 
 
-class RedisCluster:
-    """Three master-only cluster nodes on loopback, slots split evenly."""
+def start_replica(master: RedisServer, directory: Path, timeout: float = 10.0) -> RedisServer:
+    """Start a replica of ``master`` (``--replicaof``) and wait until its link is up."""
+    replica = RedisServer(directory, extra=["--replicaof", master.host, str(master.port)])
+    replica.start()
+    deadline = time.monotonic() + timeout
+    while b"master_link_status:up" not in replica.command("INFO", "replication"):
+        if time.monotonic() > deadline:
+            replica.stop()
+            msg = f"replica on port {replica.port} did not link to {master.port}"
+            raise TimeoutError(msg)
+        time.sleep(0.02)
+    return replica
 
-    def __init__(self, directory: Path, *, nodes: int = 3) -> None:
+
+def cluster_support(binary: str, directory: Path) -> bool:
+    """Whether this redis-server runs as a cluster node (``--cluster-enabled yes``)."""
+    probe = RedisServer(
+        directory,
+        binary=binary,
+        port=free_cluster_port(),
+        extra=["--cluster-enabled", "yes", "--cluster-config-file", "p.conf"],
+    )
+    try:
+        probe.start()
+    except RuntimeError as exc:
+        if "Bad directive" in str(exc):  # a build that does not know the option
+            return False
+        raise
+    try:
+        return b"cluster_enabled:1" in probe.command("INFO", "cluster")
+    finally:
+        probe.stop()
+
+
+class RedisCluster:
+    """Cluster nodes on loopback: ``nodes`` masters with the slots split evenly, and
+    ``replicas`` replicas of each master (none by default).
+
+    With replicas, ``kill_owner(key)`` SIGKILLs the master holding a key's slot and
+    ``wait_promoted(killed)`` waits until one of its replicas has taken over.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        nodes: int = 3,
+        replicas: int = 0,
+        node_timeout_ms: int | None = None,
+    ) -> None:
+        timeout = node_timeout_ms if node_timeout_ms is not None else (1000 if replicas else 2000)
+        self.masters = nodes
         self.servers = [
             RedisServer(
                 directory / f"node{i}",
@@ -320,28 +370,48 @@ class RedisCluster:
                     "--cluster-config-file",
                     "nodes.conf",
                     "--cluster-node-timeout",
-                    "2000",
+                    str(timeout),
                 ],
             )
-            for i in range(nodes)
+            for i in range(nodes * (1 + replicas))
         ]
+        """The masters first (``servers[:nodes]``), then the replicas; after a failover
+        a replica may be a master and the other way round."""
 
-    def start(self, timeout: float = 20.0) -> RedisCluster:
-        """Start the nodes, assign slots, join them and wait for ``cluster_state:ok``."""
+    def start(self, timeout: float = 30.0) -> RedisCluster:
+        """Start the nodes, assign slots, join them, attach the replicas and wait for
+        ``cluster_state:ok`` (and every replica's link to its master)."""
         for server in self.servers:
             server.start()
-        per = 16384 // len(self.servers)
-        for i, server in enumerate(self.servers):
+        masters = self.servers[: self.masters]
+        replicas = self.servers[self.masters :]
+        per = 16384 // len(masters)
+        for i, server in enumerate(masters):
             first = i * per
-            last = 16383 if i == len(self.servers) - 1 else first + per - 1
+            last = 16383 if i == len(masters) - 1 else first + per - 1
             server.command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
         first_node = self.servers[0]
         for server in self.servers[1:]:
             first_node.command("CLUSTER", "MEET", server.host, server.port)
         deadline = time.monotonic() + timeout
+        if replicas:
+            ids = [server.command("CLUSTER", "MYID").decode() for server in masters]
+            for i, replica in enumerate(replicas):
+                master_id = ids[i % len(masters)]
+                while True:  # the replica must have heard of its master first
+                    try:
+                        replica.command("CLUSTER", "REPLICATE", master_id)
+                        break
+                    except RespError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.05)
         while True:
             states = [s.command("CLUSTER", "INFO") for s in self.servers]
-            if all(b"cluster_state:ok" in state for state in states):
+            linked = all(
+                b"master_link_status:up" in s.command("INFO", "replication") for s in replicas
+            )
+            if linked and all(b"cluster_state:ok" in state for state in states):
                 return self
             if time.monotonic() > deadline:
                 msg = "cluster did not reach cluster_state:ok"
@@ -352,6 +422,58 @@ class RedisCluster:
     def url(self) -> str:
         """The first node's URL."""
         return self.servers[0].url
+
+    def _alive(self) -> list[RedisServer]:
+        return [s for s in self.servers if s.proc is not None and s.proc.poll() is None]
+
+    def owner(self, key: str) -> RedisServer:
+        """The master holding ``key``'s slot now (as a live node sees the cluster)."""
+        node = self._alive()[0]
+        slot = int(node.command("CLUSTER", "KEYSLOT", key))
+        for first, last, master, *_ in node.command("CLUSTER", "SLOTS"):
+            if first <= slot <= last:
+                port = int(master[1])
+                return next(s for s in self.servers if s.port == port)
+        msg = f"no node holds slot {slot}"
+        raise LookupError(msg)
+
+    def kill_owner(self, key: str) -> RedisServer:
+        """SIGKILL the master holding ``key``'s slot; the killed node."""
+        owner = self.owner(key)
+        owner.kill(signal.SIGKILL)
+        return owner
+
+    def wait_promoted(
+        self, killed: RedisServer, timeout: float = 30.0
+    ) -> tuple[RedisServer, float]:
+        """Wait until a replica of ``killed`` reports the master role; the new master
+        and the ``time.monotonic()`` at which it was first seen so (polled every 10 ms).
+        Then wait until every live node reports ``cluster_state:ok``."""
+        candidates: list[RedisServer] = []
+        for server in self._alive():
+            role = server.command("ROLE")
+            if role[0] == b"slave" and int(role[2]) == killed.port:
+                candidates.append(server)
+        deadline = time.monotonic() + timeout
+        promoted: RedisServer | None = None
+        at = 0.0
+        while promoted is None:
+            for server in candidates:
+                with contextlib.suppress(OSError, RespError):
+                    if server.command("ROLE", timeout=1.0)[0] == b"master":
+                        promoted, at = server, time.monotonic()
+                        break
+            if promoted is None:
+                if time.monotonic() > deadline:
+                    msg = f"no replica of node {killed.port} took over"
+                    raise TimeoutError(msg)
+                time.sleep(0.01)
+        while not all(b"cluster_state:ok" in s.command("CLUSTER", "INFO") for s in self._alive()):
+            if time.monotonic() > deadline:
+                msg = "cluster did not reach cluster_state:ok after the failover"
+                raise TimeoutError(msg)
+            time.sleep(0.01)
+        return promoted, at
 
     def stop(self) -> None:
         """End every node."""

@@ -16,31 +16,11 @@ import trio
 from checkqueue_actors.redis import RedisConfigStore, RedisQueue, RedisQueueConfig
 from checkqueue_actors.testing import DeliveryLog, RecordingHandler, wait_until
 
-from ._server import RedisCluster, RedisServer, find_redis_server, free_cluster_port
+from ._server import RedisCluster, RedisServer, cluster_support, find_redis_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-
-def _cluster_support(binary: str, directory: Path) -> bool:
-    """Whether this redis-server runs as a cluster node (``--cluster-enabled yes``)."""
-    probe = RedisServer(
-        directory,
-        binary=binary,
-        port=free_cluster_port(),
-        extra=["--cluster-enabled", "yes", "--cluster-config-file", "p.conf"],
-    )
-    try:
-        probe.start()
-    except RuntimeError as exc:
-        if "Bad directive" in str(exc):  # a build that does not know the option
-            return False
-        raise
-    try:
-        return b"cluster_enabled:1" in probe.command("INFO", "cluster")
-    finally:
-        probe.stop()
 
 
 @pytest.fixture
@@ -49,7 +29,7 @@ def redis_cluster(tmp_path: Path) -> Iterator[RedisCluster]:
     binary = find_redis_server()
     if binary is None:
         pytest.skip("no redis-server binary found")
-    if not _cluster_support(binary, tmp_path / "probe"):
+    if not cluster_support(binary, tmp_path / "probe"):
         pytest.skip("this redis-server has no cluster support")
     cluster = RedisCluster(tmp_path / "cluster")
     try:

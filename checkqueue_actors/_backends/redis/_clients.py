@@ -11,15 +11,26 @@ credentials and TLS context reach every node.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import ssl
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+import anyio
 import coredis
 from anyio import TASK_STATUS_IGNORED
+from coredis.cluster._discovery import DiscoveryService
+from coredis.cluster._node import ClusterNodeLocation
 from coredis.connection import ClusterConnection, TCPConnection
 from coredis.connection._tcp import TCPLocation
-from coredis.exceptions import RedisError
+from coredis.exceptions import (
+    ConnectionError,
+    RedisClusterError,
+    RedisError,
+    ReplicationError,
+    ResponseError,
+)
 from coredis.pool import ClusterConnectionPool, ConnectionPool
 from coredis.retry import NoRetryPolicy
 
@@ -29,12 +40,16 @@ from ._settings import endpoint_of
 from ._wire import ScriptClient
 
 if TYPE_CHECKING:
+    from collections import defaultdict
     from collections.abc import Generator
     from types import TracebackType
 
     from anyio.abc import TaskStatus
+    from coredis.commands.request import CommandRequest
 
     from ._settings import RedisQueueConfig
+
+_R = TypeVar("_R")
 
 __all__ = [
     "BACKEND_ERRORS",
@@ -104,13 +119,59 @@ class _ClusterConnection(ClusterConnection):
             _close_buffers(self)
 
 
+@dataclasses.dataclass(unsafe_hash=True)
+class _Node(ClusterNodeLocation):
+    """A cluster node whose short-lived clients use ``_ClusterConnection``."""
+
+    def as_client(self, **client_args: Any) -> coredis.Redis[Any]:
+        """coredis' one-node client (for ``CLUSTER SLOTS``), with our connection class."""
+        client = super().as_client(**client_args)
+        client.connection_pool.connection_class = _ClusterConnection
+        return client
+
+
+def _node(node: ClusterNodeLocation) -> _Node:
+    if isinstance(node, _Node):
+        return node
+    fields = {field.name: getattr(node, field.name) for field in dataclasses.fields(node)}
+    return _Node(**fields)
+
+
+class _Discovery(DiscoveryService):
+    """coredis' discovery of the cluster's slot map, asking each node through a
+    ``_ClusterConnection``.
+
+    It connects to every node it knows until one answers, the dead master first
+    when that is the one it knew first: coredis' own connections would leave six
+    memory streams to the garbage collector for each such failed connect
+    (ResourceWarning).
+    """
+
+    async def get_cluster_layout(
+        self,
+    ) -> tuple[list[ClusterNodeLocation], defaultdict[int, list[ClusterNodeLocation]]]:
+        """The nodes and the slot map, as coredis reads them."""
+        for known in (self._startup_nodes, self._initial_startup_nodes):
+            known[:] = [_node(node) for node in known]
+        return await super().get_cluster_layout()
+
+    async def _node_require_full_coverage(self, node: ClusterNodeLocation) -> bool:
+        return await super()._node_require_full_coverage(_node(node))
+
+
 class _ClusterPool(ClusterConnectionPool):
-    """coredis' cluster pool, closing its layout's error stream when it is exited.
+    """coredis' cluster pool, closing its layout's error stream when it is exited,
+    and discovering the cluster with ``_Discovery``.
 
     coredis 6.9's ``ClusterLayout`` creates an anyio memory stream pair and never
     closes it, so each cluster client would leave two to the garbage collector
     (ResourceWarning). Our clients are entered once, so closing at exit is safe.
     """
+
+    def __init__(self, startup_nodes: list[TCPLocation], **kwargs: Any) -> None:
+        super().__init__(startup_nodes, **kwargs)
+        # the same object, with the methods of _Discovery (it adds no state)
+        self.cluster_layout._discovery_service.__class__ = _Discovery  # pyright: ignore[reportPrivateUsage]
 
     async def __aexit__(
         self,
@@ -124,6 +185,38 @@ class _ClusterPool(ClusterConnectionPool):
             if self._counter == 0:
                 for stream in self.cluster_layout._error_stream:  # pyright: ignore[reportPrivateUsage]
                     stream.close()
+
+
+class _Cluster(coredis.RedisCluster[bytes]):
+    """coredis' cluster client, telling its slot map about every failed call.
+
+    coredis refreshes its map of the cluster (``CLUSTER SLOTS``) after a few errors
+    reported to it, but reports them only from its retry policy and from failures
+    on a connection already made. Ours retries nothing (a script that timed out
+    may have run), and a master that died refuses new connections: without this,
+    a client would keep connecting to the dead master after its replica took over,
+    and the queue would never resume. Each failure here is reported, so the map is
+    refreshed after two of them (coredis' default) and the calls after that go to
+    the new master.
+    """
+
+    async def execute_command(self, command: CommandRequest[_R]) -> _R:
+        """Run ``command`` as coredis does; report a failure to reach a node."""
+        try:
+            return await super().execute_command(command)
+        except (RedisError, OSError, TimeoutError, EOFError) as exc:
+            answered = isinstance(exc, ResponseError | ReplicationError)
+            if not answered or isinstance(exc, RedisClusterError):
+                _report(self, exc)
+            raise
+
+
+def _report(client: _Cluster, exc: Exception) -> None:
+    counted = isinstance(exc, ConnectionError | RedisClusterError)
+    error: Exception = exc if counted else ConnectionError(str(exc) or type(exc).__name__)
+    # the pool's error stream is closed once the client has been exited
+    with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+        client.connection_pool.cluster_layout.report_errors(None, error)
 
 
 def make_client(config: RedisQueueConfig, *, blocking_seconds: float = 0.0) -> Client:
@@ -148,7 +241,7 @@ def make_client(config: RedisQueueConfig, *, blocking_seconds: float = 0.0) -> C
             ssl_context=ssl_context,
             decode_responses=False,
         )
-        return coredis.RedisCluster(
+        return _Cluster(
             connection_pool=cluster_pool,
             decode_responses=False,
             # MOVED/ASK redirections are followed inside coredis whatever the policy

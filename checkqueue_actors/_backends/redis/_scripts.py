@@ -15,11 +15,12 @@ import re
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final, final
 
-from coredis.exceptions import NoScriptError
+from coredis.exceptions import NoScriptError, ReplicationError
+
+from ._wire import ScriptClient
 
 if TYPE_CHECKING:
     from ._clients import Client
-    from ._wire import ScriptClient
 
 __all__ = ["SCRIPTS", "Script"]
 
@@ -71,6 +72,38 @@ class Script:
             return await client.evalsha(self.sha, keys=[base], args=args)
         except NoScriptError:
             return await client.eval(self.body, keys=[base], args=args)
+
+    async def replicated(
+        self,
+        client: Client | ScriptClient,
+        base: str,
+        replicas: int,
+        timeout_ms: int,
+        *args: str | float | bytes,
+    ) -> Any:
+        """Run as ``__call__`` does, then wait (``WAIT``, on the same connection, so on the
+        node that ran it) until ``replicas`` replicas have its writes.
+
+        Raises:
+          coredis.exceptions.ReplicationError: fewer replicas within ``timeout_ms`` (the
+            script has run on the master).
+          coredis.exceptions.RedisError: a server or connection failure.
+        """
+        if not isinstance(client, ScriptClient):
+            with client.ensure_replication(replicas, timeout_ms):
+                return await self(client, base, *args)
+        try:
+            reply, acked = await client.execute_wait(
+                ("EVALSHA", self.sha, 1, base, *args), replicas, timeout_ms
+            )
+        except NoScriptError:
+            reply, acked = await client.execute_wait(
+                ("EVAL", self.body, 1, base, *args), replicas, timeout_ms
+            )
+        if acked < replicas:
+            command = self.name.encode()
+            raise ReplicationError(command, replicas, timeout_ms)
+        return reply
 
 
 _DEFINITION: Final = re.compile(r"^local (?:function )?(\w+)", re.MULTILINE)

@@ -122,6 +122,18 @@ class RedisQueueConfig:
     cluster: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     """Connect to a Redis Cluster: ``url`` names any one node (the others are discovered
     with ``CLUSTER SLOTS``); its database must be 0."""
+    wait_replicas: int = attrs.field(default=0, validator=strict_int(0, 100))
+    """Replicas that must have an enqueue before it returns (Redis ``WAIT`` after each
+    enqueue, and after each chunk of ``enqueue_many``); 0, the default, does not wait.
+
+    Redis replicates asynchronously: without it, a job acknowledged just before its
+    master dies may be missing on the replica that takes over. When fewer replicas
+    confirm within ``wait_timeout_ms``, the enqueue raises BackendUnavailableError: the
+    job is stored on the master but may not survive a failover; retrying with the same
+    ``job_id`` is safe (it is stored at most once).
+    """
+    wait_timeout_ms: int = attrs.field(default=1000, validator=strict_int(1, 3_600_000))
+    """How long an enqueue waits for ``wait_replicas`` replicas (milliseconds)."""
 
     def __attrs_post_init__(self) -> None:
         if self.cluster and parse_url(self.url).db != 0:

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
 import trio
-from coredis.exceptions import NoScriptError, ResponseError
+from coredis.exceptions import NoScriptError, ReplicationError, ResponseError
 
 from ..._errors import BackendUnavailableError, QueueFullError, SerializationError
 from ..._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
@@ -258,6 +258,7 @@ class RedisStorage:
         self._address = endpoint_of(config).address
         self._lease_ms = seconds_to_ms(config.lease_seconds)
         self._token_prefix = uuid.uuid4().hex
+        self._wait_replicas = config.wait_replicas
         self._client: Client | None = None
         self._blocking: Client | None = None
         self._scripts: ScriptClient | None = None
@@ -395,9 +396,37 @@ class RedisStorage:
         """The payload as JSON text (see ``PayloadCodec.encode``)."""
         return self.codec.encode(data)
 
+    async def _replicated(self, name: str, *args: str | float | bytes) -> Any:
+        """Run one script, then wait until ``wait_replicas`` replicas have its writes.
+
+        Raises:
+          BackendUnavailableError: the server cannot be reached, or fewer replicas
+            confirmed within ``wait_timeout_ms`` (the script has run on the master).
+        """
+        replicas, timeout_ms = self.config.wait_replicas, self.config.wait_timeout_ms
+        script = SCRIPTS[name]
+        try:
+            runner = self._scripts if self._scripts is not None else self._client
+            if runner is None:
+                async with self._connection() as client:
+                    return await script.replicated(client, self.base, replicas, timeout_ms, *args)
+            return await script.replicated(runner, self.base, replicas, timeout_ms, *args)
+        except ReplicationError as exc:
+            msg = (
+                f"the enqueue was stored but not confirmed by {replicas} replica(s) within "
+                f"{timeout_ms} ms, so a failover may lose it; retrying with the same job_id "
+                "is safe (a job is stored once)"
+            )
+            raise BackendUnavailableError(self._address, msg) from exc
+        except BaseException as exc:
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc) from exc
+            raise
+
     async def enqueue(self, job: NewJob) -> bool:
-        """Store one job with one script call (with ``job.groups``, for those groups only;
-        a listed group that does not exist yet is created, waiting for its consumers)."""
+        """Store one job with one script call (and ``WAIT`` with ``wait_replicas``); with
+        ``job.groups``, for those groups only (a listed group that does not exist yet is
+        created, waiting for its consumers)."""
         max_size = self.config.max_queue_size
         args: list[str | float | bytes] = [
             job.id,
@@ -408,7 +437,8 @@ class RedisStorage:
         ]
         if job.groups is not None:
             args += (json.dumps(list(job.groups)), _CREATED_GROUP_MAX_RETRIES)
-        status, pending = await self._script("enqueue", *args)
+        run = self._replicated if self._wait_replicas else self._script
+        status, pending = await run("enqueue", *args)
         if _int(status) < 0:
             raise QueueFullError(policy.queue_full_message(self.name, _int(pending), 1, max_size))
         return _int(status) == 1
@@ -436,6 +466,7 @@ class RedisStorage:
             size += len(job.data)
         chunks.append((start, len(jobs)))
         max_size = self.config.max_queue_size
+        run = self._replicated if self._wait_replicas else self._script
         stored = 0
         for start, end in chunks:
             first = jobs[start]
@@ -448,7 +479,7 @@ class RedisStorage:
             ]
             for job in jobs[start:end]:
                 args += (job.id, job.data)
-            status, pending, count = await self._script("enqueue_many", *args)
+            status, pending, count = await run("enqueue_many", *args)
             if _int(status) < 0:
                 msg = policy.queue_full_message(
                     self.name, _int(pending), _int(count) + later, max_size

@@ -401,6 +401,47 @@ class ScriptClient:
             raise reply
         return reply
 
+    async def execute_wait(
+        self, parts: Sequence[str | float | bytes], replicas: int, timeout_ms: int
+    ) -> tuple[Any, int]:
+        """Run one command, then ``WAIT replicas timeout_ms`` on the same connection (both
+        sent at once); the command's reply and how many replicas have its write.
+
+        Raises:
+          as ``execute`` (the command's error reply is raised once WAIT has answered).
+        """
+        if self._closed:
+            msg = "the client is closed"
+            raise ConnectionError(msg)
+        payload = encode_command(parts) + encode_command(("WAIT", replicas, timeout_ms))
+        conn = self._idle.pop() if self._idle else await self._open()
+        reply: Any = None
+        acked: Any = None
+        try:
+            deadline = trio.current_time() + self._stream_timeout + timeout_ms / 1000
+            with trio.CancelScope(deadline=deadline) as scope:
+                reply = await conn.request(payload)
+                acked = await conn.receive()
+            if scope.cancelled_caught:
+                raise trio.TooSlowError
+        except BaseException as exc:
+            await conn.aclose()
+            if isinstance(exc, trio.TooSlowError):
+                msg = f"no reply within {self._stream_timeout} s (and WAIT's {timeout_ms} ms)"
+                raise TimeoutError(msg) from None
+            if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
+                raise ConnectionError(str(exc) or type(exc).__name__) from exc
+            raise
+        if self._closed or len(self._idle) >= _IDLE_MAX:
+            await conn.aclose()
+        else:
+            self._idle.append(conn)
+        if isinstance(reply, ResponseError):
+            raise reply
+        if isinstance(acked, ResponseError):
+            raise acked
+        return reply, int(acked)
+
     async def open_pipeline(self) -> Pipeline:
         """A connection of its own, for requests sent without waiting for replies.
 
