@@ -31,6 +31,7 @@ from .._queue_base import BaseQueue, LifeState
 from .._state import policy
 from .._state.cron import CronSchedule, load_zone
 from .._storage import InProcessStorage, NewJob, ScheduleSpec, Settle
+from .backoff import BackendHealth
 from .consumer import ConsumerActor
 from .instruments import Instruments
 from .router import GroupRouterActor
@@ -80,7 +81,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         is given back rather than held beside it."""
         self.run_queue: deque[Delivery] = deque()
         """Claimed deliveries waiting for a worker, in claim order."""
-        self.writer = OutcomeWriter(storage, name) if self.local is None else None
+        self.health = BackendHealth(name)
+        """What this queue's loops learned about the backend (each outage logged once)."""
+        self.writer = OutcomeWriter(storage, name, self.health) if self.local is None else None
         self.held: dict[Delivery, None] = {}
         """Deliveries claimed and not decided yet, under a lease (storages with leases)."""
         self._leases = storage.lease_seconds is not None
