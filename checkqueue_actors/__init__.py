@@ -21,6 +21,9 @@ from ._backends.memory import (
 )
 from ._config import parse_config as parse_config
 from ._errors import (
+    BackendRefusedError as BackendRefusedError,
+)
+from ._errors import (
     BackendUnavailableError as BackendUnavailableError,
 )
 from ._errors import (
@@ -77,6 +80,7 @@ from ._stores import MemoryConfigStore as MemoryConfigStore
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackendRefusedError",
     "BackendUnavailableError",
     "ConfigValidationError",
     "FileConfigStore",

@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = [
+    "BackendRefusedError",
     "BackendUnavailableError",
     "ConfigValidationError",
     "InvalidScheduleError",
@@ -74,6 +75,29 @@ class BackendUnavailableError(QueueError):
         self.address = address
         self.cause = cause
         super().__init__(f"cannot reach backend at {address}: {cause}")
+
+
+class BackendRefusedError(QueueError):
+    """The backend was reached and refused the operation (permissions, out of memory,
+    a read-only replica, a script error).
+
+    It is never reported as ``BackendUnavailableError``. A queue whose backend refuses
+    its keys or scripts fails to start with it; at run time a refusal is logged
+    (ERROR, once per kind of refusal per minute) and retried with backoff, and
+    ``enqueue`` raises it at once. No exception message or log line ever contains a
+    password.
+
+    Attributes:
+      address: Where the backend is (a URL without its password).
+      kind: The kind of refusal, e.g. ``"NOPERM"``, ``"OOM"``, ``"READONLY"``, ``"ERR"``.
+      detail: What the backend said.
+    """
+
+    def __init__(self, address: str, kind: str, detail: str) -> None:
+        self.address = address
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"backend at {address} refused the operation ({kind}): {detail}")
 
 
 class InvalidScheduleError(QueueError, ValueError):

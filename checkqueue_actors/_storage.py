@@ -196,7 +196,9 @@ class Storage(Protocol):
     """Where one queue's state lives; every method may do I/O.
 
     Errors: a storage raises ``BackendUnavailableError`` when it cannot reach its
-    backend (the runtime retries background work with backoff), ``QueueFullError``
+    backend and ``BackendRefusedError`` when the backend refuses the operation
+    (the runtime retries background work with backoff after either; ``open``
+    raises the latter when the backend refuses the queue), ``QueueFullError``
     from the enqueue methods, ``SerializationError`` for a payload it cannot store,
     and ``ValueError`` for a request it refuses. Nothing else on purpose.
 

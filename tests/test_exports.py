@@ -38,6 +38,7 @@ PUBLIC_NAMES = {
     "ConfigValidationError",
     "PluginNotFoundError",
     "BackendUnavailableError",
+    "BackendRefusedError",
     "InvalidScheduleError",
     "SerializationError",
     # operating a queue

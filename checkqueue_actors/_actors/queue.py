@@ -31,6 +31,7 @@ from .._queue_base import BaseQueue, LifeState
 from .._state import policy
 from .._state.cron import CronSchedule, load_zone
 from .._storage import InProcessStorage, NewJob, ScheduleSpec, Settle
+from .backoff import BackendHealth
 from .consumer import ConsumerActor
 from .instruments import Instruments
 from .router import GroupRouterActor
@@ -80,7 +81,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         is given back rather than held beside it."""
         self.run_queue: deque[Delivery] = deque()
         """Claimed deliveries waiting for a worker, in claim order."""
-        self.writer = OutcomeWriter(storage, name) if self.local is None else None
+        self.health = BackendHealth(name)
+        """What this queue's loops learned about the backend (each outage logged once)."""
+        self.writer = OutcomeWriter(storage, name, self.health) if self.local is None else None
         self.held: dict[Delivery, None] = {}
         """Deliveries claimed and not decided yet, under a lease (storages with leases)."""
         self._leases = storage.lease_seconds is not None
@@ -299,6 +302,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           QueueFullError: when ``max_queue_size`` jobs are pending; nothing is stored.
           QueueStoppedError: after the queue stopped.
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); nothing was changed.
         Cancellation:
           Atomic: the job is stored whole or not at all.
         """
@@ -404,6 +409,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           QueueFullError: when the new jobs would not all fit in ``max_queue_size``.
           QueueStoppedError: after the queue stopped.
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); see Cancellation for a batch stored in several calls.
         Cancellation:
           Atomic on an in-process backend; a backend that stores a large batch in
           several calls documents what a cancelled call may have stored.
@@ -453,6 +460,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             outside ``0 .. 10_000``, or one other than the group has in this process.
           QueueStoppedError: once the queue is stopping.
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); nothing was changed.
         """
         policy.check_consume_args(handler, consumer_group, max_retries)
         await self._admit(allow_stopping=False)
@@ -515,6 +524,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           SerializationError: the backend cannot store the payload.
           QueueStoppedError: after the queue stopped.
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); nothing was changed.
         """
         checked_id, interval, pattern, delay, checked_priority, zone = policy.check_recurring_args(
             job_id, interval_seconds, cron_pattern, start_delay, priority, timezone
@@ -546,6 +557,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           ValueError: for an id breaking the naming rules (no recurring job has it).
           QueueStoppedError: after the queue stopped.
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); nothing was changed.
         """
         policy.check_recurring_id(job_id)
         await self._admit(allow_stopping=True)
@@ -556,6 +569,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
 
         Raises:
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); nothing was changed.
         """
         await self._read()
         return await self.storage.schedule_ids()
@@ -566,6 +581,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         Raises:
           ValueError: for an id breaking the naming rules (no recurring job has it).
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); nothing was changed.
         """
         policy.check_recurring_id(job_id)
         await self._read()
@@ -589,6 +606,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
 
         Raises:
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); nothing was changed.
         """
         await self._read()
         return await self.storage.stats()
@@ -610,6 +629,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         Raises:
           RuntimeError: while the queue has not stopped.
           BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it (permissions, memory full, a
+            read-only replica); nothing was changed.
         """
         await trio.lowlevel.checkpoint()
         if self._state is not LifeState.STOPPED:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._errors import BackendUnavailableError
+from .._errors import BackendRefusedError, BackendUnavailableError
 from .._state.policy import RoundRobin
 from .backoff import Backoff
 from .writer import report_lost
@@ -66,6 +66,7 @@ class GroupRouterActor:
         self._changed = trio.Event()
         self._drained = False
         self._error: BaseException | None = None
+        self._backoff = Backoff(f"group {group!r}: claiming", runtime.health)
 
     def add_consumer(self, handler: Handler[Any]) -> None:
         """A consumer joins the group's rotation."""
@@ -133,7 +134,7 @@ class GroupRouterActor:
         depth = max(1, storage.claim_depth)
         concurrency = slots.total
         half = (concurrency + 1) // 2 if depth > 1 else concurrency
-        backoff = Backoff(f"queue {rt.name!r} group {group!r}: claiming")
+        backoff = self._backoff
         writer.carrier_awake()
         try:
             while True:
@@ -153,7 +154,7 @@ class GroupRouterActor:
                     writer.carrier_asleep()
                     try:
                         await storage.wait_for_work(group, storage.work_poll_seconds)
-                    except BackendUnavailableError as exc:
+                    except (BackendUnavailableError, BackendRefusedError) as exc:
                         self._error = exc
                         continue
                     finally:
@@ -178,12 +179,11 @@ class GroupRouterActor:
                 outcomes = writer.take()
                 try:
                     ticket = await storage.send_claim(group, n, outcomes)
-                except BackendUnavailableError as exc:
+                except (BackendUnavailableError, BackendRefusedError) as exc:
                     slots.give(n)
                     writer.put_back(outcomes)
                     self._error = exc
                     continue
-                backoff.reset()
                 self._inflight.append(ticket)
                 self._poke()
         finally:
@@ -218,7 +218,7 @@ class GroupRouterActor:
         assert writer is not None
         try:
             deliveries = await rt.storage.receive_claim(ticket)
-        except BackendUnavailableError as exc:
+        except (BackendUnavailableError, BackendRefusedError) as exc:
             # the fate of every claim on the way is unknown: their jobs come back when
             # their leases expire; their outcomes are written again
             while self._inflight:
@@ -229,6 +229,7 @@ class GroupRouterActor:
             self._poke()
             return
         self._inflight.popleft()
+        self._backoff.reset()  # a reply came: the backend answers (a sent claim proves nothing)
         report_lost(rt.name, ticket.lost)
         if len(deliveries) < ticket.n:
             rt.slots.give(ticket.n - len(deliveries))

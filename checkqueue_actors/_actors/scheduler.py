@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._errors import BackendUnavailableError
+from .._errors import BackendRefusedError, BackendUnavailableError
 from .backoff import Backoff
 
 if TYPE_CHECKING:
@@ -69,28 +69,36 @@ class SchedulerActor:
         next_heartbeat = now + heartbeat if heartbeat else math.inf
         next_renew = now + renew_every if renew_every else math.inf
         next_reap = now + reap if reap else math.inf
-        backoff = Backoff(f"queue {rt.name!r}: timers")
+        backoff = Backoff("timers", rt.health)
         task_status.started()
         while True:
             now = trio.current_time()
             try:
+                called = False
+                # leases first: a failing duty (a recurring tick the backend refuses
+                # while its memory is full) must not hold the others up
+                if now >= next_renew:
+                    next_renew = now + renew_every if renew_every else math.inf
+                    called = True
+                    await rt.renew_leases()
                 if now >= next_heartbeat:
                     # also while stopping: a storage may tell other processes by it
                     # that this one (still running handlers) is alive
                     next_heartbeat = now + heartbeat if heartbeat else math.inf
+                    called = True
                     await storage.heartbeat()
                     next_advance = now  # the heartbeat re-checks due work
                 if self._timers_on:
-                    if now >= next_advance:
-                        next_advance = now + await storage.advance()
                     if now >= next_reap:
                         next_reap = now + reap if reap else math.inf
+                        called = True
                         rt.report_reaped(await storage.reap())
-                if now >= next_renew:
-                    next_renew = now + renew_every if renew_every else math.inf
-                    await rt.renew_leases()
-                backoff.reset()
-            except BackendUnavailableError as exc:
+                    if now >= next_advance:
+                        called = True
+                        next_advance = now + await storage.advance()
+                if called:
+                    backoff.reset()
+            except (BackendUnavailableError, BackendRefusedError) as exc:
                 await backoff.wait(exc)
                 continue
             if self._timers_on:
@@ -99,7 +107,7 @@ class SchedulerActor:
                     self._wait_scope = scope
                     try:
                         await storage.wait_for_timers(deadline - trio.current_time())
-                    except BackendUnavailableError as exc:
+                    except (BackendUnavailableError, BackendRefusedError) as exc:
                         await backoff.wait(exc)
                     finally:
                         self._wait_scope = None

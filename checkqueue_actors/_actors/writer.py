@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .._errors import BackendUnavailableError
-from .backoff import Backoff
+from .._errors import BackendRefusedError, BackendUnavailableError
+from .backoff import BackendHealth, Backoff
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,9 +35,10 @@ logger = logging.getLogger("checkqueue_actors")
 class OutcomeWriter:
     """The outcomes of one queue not yet written, and the task that writes them."""
 
-    def __init__(self, storage: Storage, name: str) -> None:
+    def __init__(self, storage: Storage, name: str, health: BackendHealth | None = None) -> None:
         self._storage = storage
         self._name = name
+        self._health = health if health is not None else BackendHealth(name)
         self.pending: list[Outcome] = []
         self.carriers = 0
         """Routers awake: each will claim soon, carrying the pending outcomes."""
@@ -101,14 +102,14 @@ class OutcomeWriter:
         """
         batch = self.take()
         self._batch_done = done = trio.Event()
-        backoff = Backoff(f"queue {self._name!r}: writing outcomes")
+        backoff = Backoff("writing outcomes", self._health)
         lease = self._storage.lease_seconds
         deadline = trio.current_time() + max(lease if lease is not None else 1.0, 1.0)
         try:
             while True:
                 try:
                     lost = await self._storage.settle(batch)
-                except BackendUnavailableError as exc:
+                except (BackendUnavailableError, BackendRefusedError) as exc:
                     if trio.current_time() > deadline:
                         logger.warning(
                             "queue %r: %d outcomes could not be written (%s); the deliveries "
@@ -120,6 +121,7 @@ class OutcomeWriter:
                         return
                     await backoff.wait(exc)
                     continue
+                backoff.reset()
                 report_lost(self._name, lost)
                 return
         finally:

@@ -1,4 +1,10 @@
-"""coredis clients for the Redis backend, and how their failures become BackendUnavailableError.
+"""coredis clients for the Redis backend, and how their failures become our errors.
+
+A failure to reach the server (a refused or broken connection, a timeout, a
+failed authentication, a server still loading or busy) becomes
+``BackendUnavailableError``; an error reply that no retry soon will change
+(NOPERM, OOM, READONLY, a script error, ...) becomes ``BackendRefusedError``
+(``classify``).
 
 Only this package imports coredis (``import checkqueue_actors`` never does).
 coredis leaves ``stream_timeout`` and ``connect_timeout`` unset and builds TLS
@@ -15,37 +21,49 @@ import contextlib
 import dataclasses
 import ssl
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar, cast
 
 import anyio
 import coredis
-from anyio import TASK_STATUS_IGNORED
+from anyio import TASK_STATUS_IGNORED, get_cancelled_exc_class
+from anyio.lowlevel import checkpoint_if_cancelled
 from coredis.cluster._discovery import DiscoveryService
 from coredis.cluster._node import ClusterNodeLocation
 from coredis.connection import ClusterConnection, TCPConnection
+from coredis.connection._request import Request
 from coredis.connection._tcp import TCPLocation
 from coredis.exceptions import (
-    ConnectionError,
+    AuthenticationError,
+    AuthorizationError,
+    ConnectionError,  # coredis' own, a RedisError
+    ExecAbortError,
+    NoScriptError,
+    ReadOnlyError,
     RedisClusterError,
     RedisError,
     ReplicationError,
     ResponseError,
+    UnblockedError,
+    UnknownCommandError,
+    WrongTypeError,
 )
 from coredis.pool import ClusterConnectionPool, ConnectionPool
 from coredis.retry import NoRetryPolicy
 
-from ..._errors import BackendUnavailableError
+from ..._errors import BackendRefusedError, BackendUnavailableError
 from ..._lifetime import unwrap_single
 from ._settings import endpoint_of
 from ._wire import ScriptClient
 
 if TYPE_CHECKING:
     from collections import defaultdict
-    from collections.abc import Generator
+    from collections.abc import Awaitable, Generator
     from types import TracebackType
 
     from anyio.abc import TaskStatus
     from coredis.commands.request import CommandRequest
+    from coredis.connection import BaseConnection
+    from coredis.typing import ResponseType
 
     from ._settings import RedisQueueConfig
 
@@ -58,7 +76,8 @@ __all__ = [
     "is_backend_error",
     "make_client",
     "make_script_client",
-    "unavailable_as",
+    "mapped_errors",
+    "refusal_kind",
 ]
 
 Client: TypeAlias = "coredis.Redis[bytes] | coredis.RedisCluster[bytes]"
@@ -66,13 +85,33 @@ Client: TypeAlias = "coredis.Redis[bytes] | coredis.RedisCluster[bytes]"
 
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
     BackendUnavailableError,
+    BackendRefusedError,
     RedisError,
     OSError,
     TimeoutError,
     EOFError,
 )
 """What a failing or unreachable server raises through coredis or ``_wire`` (mapped to
-BackendUnavailableError at the storage's boundary)."""
+BackendUnavailableError or BackendRefusedError at the storage's boundary)."""
+
+_TRANSIENT: Final = frozenset(
+    {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "UNBLOCKED"}
+    | {"WRONGPASS", "NOAUTH"}  # authentication: reported as unavailable (docs/redis.md)
+)
+"""Codes of error replies that mean "not now" rather than "no": unavailable, not refused."""
+
+_KINDS: Final[tuple[tuple[type[ResponseError], str], ...]] = (
+    # coredis strips these codes from the message and raises a class of its own
+    (AuthorizationError, "NOPERM"),
+    (ReadOnlyError, "READONLY"),
+    (WrongTypeError, "WRONGTYPE"),
+    (NoScriptError, "NOSCRIPT"),
+    (ExecAbortError, "EXECABORT"),
+    (UnknownCommandError, "ERR"),
+)
+
+_SCRIPT_ACL: Final = ("can't access at least one of the keys", "can't run this command")
+"""How Redis words an ACL refusal met inside a script (an ``ERR`` reply)."""
 
 
 def _tls_context(config: RedisQueueConfig) -> ssl.SSLContext:
@@ -94,8 +133,58 @@ def _close_buffers(connection: TCPConnection) -> None:
         stream.close()
 
 
+class _CancelledConnect(ConnectionError):
+    """Marks the error coredis raises in place of a cancellation that hit a
+    connection's handshake (see ``_HandshakeRequest``)."""
+
+
+class _HandshakeRequest(Request):
+    """A request of a connection's handshake (HELLO, SELECT), failing quietly.
+
+    coredis 6.9 logs "Connection attempt failed unexpectedly!" at ERROR, with an
+    empty traceback, whenever a handshake fails with anything but one of its own
+    errors: a handshake whose reply times out (a paused or overloaded server) or
+    that is cancelled (a queue stopping while a connection is being made). A timeout
+    becomes coredis' own ``ConnectionError`` (reported as BackendUnavailableError,
+    which the runtime logs once per outage); a cancellation becomes
+    ``_CancelledConnect``, which ``_run`` turns back into the cancellation it was.
+    """
+
+    async def get_result(self) -> ResponseType:
+        try:
+            return await super().get_result()
+        except TimeoutError as exc:
+            msg = f"no reply to the connection's handshake: {exc}"
+            raise ConnectionError(msg) from exc
+        except get_cancelled_exc_class():
+            connection = cast("BaseConnection", self._connection)  # a weak proxy to it
+            if connection._last_error is None:  # pyright: ignore[reportPrivateUsage]
+                # coredis raises it in place of the cancellation, without its log line
+                connection._last_error = _CancelledConnect("connection attempt cancelled")  # pyright: ignore[reportPrivateUsage]
+            raise
+
+
+def _handshake(connection: BaseConnection, request: Request) -> Request:
+    if not connection.usable:  # not yet: a request of the handshake
+        request.__class__ = _HandshakeRequest
+    return request
+
+
+async def _run(connection: TCPConnection, run: Awaitable[None]) -> None:
+    """A connection's ``run``: its buffers closed however it ends, and a cancelled
+    handshake ending in the cancellation (coredis raises an error in its place)."""
+    try:
+        await run
+    except _CancelledConnect:
+        await checkpoint_if_cancelled()
+        raise
+    finally:
+        _close_buffers(connection)
+
+
 class _Connection(TCPConnection):
-    """coredis' TCP connection, closing all of its buffers however ``run`` ends.
+    """coredis' TCP connection, closing all of its buffers however ``run`` ends, and
+    failing its handshake quietly (see ``_HandshakeRequest``).
 
     coredis 6.9 creates six anyio memory streams per connection and closes them
     only once connected, so every failed connect leaves them to the garbage
@@ -103,20 +192,20 @@ class _Connection(TCPConnection):
     """
 
     async def run(self, *, task_status: TaskStatus[None] = TASK_STATUS_IGNORED) -> None:
-        try:
-            await super().run(task_status=task_status)
-        finally:
-            _close_buffers(self)
+        await _run(self, super().run(task_status=task_status))
+
+    def create_request(self, command: bytes, *args: Any, **kwargs: Any) -> Request:
+        return _handshake(self, super().create_request(command, *args, **kwargs))
 
 
 class _ClusterConnection(ClusterConnection):
-    """coredis' cluster-node connection with the same buffer fix as ``_Connection``."""
+    """coredis' cluster-node connection with the same fixes as ``_Connection``."""
 
     async def run(self, *, task_status: TaskStatus[None] = TASK_STATUS_IGNORED) -> None:
-        try:
-            await super().run(task_status=task_status)
-        finally:
-            _close_buffers(self)
+        await _run(self, super().run(task_status=task_status))
+
+    def create_request(self, command: bytes, *args: Any, **kwargs: Any) -> Request:
+        return _handshake(self, super().create_request(command, *args, **kwargs))
 
 
 @dataclasses.dataclass(unsafe_hash=True)
@@ -285,6 +374,29 @@ def make_script_client(config: RedisQueueConfig) -> ScriptClient | None:
     )
 
 
+def refusal_kind(exc: BaseException) -> str | None:
+    """The kind of refusal (``"NOPERM"``, ``"OOM"``, ``"READONLY"``, ``"ERR"``, ...) when
+    ``exc`` is an error reply that no retry soon will change; None for anything else
+    (a connection failure, a timeout, a failed authentication, a server loading or busy).
+    """
+    if not isinstance(exc, ResponseError) or isinstance(exc, AuthenticationError | UnblockedError):
+        return None  # UNBLOCKED: a blocking pop ended by a failover
+    text = str(exc)
+    if "max number of clients reached" in text:
+        return None
+    for cls, kind in _KINDS:
+        if isinstance(exc, cls):
+            return kind
+    code = text.split(" ", 1)[0]
+    if code in _TRANSIENT:
+        return None
+    if any(words in text for words in _SCRIPT_ACL):
+        return "NOPERM"
+    if code.isalpha() and code.isupper():
+        return code  # OOM, MISCONF, READONLY and NOPERM from _wire, ...
+    return "ERR"  # coredis strips "ERR " from the message
+
+
 def is_backend_error(exc: BaseException) -> bool:
     """True for a connection/server failure (also inside coredis' exception groups)."""
     if isinstance(exc, BaseExceptionGroup):
@@ -293,25 +405,43 @@ def is_backend_error(exc: BaseException) -> bool:
     return isinstance(exc, BACKEND_ERRORS)
 
 
-def backend_error(address: str, exc: BaseException) -> BackendUnavailableError:
-    """The public error for a failed call (the leaf cause, never the password)."""
+def _redact(exc: BaseException, secret: str | None) -> str:
+    """``str(exc)`` without ``secret``; the exception's own message is redacted too (it
+    stays chained to the error raised for it)."""
+    text = str(exc)
+    if secret and secret in text:
+        text = text.replace(secret, "***")
+        exc.args = (text,)
+    return text
+
+
+def backend_error(
+    address: str, exc: BaseException, secret: str | None = None
+) -> BackendUnavailableError | BackendRefusedError:
+    """The public error for a failed call: ``BackendRefusedError`` for a refusal
+    (``refusal_kind``), else ``BackendUnavailableError`` (the leaf cause). Neither
+    message contains ``secret`` (the password)."""
     cause = exc
     if isinstance(exc, BaseExceptionGroup):
         single = unwrap_single(exc)  # pyright: ignore[reportUnknownArgumentType]
         if single is not None:
             cause = single
-    if isinstance(cause, BackendUnavailableError):
+    if isinstance(cause, BackendUnavailableError | BackendRefusedError):
         return cause
+    _redact(cause, secret)
+    kind = refusal_kind(cause)
+    if kind is not None:
+        return BackendRefusedError(address, kind, str(cause))
     return BackendUnavailableError(address, cause)
 
 
 @contextmanager
-def unavailable_as(address: str) -> Generator[None]:
-    """Raise the failures of the calls inside as ``BackendUnavailableError`` (naming
-    ``address``); anything else passes through."""
+def mapped_errors(address: str, secret: str | None = None) -> Generator[None]:
+    """Raise the failures of the calls inside as ``BackendUnavailableError`` or
+    ``BackendRefusedError`` (``backend_error``); anything else passes through."""
     try:
         yield
     except BaseException as exc:
         if is_backend_error(exc):
-            raise backend_error(address, exc) from exc
+            raise backend_error(address, exc, secret) from exc
         raise

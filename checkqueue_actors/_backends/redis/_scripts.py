@@ -6,6 +6,21 @@ everything before its first write. Script bodies are constants: nothing from a
 caller is ever spliced into them. The scripts store decisions: the rules
 (backoff, the next tick of a schedule, occurrence ids) are computed in Python
 with ``_state/policy.py`` and passed in ``ARGV``.
+
+Each script file but ``probe.lua`` starts with its Redis 7 flags, a ``#!lua``
+line (the first line of the body sent to the server):
+
+- ``#!lua flags=allow-oom``: scripts that free memory or keep it about constant
+  (settle, claim, renew, reap, promote, refreshing a group, ...) run even when the
+  server's memory is full, so leases and acks hold then;
+- ``#!lua``: scripts that grow the data set (enqueue, a new group, a schedule, a
+  recurring occurrence) are refused by Redis with OOM before they run when memory
+  is full, so they write nothing;
+- ``#!lua flags=no-writes``: reads.
+
+Redis 6.2 knows no flags: ``LEGACY_SCRIPTS`` are the same scripts without the
+``#!lua`` line; the storage picks a set by the server's version, which
+``probe.lua`` (flagless, so it runs on either) reports.
 """
 
 from __future__ import annotations
@@ -22,7 +37,7 @@ from ._wire import ScriptClient
 if TYPE_CHECKING:
     from ._clients import Client
 
-__all__ = ["SCRIPTS", "Script"]
+__all__ = ["LEGACY_SCRIPTS", "PROBE", "SCRIPTS", "Script"]
 
 _NAMES: Final = (
     "alive",
@@ -36,6 +51,7 @@ _NAMES: Final = (
     "promote",
     "reap",
     "register",
+    "register_new",
     "renew",
     "sched_cancel",
     "sched_fire",
@@ -152,15 +168,23 @@ def _needed(body: str, definitions: list[tuple[str, str]]) -> str:
     return "".join(text for name, text in definitions if name in wanted)
 
 
-def _load() -> dict[str, Script]:
+def _load() -> tuple[dict[str, Script], dict[str, Script], Script]:
     package = resources.files(__name__.rpartition(".")[0])
     header, definitions = _definitions((package / "common.lua").read_text(encoding="utf-8"))
-    scripts: dict[str, Script] = {}
-    for name in _NAMES:
-        body = (package / f"{name}.lua").read_text(encoding="utf-8")
-        scripts[name] = Script(name, header + _needed(body, definitions) + "\n" + body)
-    return scripts
+    flagged: dict[str, Script] = {}
+    legacy: dict[str, Script] = {}
+    for name in (*_NAMES, "probe"):
+        text = (package / f"{name}.lua").read_text(encoding="utf-8")
+        flags, newline, body = text.partition("\n") if text.startswith("#!") else ("", "", text)
+        if bool(flags) == (name == "probe"):
+            msg = f"{name}.lua: every script but probe.lua starts with its #!lua flags line"
+            raise RuntimeError(msg)
+        code = header + _needed(body, definitions) + "\n" + body
+        flagged[name] = Script(name, flags + newline + code)
+        legacy[name] = Script(name, code)
+    return flagged, legacy, flagged.pop("probe")
 
 
-SCRIPTS: Final = _load()
-"""Every script by name."""
+SCRIPTS, LEGACY_SCRIPTS, PROBE = _load()
+"""Every script by name, with its flags (Redis 7.0 and later); the same without them
+(Redis 6.2); and the start-up probe (no flags, for any server)."""

@@ -17,7 +17,11 @@ Connections:
   through coredis.
 
 Every failure to reach the server leaves a method as ``BackendUnavailableError``
-naming the address (never the password); the runtime backs off and retries.
+naming the address (never the password), every refusal by the server (NOPERM,
+OOM, READONLY, a script error) as ``BackendRefusedError``; the runtime backs off
+and retries both. ``open`` runs ``probe.lua``: a server that refuses the queue's
+scripts or keys fails the start; its reply (the server's version) picks the
+scripts with Redis 7 flags or without (see ``_scripts``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ from typing import TYPE_CHECKING, Any, Final, final
 import trio
 from coredis.exceptions import NoScriptError, ReplicationError, ResponseError
 
-from ..._errors import BackendUnavailableError, QueueFullError, SerializationError
+from ..._errors import (
+    BackendRefusedError,
+    BackendUnavailableError,
+    QueueFullError,
+    SerializationError,
+)
 from ..._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
 from ..._state import policy
 from ..._state.cron import CronSchedule
@@ -43,11 +52,11 @@ from ._clients import (
     is_backend_error,
     make_client,
     make_script_client,
-    unavailable_as,
+    mapped_errors,
 )
 from ._codec import PayloadCodec
 from ._failed import FailedJob, delivery_key, read_failed_jobs
-from ._scripts import SCRIPTS
+from ._scripts import LEGACY_SCRIPTS, PROBE, SCRIPTS
 from ._settings import endpoint_of, key_base, seconds_to_ms
 
 if TYPE_CHECKING:
@@ -55,6 +64,7 @@ if TYPE_CHECKING:
 
     from ..._storage import NewJob, Outcome, ScheduleSpec
     from ._clients import Client
+    from ._scripts import Script
     from ._settings import RedisQueueConfig
     from ._wire import Pipeline, ScriptClient
 
@@ -78,6 +88,8 @@ _GRACE_MAX: Final = 60.0
 application may not have registered its consumers yet."""
 _FIELDS: Final = 10
 """Values per delivery in a claim's reply (see claim.lua)."""
+_FLAGS_VERSION: Final = 0x07_00_00
+"""Script flags (a ``#!lua`` first line) need Redis 7.0 (``REDIS_VERSION_NUM``)."""
 _HOW: Final = {Settle.ACK: "0", Settle.RETRY: "1", Settle.FAIL: "2", Settle.RELEASE: "3"}
 """How an outcome is named to the scripts (see ``settle_outcomes`` in common.lua)."""
 _CREATED_GROUP_MAX_RETRIES: Final = 3
@@ -255,7 +267,9 @@ class RedisStorage:
         self.heartbeat_seconds: float | None = config.liveness_seconds / 5
         """How often this process says it is alive (see ``heartbeat``)."""
         self._liveness_ms = seconds_to_ms(config.liveness_seconds)
-        self._address = endpoint_of(config).address
+        endpoint = endpoint_of(config)
+        self._address = endpoint.address
+        self._secret = endpoint.password
         self._lease_ms = seconds_to_ms(config.lease_seconds)
         self._token_prefix = uuid.uuid4().hex
         self._wait_replicas = config.wait_replicas
@@ -269,23 +283,53 @@ class RedisStorage:
         self._crons: dict[tuple[str, str | None], CronSchedule] = {}
         self._opened_at = 0.0
         self._server_checked = False
+        self._set: dict[str, Script] | None = None
+        """The scripts for this server's version, once ``probe.lua`` has answered."""
 
     # -- connections --------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Build the clients (they connect on first use: a queue starts while the server
-        is down, and its calls fail fast)."""
+        """Build the clients and run the start-up probe (``probe.lua``).
+
+        A server that cannot be reached does not fail the start (the runtime's calls
+        fail fast and its loops retry); one that refuses the probe does.
+
+        Raises:
+          BackendRefusedError: the server refuses this queue's scripts or keys (an ACL
+            user without the permissions, a read-only replica).
+        """
         stack = AsyncExitStack()
         async with stack:
             client = make_client(self.config)
             blocking = make_client(self.config, blocking_seconds=self.work_poll_seconds)
-            with unavailable_as(self._address):
+            with mapped_errors(self._address, self._secret):
                 await stack.enter_async_context(client)
                 await stack.enter_async_context(blocking)
             self._client, self._blocking = client, blocking
-            self._scripts = make_script_client(self.config)
+            scripts = self._scripts = make_script_client(self.config)
+            try:
+                with mapped_errors(self._address, self._secret):
+                    await self._probe(scripts if scripts is not None else client)
+            except BackendUnavailableError:
+                pass  # probed again before the first script runs
+            except BaseException:
+                self._scripts = self._client = self._blocking = None
+                if scripts is not None:
+                    with trio.CancelScope(shield=True):
+                        await scripts.aclose()
+                raise
             self._stack = stack.pop_all()
         self._opened_at = trio.current_time()
+
+    async def _probe(self, runner: Client | ScriptClient) -> dict[str, Script]:
+        """Run ``probe.lua``; the scripts for this server's version (kept).
+
+        Raises:
+          coredis.exceptions.RedisError, OSError, TimeoutError: unmapped.
+        """
+        version = _int(await PROBE(runner, self.base))
+        self._set = scripts = SCRIPTS if version >= _FLAGS_VERSION else LEGACY_SCRIPTS
+        return scripts
 
     async def close(self) -> None:
         """Close every connection (the runtime has written every outcome)."""
@@ -310,7 +354,7 @@ class RedisStorage:
         Raises:
           BackendUnavailableError: when the server cannot be reached.
         """
-        with unavailable_as(self._address):
+        with mapped_errors(self._address, self._secret):
             if self._client is not None:
                 yield self._client
                 return
@@ -322,12 +366,14 @@ class RedisStorage:
         runner = self._scripts if self._scripts is not None else self._client
         if runner is None:
             async with self._connection() as client:
-                return await SCRIPTS[name](client, self.base, *args)
+                scripts = self._set or await self._probe(client)
+                return await scripts[name](client, self.base, *args)
         try:
-            return await SCRIPTS[name](runner, self.base, *args)
+            scripts = self._set or await self._probe(runner)
+            return await scripts[name](runner, self.base, *args)
         except BaseException as exc:
             if is_backend_error(exc):
-                raise backend_error(self._address, exc) from exc
+                raise backend_error(self._address, exc, self._secret) from exc
             raise
 
     async def test_connection(self) -> None:
@@ -341,7 +387,7 @@ class RedisStorage:
             raise backend_error(self._address, TimeoutError("no reply to PING")) from exc
         except BaseException as exc:
             if is_backend_error(exc):
-                raise backend_error(self._address, exc) from exc
+                raise backend_error(self._address, exc, self._secret) from exc
             raise
 
     async def _check_server(self) -> None:
@@ -355,7 +401,7 @@ class RedisStorage:
         """
         try:
             sections = await self._script("server_info", "persistence", "memory", "server")
-        except BackendUnavailableError as exc:
+        except (BackendUnavailableError, BackendRefusedError) as exc:
             logger.info("could not check the server's settings: %s", exc)
             return
         persistence, memory, server = (_text(section) for section in sections)
@@ -493,8 +539,13 @@ class RedisStorage:
     # -- consuming ----------------------------------------------------------------------------
 
     async def register_group(self, group: str, max_retries: int) -> None:
-        """Create or refresh a durable group (its ``max_retries`` is the latest one)."""
-        await self._script("register", group, max_retries)
+        """Create or refresh a durable group (its ``max_retries`` is the latest one).
+
+        A group that exists is refreshed even when the server's memory is full; a new
+        one is refused then (``BackendRefusedError``), as it grows the data set.
+        """
+        if _int(await self._script("register", group, max_retries)) < 0:
+            await self._script("register_new", group, max_retries)
         self._groups[group] = None
 
     async def send_claim(self, group: str, n: int, outcomes: Sequence[Outcome]) -> ClaimTicket:
@@ -506,17 +557,20 @@ class RedisStorage:
         if scripts is None:
             return ClaimTicket(group, n, outcomes, (None, await self._claim_now(args), order))
         line = self._lines.get(group)
-        if line is None:
+        script_set = self._set
+        if line is None or script_set is None:
             try:
-                pipe = await scripts.open_pipeline()
+                if script_set is None:
+                    script_set = await self._probe(scripts)
+                if line is None:
+                    line = self._lines[group] = _ClaimLine(await scripts.open_pipeline())
             except BaseException as exc:
                 if is_backend_error(exc):
-                    raise backend_error(self._address, exc) from exc
+                    raise backend_error(self._address, exc, self._secret) from exc
                 raise
-            line = self._lines[group] = _ClaimLine(pipe)
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
-        script = SCRIPTS["claim"]
+        script = script_set["claim"]
         try:
             # a request cut in half would garble the connection: shielded, bounded
             deadline = trio.current_time() + self.config.stream_timeout
@@ -532,7 +586,7 @@ class RedisStorage:
         except BaseException as exc:
             await self._break(group, line)
             if is_backend_error(exc):
-                raise backend_error(self._address, exc) from exc
+                raise backend_error(self._address, exc, self._secret) from exc
             raise
         return ClaimTicket(group, n, outcomes, (line, args, order))
 
@@ -563,7 +617,7 @@ class RedisStorage:
         except BaseException as exc:
             await self._break(ticket.group, line)
             if is_backend_error(exc):
-                raise backend_error(self._address, exc) from exc
+                raise backend_error(self._address, exc, self._secret) from exc
             raise
         return self._deliveries(ticket, raw, order)
 
@@ -636,7 +690,7 @@ class RedisStorage:
         if blocking is None or wait <= 0:
             await trio.lowlevel.checkpoint()
             return
-        with unavailable_as(self._address):
+        with mapped_errors(self._address, self._secret):
             await blocking.blpop([f"{self.base}w:{group}"], timeout=wait)
 
     # -- time ---------------------------------------------------------------------------------
@@ -715,7 +769,7 @@ class RedisStorage:
         if wait <= _SHORT_WAIT or blocking is None:
             await trio.sleep(max(wait, 0.0))
             return
-        with unavailable_as(self._address):
+        with mapped_errors(self._address, self._secret):
             await blocking.blpop([f"{self.base}tw"], timeout=wait)
 
     async def heartbeat(self) -> None:
@@ -853,8 +907,9 @@ class RedisStorage:
         is logged and dropped."""
         rows: list[tuple[int, int, PendingJob[Any]]] = []
         async with self._connection() as client:
+            export = (self._set or await self._probe(client))["export"]
             while True:
-                out = await SCRIPTS["export"](client, self.base, _BATCH)
+                out = await export(client, self.base, _BATCH)
                 for i in range(1, len(out), 7):
                     job_id, raw, priority, ts_ms, seq, remaining, owed = out[i : i + 7]
                     try:

@@ -45,7 +45,9 @@ class RedisConfigStore:
     def __init__(self, config: RedisQueueConfig | None = None) -> None:
         config = require_config(config)
         self._config = config
-        self._address = endpoint_of(config).address
+        endpoint = endpoint_of(config)
+        self._address = endpoint.address
+        self._secret = endpoint.password
 
     def _key(self, key: str) -> str:
         return f"{self._config.key_prefix}:config:{key}"
@@ -61,7 +63,7 @@ class RedisConfigStore:
                 version, value = await client.hmget(self._key(key), [_FIELD_VERSION, _FIELD_VALUE])
         except BaseException as exc:
             if is_backend_error(exc):
-                raise backend_error(self._address, exc) from exc
+                raise backend_error(self._address, exc, self._secret) from exc
             raise
         if version is None or value is None:
             return None
@@ -104,7 +106,7 @@ class RedisConfigStore:
                 written, current = await _SET(client, self._key(key), version, text, expected)
         except BaseException as exc:
             if is_backend_error(exc):
-                raise backend_error(self._address, exc) from exc
+                raise backend_error(self._address, exc, self._secret) from exc
             raise
         if int(written) != 1:
             check_version(key, version, expected_version, int(current))

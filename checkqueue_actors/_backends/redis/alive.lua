@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: process id, liveness_ms, limit, max_stalls, failed_max
 -- A process says it is alive (until now + liveness_ms) and takes back the deliveries
 -- of the processes that stopped saying so: their leases are expired at once, then

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: n, lease_ms, token_prefix, ngroups, group1..groupK, then the outcomes to
 -- settle first (failed_max, the number of acks, the acks, the other outcomes: see
 -- settle_outcomes). Settles the outcomes (the runtime's writer lets them ride on

@@ -1,3 +1,4 @@
+#!lua
 -- ARGV: id, data (JSON), priority, delay_ms, max_queue_size[, groups (JSON list),
 -- max_retries of a group created here]
 -- returns {status, pending}: 1 stored, 0 duplicate id, -1 queue full

@@ -1,3 +1,4 @@
+#!lua
 -- ARGV: priority, delay_ms, max_queue_size, reserve, id1, data1 (JSON), id2, data2, ...
 -- Stores the jobs whose id is not in the queue yet (nor earlier in this call), all
 -- of them or none: nothing is stored unless the new ones, plus `reserve` more

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: limit
 -- Removes up to limit pending jobs (waiting for at least one group) and returns
 -- them: {now_ms, id, data, priority, ts_ms, seq, remaining_ms, groups, ...} where

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: dkey...  (none: drop the whole record).  returns how many entries were removed
 if #ARGV == 0 then
   local n = redis.call('ZCARD', B .. 'failedx')

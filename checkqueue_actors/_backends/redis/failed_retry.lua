@@ -1,3 +1,4 @@
+#!lua
 -- ARGV: dkey.  Gives a failed delivery a fresh start in its group (attempts 0).
 -- returns 1 requeued, 0 unknown record, -1 the group no longer exists
 local dk = ARGV[1]

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: limit
 -- Moves due delayed jobs and due retries to their ready sets, and lists the due
 -- ticks of recurring jobs (the caller computes each one's occurrence id and next

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: limit, max_stalls, failed_max, abandon_ms (0 = keep groups forever)
 -- Reclaims deliveries whose lease expired (their holder died or hung): back to
 -- ready, or failed once the job has stalled more than max_stalls times in that

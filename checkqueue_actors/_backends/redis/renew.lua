@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: lease_ms, ngroups, group..., dkey1, token1, ...
 -- Extends this process's leases and marks its groups as seen.
 -- returns the delivery keys whose lease this process no longer holds

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: id.  Cancels a recurring job and drops its occurrences no group has started.
 local id = ARGV[1]
 local sk = B .. 's:' .. id

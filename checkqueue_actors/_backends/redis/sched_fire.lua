@@ -1,3 +1,4 @@
+#!lua
 -- ARGV: id, expected_ms, occurrence id, next_ms, max_queue_size
 -- Fires one tick of a recurring job exactly once across processes: the tick is
 -- taken only if the schedule's next due time is still expected_ms (compare and

@@ -1,3 +1,4 @@
+#!lua
 -- ARGV: id, spec (JSON, opaque here), identity, first_ms_offset, cron_first_ms, step_ms
 -- Declares or replaces a recurring job. An identical declaration (same identity)
 -- changes nothing. A replacement drops the old schedule's occurrences that no

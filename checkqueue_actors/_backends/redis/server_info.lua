@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- ARGV: INFO section...  Runs INFO on the node holding the queue (on a cluster, the
 -- one whose settings matter). returns one entry per section: its text, or the error
 -- text (e.g. NOPERM for a user without +info) prefixed with "!".

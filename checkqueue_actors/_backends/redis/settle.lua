@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ARGV: failed_max, the number of acks, then the acks (dkey, token) and the other
 -- outcomes (dkey, token, how, detail), as settle_outcomes reads them:
 -- writes how a batch of deliveries ended (any mix of outcomes) in one call.

@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- ARGV: live_ms.  returns {pending, processing, completed, failed, live groups, now_ms}
 local now = now_ms()
 local s = redis.call('HMGET', B .. 'stats', 'completed', 'failed')
