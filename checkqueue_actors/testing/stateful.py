@@ -72,6 +72,7 @@ import trio.lowlevel
 import trio.testing
 from hypothesis import event, note, target
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from .._clock import _virtual_anchor  # pyright: ignore[reportPrivateUsage]
@@ -288,6 +289,14 @@ class _Event:
     failed: bool = False
 
 
+def _note(message: str) -> None:
+    """``hypothesis.note``, also when a machine is driven by hand (outside a test)."""
+    try:
+        note(message)
+    except InvalidArgument:
+        pass
+
+
 def _key(task: _Task) -> tuple[int, float, int]:
     return (-task.job.priority, task.key_at, task.job.order)
 
@@ -397,8 +406,11 @@ class QueueStateMachine(RuleBasedStateMachine):
         """Report; real mode: wait for every expected delivery and check; then stop."""
         try:
             delivered = self._starts > 0
-            event("delivered at least one job" if delivered else "delivered no job")
-            target(float(self._starts), label="deliveries")
+            try:
+                event("delivered at least one job" if delivered else "delivered no job")
+                target(float(self._starts), label="deliveries")
+            except InvalidArgument:  # driven by hand, outside a test
+                pass
             queue = self.queue
             if queue is None:
                 return
@@ -880,7 +892,7 @@ class QueueStateMachine(RuleBasedStateMachine):
             self._slots = choices[concurrency % len(choices)]
             self._size = self.max_queue_size if small_queue == 0 else _BIG_QUEUE
         self._stop_after = stop_after
-        note(f"delay_multiplier={self._m}, concurrency={self._slots}, max_queue_size={self._size}")
+        _note(f"delay_multiplier={self._m}, concurrency={self._slots}, max_queue_size={self._size}")
         self._start_queue()
         for priority, delay in early:
             self.enqueue(None, priority, delay, (0, 0, 0), 0)
@@ -922,7 +934,7 @@ class QueueStateMachine(RuleBasedStateMachine):
                 expect = "duplicate"
         if expect == "stored" and self._virtual and len(self._pending()) >= self._size:
             expect = "full"
-        note(f"expect {expect}")
+        _note(f"expect {expect}")
         job = self._new_job(
             len(self._jobs), priority, delay, _Spec(fails, duration), ("enqueue", len(self._jobs))
         )
@@ -987,7 +999,7 @@ class QueueStateMachine(RuleBasedStateMachine):
             expect = "stopped"
         elif self._virtual and len(self._pending()) + count > self._size:
             expect = "full"
-        note(f"expect {expect}")
+        _note(f"expect {expect}")
         many = getattr(queue, "enqueue_many", None)
         base = len(self._jobs)
         # one enqueue_many call stores its jobs at once: they become ready together
