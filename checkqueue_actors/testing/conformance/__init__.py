@@ -2,13 +2,14 @@
 
 The tests are grouped by area, one mixin class per area (each documents what it checks):
 
-- ``EnqueueConformance``: delivery of what was enqueued, job ids, argument errors, a full queue.
+- ``EnqueueConformance``: delivery of what was enqueued, job ids, argument errors, a full
+  queue, every delivery accounted for under volume.
 - ``OrderingConformance``: priority, then availability, then FIFO; delayed jobs.
 - ``DedupConformance``: a ``job_id`` still in the queue makes ``enqueue`` a no-op.
 - ``GroupsConformance``: competing consumers (round-robin), broadcast to every group,
   jobs waiting for the first group.
-- ``RetriesConformance``: backoff, ``max_retries``, per-group attempts and isolation,
-  retries keep their priority.
+- ``RetriesConformance``: backoff, ``delay_multiplier``, ``max_retries``, per-group
+  attempts and isolation, retries keep their priority.
 - ``ConcurrencyConformance``: at most ``concurrency`` handlers run at once.
 - ``RecurringConformance``: interval and cron schedules, redeclaring, cancelling,
   listing and details.
@@ -50,8 +51,9 @@ project sets pytest-trio's ``trio_mode``.
 Time modes:
 
 - ``"virtual"`` (the in-memory backend): each test runs on
-  ``MockClock(autojump_threshold=0)``, queues get ``delay_multiplier=1.0``, delays are
-  big (10 s, backoff 2-4-8 s) and times are compared exactly.
+  ``MockClock(autojump_threshold=0)``, queues get ``delay_multiplier=1.0`` (the test of
+  the multiplier itself gives its queue 0.5), delays are big (10 s, backoff 2-4-8 s)
+  and times are compared exactly.
 - ``"real"`` (backends whose time lives elsewhere, like Redis): the real clock,
   ``delay_multiplier=real_delay_multiplier``, times compared within
   ``[expected - real_early_tolerance, expected + real_late_tolerance]`` and every wait

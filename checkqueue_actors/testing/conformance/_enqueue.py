@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..._errors import QueueFullError
-from .._recording import RecordingHandler
+from .._recording import DeliveryLog, RecordingHandler
 from ._harness import ConformanceBase
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..._model import QueueJob
     from ._harness import ConformanceHarness
 
 __all__ = ["EnqueueConformance"]
@@ -29,6 +33,8 @@ class EnqueueConformance(ConformanceBase):
       ``int``, is a ``ValueError`` and stores nothing.
     - At ``max_queue_size`` pending jobs (delayed ones included), ``enqueue`` raises
       ``QueueFullError`` and stores nothing, not even the refused job's id.
+    - Under volume (300 jobs, three groups, failures and retries) every job reaches
+      every group, exactly as many times as its failures and ``max_retries`` say.
     """
 
     async def test_enqueue_then_consume_delivers_the_job(
@@ -101,3 +107,44 @@ class EnqueueConformance(ConformanceBase):
                 await rec.log.wait_for(3)
                 await cq.settle()
         assert rec.log.data == ["a", "b", "z-accepted"]
+
+    async def test_every_job_is_delivered_under_volume(
+        self, cq: ConformanceHarness, cq_clock: object
+    ) -> None:
+        """300 jobs (priorities, delays), three groups, failures and retries: every
+        delivery is counted and each (job, group) runs exactly as often as it must."""
+        count = 300
+        logs = {name: DeliveryLog[Any]() for name in ("a", "b", "c")}
+        # a retries a job that fails once; b never retries; c retries once, which fails too
+        rules: dict[str, tuple[int, int, Callable[[QueueJob[Any]], bool]]] = {
+            "a": (2, 2, lambda job: job.data % 7 == 0 and job.attempts == 0),
+            "b": (1, 0, lambda job: job.data % 11 == 0),
+            "c": (3, 1, lambda job: job.data % 5 == 0),
+        }
+        runs = {
+            "a": Counter({i: 2 if i % 7 == 0 else 1 for i in range(count)}),
+            "b": Counter(dict.fromkeys(range(count), 1)),
+            "c": Counter({i: 2 if i % 5 == 0 else 1 for i in range(count)}),
+        }
+        with cq.fail_after():
+            async with cq.queue(concurrency=8) as q:
+                for name, (consumers, max_retries, fail) in rules.items():
+                    for c in range(consumers):
+                        handler = RecordingHandler[Any](
+                            f"{name}{c}", log=logs[name], fail_when=fail
+                        )
+                        await q.consume(handler, consumer_group=name, max_retries=max_retries)
+                for i in range(count):
+                    delay = 5 if i % 10 == 3 else None
+                    await q.enqueue(i, priority=i % 3, start_delay=delay)
+                for name, log in logs.items():
+                    await log.wait_finished(sum(runs[name].values()))
+                await cq.sleep(20)
+                stats = await q.get_stats()
+        for name, log in logs.items():
+            assert Counter(log.data) == runs[name], f"group {name!r}"
+        failed = sum(1 for i in range(count) if i % 11 == 0) + sum(
+            1 for i in range(count) if i % 5 == 0
+        )
+        assert (stats.pending, stats.processing) == (0, 0)
+        assert (stats.completed, stats.failed) == (3 * count - failed, failed)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import trio
+
 from .._recording import DeliveryLog, RecordingHandler
-from ._harness import ConformanceBase
+from ._harness import ConformanceBase, starts
 
 if TYPE_CHECKING:
     from ._harness import ConformanceHarness
@@ -19,7 +21,7 @@ class GroupsConformance(ConformanceBase):
     - Consumers of one group compete: each job goes to one of them, in round-robin order.
     - Different groups are a broadcast: each group receives each job once.
     - A job enqueued while no group exists waits (pending) and goes to the first group
-      that registers.
+      that registers (a delayed one once its delay has passed).
     - A job goes to the groups that exist when it is enqueued, not to later ones.
     """
 
@@ -82,6 +84,25 @@ class GroupsConformance(ConformanceBase):
                 await cq.settle()
         assert first.log.data == ["early", "next"]
         assert later.log.data == ["next"]
+
+    async def test_delayed_job_without_groups_goes_to_the_first_group(
+        self, cq: ConformanceHarness, cq_clock: object
+    ) -> None:
+        """A job enqueued with a delay and no group goes to the first group once due."""
+        rec = RecordingHandler[Any]()
+        with cq.fail_after():
+            async with cq.queue() as q:
+                t0 = trio.current_time()
+                await q.enqueue("delayed", start_delay=10)
+                await q.enqueue("ready")
+                await cq.sleep(2)
+                await q.consume(rec, consumer_group="g")
+                await rec.log.wait_for(2)
+                await cq.settle()
+                stats = await q.get_stats()
+        assert rec.log.data == ["ready", "delayed"]
+        cq.assert_times(starts(rec.log, t0), [2, 10])
+        assert (stats.pending, stats.completed) == (0, 2)
 
     async def test_group_created_later_misses_earlier_jobs(
         self, cq: ConformanceHarness, cq_clock: object

@@ -73,13 +73,25 @@ class ConformanceHarness:
         """True in virtual mode."""
         return self.time_mode == "virtual"
 
-    def queue(self, *, concurrency: int = 10, max_queue_size: int = 10_000) -> Queue[Any]:
-        """A fresh, unstarted queue with a unique name."""
+    def queue(
+        self,
+        *,
+        concurrency: int = 10,
+        max_queue_size: int = 10_000,
+        delay_multiplier: float | None = None,
+    ) -> Queue[Any]:
+        """A fresh, unstarted queue with a unique name.
+
+        ``delay_multiplier`` defaults to the harness's (a test of the multiplier itself
+        passes another one and does its own arithmetic).
+        """
         return self.make_queue(
             f"conformance-{uuid.uuid4().hex[:12]}",
             concurrency=concurrency,
             max_queue_size=max_queue_size,
-            delay_multiplier=self.delay_multiplier,
+            delay_multiplier=self.delay_multiplier
+            if delay_multiplier is None
+            else delay_multiplier,
         )
 
     def seconds(self, contract_seconds: float) -> float:

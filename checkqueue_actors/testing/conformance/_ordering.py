@@ -20,8 +20,8 @@ class OrderingConformance(ConformanceBase):
 
     - Waiting jobs are delivered by ``priority`` (higher first), then by when they
       became available (enqueued, or their ``start_delay`` passed), then in enqueue
-      order; the same holds for jobs that queued up before the first group
-      registered and for jobs that queued up behind a busy consumer.
+      order (never by job id); the same holds for jobs that queued up before the
+      first group registered and for jobs that queued up behind a busy consumer.
     - A job with ``start_delay`` is not delivered before the delay has passed.
 
     The tests use ``concurrency=1`` where the order must be observable.
@@ -57,6 +57,25 @@ class OrderingConformance(ConformanceBase):
                 gate.set()
                 await rec.log.wait_for(6)
         assert rec.log.data == ["blocker", "h1", "h2", "m1", "l1", "l2"]
+
+    async def test_fifo_within_a_priority_whatever_the_ids(
+        self, cq: ConformanceHarness, cq_clock: object
+    ) -> None:
+        """Jobs of one priority run in enqueue order, not in the order of their ids."""
+        gate = trio.Event()
+        rec = RecordingHandler[Any](gate=gate)
+        ids = ["z", "c", "x", "a", "q", "b"]
+        with cq.fail_after():
+            async with cq.queue(concurrency=1) as q:
+                await q.consume(rec, consumer_group="g")
+                await q.enqueue("blocker", job_id="m")
+                await rec.log.wait_for(1)
+                for job_id in ids:
+                    await q.enqueue(job_id, job_id=job_id)
+                await cq.settle()
+                gate.set()
+                await rec.log.wait_for(1 + len(ids))
+        assert rec.log.data == ["blocker", *ids]
 
     async def test_delayed_jobs_are_ordered_by_when_they_became_available(
         self, cq: ConformanceHarness, cq_clock: object

@@ -22,6 +22,8 @@ class RetriesConformance(ConformanceBase):
     - A failed delivery is retried 2, 4, 8, ... seconds (times ``delay_multiplier``)
       after each failure, up to the group's ``max_retries``; then it fails for good
       (``failed`` in the stats). ``max_retries=0`` means one run.
+    - ``delay_multiplier`` scales start delays, retry backoff and interval schedules
+      alike (one test uses half the harness's multiplier, also in virtual mode).
     - Retries, ``attempts`` and ``max_retries`` belong to the (job, group) pair: each
       group sees its own attempts only, and a group that keeps failing changes nothing
       for another group's deliveries.
@@ -30,7 +32,8 @@ class RetriesConformance(ConformanceBase):
     - A retry keeps its job's priority, and goes to the group's next consumer in
       round-robin order.
 
-    Also relies on consumer groups (two groups, competing consumers).
+    Also relies on consumer groups (two groups, competing consumers) and, for the
+    multiplier, on start delays and interval schedules.
     """
 
     async def test_retry_backoff_doubles_until_max_retries(
@@ -49,6 +52,34 @@ class RetriesConformance(ConformanceBase):
         cq.assert_times(starts(rec.log, t0), [0, 2, 6, 14])
         assert [j.attempts for j in rec.log.jobs] == [0, 1, 2, 3]
         assert (stats.pending, stats.completed, stats.failed) == (0, 0, 1)
+
+    async def test_delay_multiplier_scales_delays_backoff_and_intervals(
+        self, cq: ConformanceHarness, cq_clock: object
+    ) -> None:
+        """``delay_multiplier`` scales start delays, retry backoff and interval schedules.
+
+        The queue gets half the harness's multiplier (0.5 in virtual mode), so a backend
+        that ignores its multiplier fails in either mode.
+        """
+        factor = 0.5
+        rec = RecordingHandler[Any](
+            fail_when=lambda job: job.data == "retried" and job.attempts < 2
+        )
+        with cq.fail_after():
+            async with cq.queue(delay_multiplier=cq.delay_multiplier * factor) as q:
+                await q.consume(rec, consumer_group="g", max_retries=3)
+                t0 = trio.current_time()
+                await q.enqueue("delayed", start_delay=10)
+                await q.enqueue("retried")
+                await q.schedule_recurring("tick", job_id="tick", interval_seconds=8, start_delay=3)
+                await rec.log.wait_for(7)
+                await q.cancel_recurring("tick")
+        by_data: dict[str, list[float]] = {}
+        for delivery in rec.log.deliveries:
+            by_data.setdefault(delivery.job.data, []).append(delivery.started_at - t0)
+        cq.assert_times(by_data["retried"], [0, 2 * factor, 6 * factor])
+        cq.assert_times(by_data["delayed"], [10 * factor])
+        cq.assert_times(by_data["tick"], [3 * factor, 11 * factor, 19 * factor])
 
     async def test_max_retries_zero_runs_once(
         self, cq: ConformanceHarness, cq_clock: object
