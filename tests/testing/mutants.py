@@ -487,16 +487,16 @@ class LastConsumerWinsQueue(_RuntimeMutant):
 class StopCancelsRunningQueue(_RuntimeMutant):
     """Bug: ``stop()`` cancels running handlers instead of letting them finish."""
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace_period: float | None = None) -> None:
         if self.running:
             self.handlers_nursery.cancel_scope.cancel()
-        await super().stop()
+        await super().stop(grace_period=grace_period)
 
 
 class StopDrainsFirstQueue(_RuntimeMutant):
     """Bug: ``stop()`` first lets every ready job run (it drains), then stops."""
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace_period: float | None = None) -> None:
         engine = self.engine
         if self.routers and not self.stopping:
             await wait_until(
@@ -504,7 +504,7 @@ class StopDrainsFirstQueue(_RuntimeMutant):
                 timeout=1000,
                 poll_interval=0.5,
             )
-        await super().stop()
+        await super().stop(grace_period=grace_period)
 
 
 def _runtime_mutant(queue_type: type[_RuntimeMutant]) -> MakeQueue:
