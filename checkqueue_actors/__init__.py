@@ -47,6 +47,9 @@ from ._errors import (
 from ._manager import QueueManager as QueueManager
 from ._manager import open_queue_manager as open_queue_manager
 from ._model import (
+    FailedJob as FailedJob,
+)
+from ._model import (
     Migration as Migration,
 )
 from ._model import (
@@ -79,6 +82,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendUnavailableError",
     "ConfigValidationError",
+    "FailedJob",
     "FileConfigStore",
     "InMemoryQueue",
     "InMemoryQueueConfig",
