@@ -50,6 +50,9 @@ from ._errors import (
 from ._manager import QueueManager as QueueManager
 from ._manager import open_queue_manager as open_queue_manager
 from ._model import (
+    FailedJob as FailedJob,
+)
+from ._model import (
     Migration as Migration,
 )
 from ._model import (
@@ -83,6 +86,7 @@ __all__ = [
     "BackendRefusedError",
     "BackendUnavailableError",
     "ConfigValidationError",
+    "FailedJob",
     "FileConfigStore",
     "InMemoryQueue",
     "InMemoryQueueConfig",

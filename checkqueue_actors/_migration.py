@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ._model import PendingJob, RecurringJobDetails
 
 __all__ = [
+    "FAILED_COUNT_MAX",
     "ConsumerReplayFailed",
     "EnqueueOccurrence",
     "EnqueuePending",
@@ -339,6 +340,19 @@ def _released_warning(
     )
 
 
+FAILED_COUNT_MAX: Final = 10_000
+"""The most failed-jobs entries a switch counts on the old queue (it says "at least")."""
+
+
+def _failed_warning(label: str, failed_left: int) -> str:
+    count = f"at least {failed_left}" if failed_left >= FAILED_COUNT_MAX else str(failed_left)
+    return (
+        f"{label}: the old backend's failed-jobs record ({count} entries) was not moved: "
+        "it stays with the old backend (a Redis record stays in Redis; an in-memory one "
+        "is gone with the old queue)"
+    )
+
+
 def _running_warning(label: str, running: int) -> str:
     return (
         f"{label}: {running} job(s) were running during the switch; "
@@ -421,6 +435,7 @@ def plan_migration(
     released: Sequence[tuple[str, str]] = (),
     grace_period: float | None = None,
     errors: Sequence[SwitchError] = (),
+    failed_left: int = 0,
 ) -> MigrationPlan[T]:
     """Plan moving one queue's jobs from its stopped old queue to its new queue.
 
@@ -436,6 +451,9 @@ def plan_migration(
         because the switch's grace period passed (their jobs are among ``pending``).
       grace_period: The switch's grace period in seconds (``None``: none).
       errors: The errors met before planning, in the order they were met.
+      failed_left: Entries of the old queue's failed-jobs record (counted up to
+        ``FAILED_COUNT_MAX``): the record does not move with a switch, so any are named
+        in a warning.
     Returns:
       The moves (every recurring job, then every pending job, each in the order
       given), the warnings already known and the jobs already lost.
@@ -453,6 +471,8 @@ def plan_migration(
     if released:
         warnings.append(_released_warning(label, released, grace_period))
     warnings.extend(_warning_of(error, label) for error in errors)
+    if failed_left > 0:
+        warnings.append(_failed_warning(label, failed_left))
     lost = sum(1 for error in errors if isinstance(error, RecurringDetailsFailed))
     moves = [_recurring_move(details, now, delay_multiplier) for details in recurring]
     moves.extend(_pending_move(job, delay_multiplier) for job in pending)

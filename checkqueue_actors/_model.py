@@ -11,6 +11,7 @@ import attrs
 from ._clock import utc_now
 
 __all__ = [
+    "FailedJob",
     "Migration",
     "PendingJob",
     "QueueJob",
@@ -109,6 +110,51 @@ class PendingJob(Generic[T]):
     """The groups that still owe the job; ``None`` = every group (every group the queue
     had owed it, or the queue had none yet). A backend switch enqueues the job for these
     groups only, so a group that had finished it does not run it again."""
+
+
+@attrs.frozen
+class FailedJob(Generic[T]):
+    """One entry of a queue's failed-jobs record: a delivery that failed for good.
+
+    A delivery fails for good when its handler failed once more than the group's
+    ``max_retries`` allows, when the stored job could not be decoded, or (on Redis)
+    when it stalled too often. The record keeps one entry per job and consumer group
+    (a later failure of the same job in the same group replaces it) and only the
+    newest failures of the queue (``max_failed_jobs`` on the in-memory backend,
+    ``failed_jobs_max`` on Redis); read it with ``Queue.get_failed_jobs``.
+
+    ``id`` and ``group`` are read-only aliases of ``job_id`` and ``consumer_group``
+    (the names of the Redis backend's earlier ``FailedJob``, which is this class).
+    """
+
+    job_id: str
+    """The job's id."""
+    consumer_group: str
+    """The consumer group whose delivery failed."""
+    data: T
+    """The payload (on Redis, the raw JSON text when it cannot be decoded)."""
+    priority: int
+    """The job's priority."""
+    attempts: int
+    """Retries made before the final failure (0: it failed on its first run)."""
+    error: str
+    """Why it failed: ``"ExcType: message"`` for a handler's exception (its first 4000
+    characters), or the reason the job could not be run."""
+    failed_at: datetime
+    """UTC-aware time of the final failure."""
+    timestamp: datetime | None = attrs.field(default=None, eq=False, kw_only=True)
+    """UTC-aware time the job was enqueued (``None`` when unknown). Kept from the Redis
+    backend's earlier ``FailedJob``; it takes no part in equality."""
+
+    @property
+    def id(self) -> str:
+        """The job's id (an alias of ``job_id``)."""
+        return self.job_id
+
+    @property
+    def group(self) -> str:
+        """The consumer group (an alias of ``consumer_group``)."""
+        return self.consumer_group
 
 
 @attrs.frozen

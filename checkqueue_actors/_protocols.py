@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
     import trio
 
-    from ._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+    from ._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
 
 __all__ = ["ConfigStore", "Handler", "Queue"]
 
@@ -95,6 +95,21 @@ class Queue(Protocol[T]):
 
     async def test_connection(self) -> None:
         """Raise ``BackendUnavailableError`` when the backend cannot be reached."""
+        ...
+
+    async def get_failed_jobs(
+        self, *, consumer_group: str | None = None, limit: int = 100
+    ) -> list[FailedJob[T]]:
+        """The newest deliveries that failed for good, newest first (of one group, or all)."""
+        ...
+
+    async def retry_failed_job(self, job_id: str, *, consumer_group: str) -> bool:
+        """Deliver a failed job again to ``consumer_group`` only, attempts from 0; True
+        when it was requeued."""
+        ...
+
+    async def drop_failed_jobs(self, *, consumer_group: str | None = None) -> int:
+        """Remove the failed-jobs entries of ``consumer_group`` (all when None); how many."""
         ...
 
     async def stop(self, *, grace_period: float | None = None) -> None:

@@ -33,13 +33,24 @@ import enum
 import inspect
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar, assert_never, final
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    NoReturn,
+    TypeVar,
+    assert_never,
+    cast,
+    final,
+)
 
 import trio
 
 from ._clock import WallClock
 from ._errors import QueueStoppedError
 from ._migration import (
+    FAILED_COUNT_MAX,
     ConsumerReplayFailed,
     EnqueueOccurrence,
     EnqueuePending,
@@ -62,11 +73,11 @@ from ._queue_base import check_grace_period, current_handler_queue
 from ._state.policy import check_consume_args
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
     from types import TracebackType
 
     from ._migration import MigrationPlan, Operation, SwitchError
-    from ._model import PendingJob, QueueStats, RecurringJobDetails
+    from ._model import FailedJob, PendingJob, QueueStats, RecurringJobDetails
     from ._protocols import Handler, Queue
 
 __all__ = ["ProxyEvent", "ProxyState", "QueueProxy"]
@@ -483,6 +494,56 @@ class QueueProxy(Generic[T]):
         """
         return await self._read(lambda q: q.get_stats())
 
+    async def get_failed_jobs(
+        self, limit: int = 100, *, consumer_group: str | None = None
+    ) -> list[FailedJob[T]]:
+        """The newest entries of the active backend queue's failed-jobs record, newest
+        first (see ``Queue.get_failed_jobs``). The record does not move with a switch.
+
+        Raises:
+          ValueError: for a bad ``limit`` or group name.
+          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
+        """
+        return await self._read(
+            lambda q: q.get_failed_jobs(limit=limit, consumer_group=consumer_group)
+        )
+
+    async def retry_failed_job(self, job_id: str, consumer_group: str) -> bool:
+        """Run a failed job again in ``consumer_group`` only, attempts from 0 (see
+        ``Queue.retry_failed_job``).
+
+        Raises:
+          ValueError: the group does not exist, or a bad id or group name.
+          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+        """
+        return await self._call(lambda q: q.retry_failed_job(job_id, consumer_group=consumer_group))
+
+    async def drop_failed_jobs(
+        self,
+        entries: Sequence[tuple[str, str]] | None = None,
+        *,
+        consumer_group: str | None = None,
+    ) -> int:
+        """Remove entries from the failed-jobs record: those of ``consumer_group``, every
+        entry when None, or only the ``(job_id, consumer_group)`` pairs of ``entries``
+        where the active queue accepts them (see ``Queue.drop_failed_jobs``).
+
+        Raises:
+          ValueError: for bad entries or a bad group name.
+          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+        """
+        if entries is None:
+            return await self._call(lambda q: q.drop_failed_jobs(consumer_group=consumer_group))
+        pairs = list(entries)
+
+        async def op(queue: Queue[T]) -> int:
+            # the built-in queues take entries too (the protocol does not promise them)
+            drop = cast("Callable[..., Awaitable[int]]", queue.drop_failed_jobs)
+            result: int = await drop(pairs, consumer_group=consumer_group)
+            return result
+
+        return await self._call(op)
+
     async def test_connection(self) -> None:
         """Probe the active backend; never waits for a switch.
 
@@ -592,6 +653,7 @@ class QueueProxy(Generic[T]):
                 if old is not None:
                     recurring = await _read_recurring(old, errors)
                     pending = await _read_pending(old, errors)
+                failed_left = await _count_failed(old) if old is not None else 0
                 self._install(new)
                 subscriptions = list(self._subscriptions)
                 for sub in subscriptions:
@@ -614,6 +676,7 @@ class QueueProxy(Generic[T]):
                     released=released,
                     grace_period=grace_period,
                     errors=errors,
+                    failed_left=failed_left,
                 )
                 report = await _perform_plan(new, plan)
             finally:
@@ -649,6 +712,21 @@ async def _stop_queue(queue: Queue[Any], grace_period: float | None) -> bool:
         return True
     await queue.stop()
     return False
+
+
+async def _count_failed(old: Queue[Any]) -> int:
+    """Entries of the stopped ``old`` queue's failed-jobs record, up to ``FAILED_COUNT_MAX``
+    (0 for a queue without one, or whose record cannot be read)."""
+    read = getattr(old, "get_failed_jobs", None)
+    if read is None:
+        return 0
+    try:
+        return len(await read(limit=FAILED_COUNT_MAX))
+    except Exception:
+        logger.warning(
+            "queue %r: cannot read the old backend's failed-jobs record", old.name, exc_info=True
+        )
+        return 0
 
 
 async def _read_recurring(old: Queue[T], errors: list[SwitchError]) -> list[RecurringJobDetails[T]]:

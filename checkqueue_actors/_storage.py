@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, final
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+    from ._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
     from ._state.cron import CronSchedule
 
 __all__ = [
@@ -397,6 +397,39 @@ class Storage(Protocol):
 
         Each job's ``groups`` names the groups that still owe it, or is ``None`` when
         every group of the queue does (or the queue has none).
+        """
+        ...
+
+    # -- the failed-jobs record ---------------------------------------------------------------
+    #
+    # Every ``FAIL`` outcome (and a lease reaped too often) is recorded by the storage,
+    # following the rules of ``_state/failed.py``: one entry per job and group, the
+    # newest ones kept up to the storage's bound. These calls may run before the queue
+    # starts and after it stops.
+
+    async def failed_jobs(self, group: str | None, limit: int) -> list[FailedJob[Any]]:
+        """The newest ``limit`` (>= 0) entries, newest first; of ``group`` only unless None."""
+        ...
+
+    async def retry_failed(self, job_id: str, group: str) -> int:
+        """Take the entry of ``job_id`` in ``group`` out and make the job ready again for
+        that group alone, with attempts from 0.
+
+        Returns:
+          ``failed.RETRY_DONE``; ``RETRY_NO_ENTRY`` when there is no such entry (or the
+          job is already back in that group); ``RETRY_NO_GROUP`` when the group does not
+          exist (the entry stays).
+        """
+        ...
+
+    async def drop_failed(
+        self, group: str | None, entries: Sequence[tuple[str, str]] | None
+    ) -> int:
+        """Remove the ``(job_id, group)`` ``entries``, or else every entry of ``group``
+        (every entry when it is None too).
+
+        Returns:
+          How many entries were removed.
         """
         ...
 

@@ -7,9 +7,6 @@ Importing ``checkqueue_actors`` never imports coredis; this module does. See
 from __future__ import annotations
 
 from ._backends.redis import (
-    FailedJob as FailedJob,
-)
-from ._backends.redis import (
     RedisConfigStore as RedisConfigStore,
 )
 from ._backends.redis import (
@@ -21,8 +18,11 @@ from ._backends.redis import (
 from ._backends.redis import (
     RedisQueuePlugin as RedisQueuePlugin,
 )
+from ._model import FailedJob as FailedJob
 
-__all__ = ["FailedJob", "RedisConfigStore", "RedisQueue", "RedisQueueConfig", "RedisQueuePlugin"]
+__all__ = ["RedisConfigStore", "RedisQueue", "RedisQueueConfig", "RedisQueuePlugin"]
+# ``FailedJob`` stays importable from here: it is ``checkqueue_actors.FailedJob`` (whose
+# ``id`` and ``group`` still name the job and the group), no longer a class of its own.
 
 
 def _fix_module_names() -> None:

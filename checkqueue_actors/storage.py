@@ -16,7 +16,9 @@ a queue class that hands it to ``RuntimeQueue``::
             )
 
 Every public method of ``Queue`` then works on your backend, with the same rules as
-the built-in ones. ``MemoryStorage`` is the complete in-process example; see the
+the built-in ones (a storage keeps a failed-jobs record: ``FailedRecord`` holds one
+in memory, by the rules every backend follows). ``MemoryStorage`` is the complete
+in-process example; see the
 how-to guide "Writing a backend plugin" for the whole walk-through.
 """
 
@@ -24,6 +26,10 @@ from __future__ import annotations
 
 from ._actors.queue import RuntimeQueue as RuntimeQueue
 from ._backends.memory import MemoryStorage as MemoryStorage
+from ._state.failed import RETRY_DONE as RETRY_DONE
+from ._state.failed import RETRY_NO_ENTRY as RETRY_NO_ENTRY
+from ._state.failed import RETRY_NO_GROUP as RETRY_NO_GROUP
+from ._state.failed import FailedRecord as FailedRecord
 from ._storage import ClaimTicket as ClaimTicket
 from ._storage import Delivery as Delivery
 from ._storage import InProcessStorage as InProcessStorage
@@ -35,8 +41,12 @@ from ._storage import Settle as Settle
 from ._storage import Storage as Storage
 
 __all__ = [
+    "RETRY_DONE",
+    "RETRY_NO_ENTRY",
+    "RETRY_NO_GROUP",
     "ClaimTicket",
     "Delivery",
+    "FailedRecord",
     "InProcessStorage",
     "MemoryStorage",
     "NewJob",

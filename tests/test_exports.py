@@ -9,6 +9,7 @@ import checkqueue_actors
 
 PUBLIC_NAMES = {
     # data
+    "FailedJob",
     "QueueJob",
     "QueueStats",
     "RecurringJobDetails",
@@ -90,8 +91,12 @@ def test_the_storage_module_is_the_backend_authors_api() -> None:
     import checkqueue_actors.storage as storage
 
     assert set(storage.__all__) == {
+        "RETRY_DONE",
+        "RETRY_NO_ENTRY",
+        "RETRY_NO_GROUP",
         "ClaimTicket",
         "Delivery",
+        "FailedRecord",
         "InProcessStorage",
         "MemoryStorage",
         "NewJob",

@@ -30,6 +30,7 @@ from .._model import QueueJob
 from .._queue_base import BaseQueue, LifeState
 from .._state import policy
 from .._state.cron import CronSchedule, load_zone
+from .._state.failed import RETRY_DONE, RETRY_NO_GROUP, check_limit
 from .._storage import InProcessStorage, NewJob, ScheduleSpec, Settle
 from .backoff import BackendHealth
 from .consumer import ConsumerActor
@@ -42,7 +43,7 @@ from .writer import OutcomeWriter, report_lost
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from .._model import PendingJob, QueueStats, RecurringJobDetails
+    from .._model import FailedJob, PendingJob, QueueStats, RecurringJobDetails
     from .._protocols import Handler
     from .._storage import Delivery, ReapReport, Storage
 
@@ -612,6 +613,95 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         await self._read()
         return await self.storage.stats()
 
+    # -- the failed-jobs record ----------------------------------------------------------------
+
+    async def get_failed_jobs(
+        self, limit: int = 100, *, consumer_group: str | None = None
+    ) -> list[FailedJob[T]]:
+        """The newest deliveries that failed for good, newest first.
+
+        A delivery fails for good when its handler failed once more than the group's
+        ``max_retries`` allows, when its stored job cannot be decoded, or (on Redis)
+        when it stalled too often. The record holds one entry per job and group (a
+        later failure replaces it) and the newest failures of the queue only (its
+        backend's ``max_failed_jobs`` or ``failed_jobs_max``). ``get_stats().failed``
+        counts every failure, recorded or not.
+
+        Args:
+          limit: At most this many entries (an int >= 0). It may also be passed
+            positionally, as the Redis backend's earlier ``get_failed_jobs(limit)``.
+          consumer_group: Only this group's entries (every group's when None).
+        Raises:
+          ValueError: for a ``limit`` that is not an int >= 0 (a ``TypeError`` too for a
+            non-int), or a group name breaking the naming rules.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        checked = check_limit(limit)
+        if consumer_group is not None:
+            consumer_group = policy.check_name("consumer_group", consumer_group)
+        await self._read()
+        if checked == 0:
+            return []
+        return await self.storage.failed_jobs(consumer_group, checked)
+
+    async def retry_failed_job(self, job_id: str, consumer_group: str) -> bool:
+        """Run a failed job again, in ``consumer_group`` only, with ``attempts`` from 0.
+
+        The entry leaves the record; the job is ready at once for that group (the other
+        groups do not run it again). It may also be called as
+        ``retry_failed_job(job_id, consumer_group)``, as on the Redis backend before.
+
+        Returns:
+          True when it was requeued; False when the record has no such entry (or the
+          job is already back in that group).
+        Raises:
+          ValueError: the group does not exist (any more; the entry stays), or the id
+            or group name breaks the naming rules.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        checked_id = policy.check_job_id(job_id, required=True)
+        assert checked_id is not None
+        group = policy.check_name("consumer_group", consumer_group)
+        await self._read()
+        status = await self.storage.retry_failed(checked_id, group)
+        if status == RETRY_NO_GROUP:
+            msg = f"consumer group {group!r} does not exist (any more)"
+            raise ValueError(msg)
+        return status == RETRY_DONE
+
+    async def drop_failed_jobs(
+        self,
+        entries: Sequence[tuple[str, str]] | None = None,
+        *,
+        consumer_group: str | None = None,
+    ) -> int:
+        """Remove entries from the failed-jobs record: every entry of ``consumer_group``,
+        or every entry when it is None.
+
+        Args:
+          entries: Instead, only these ``(job_id, consumer_group)`` pairs (the Redis
+            backend's earlier form, ``drop_failed_jobs([(job_id, group), ...])``).
+          consumer_group: Only this group's entries.
+        Returns:
+          How many entries were removed.
+        Raises:
+          ValueError: for both ``entries`` and ``consumer_group``, for an entry that is
+            not a pair of a valid job id and group name, or a bad group name.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        pairs: list[tuple[str, str]] | None = None
+        if entries is not None:
+            if consumer_group is not None:
+                msg = "give entries or consumer_group, not both"
+                raise ValueError(msg)
+            pairs = [_failed_entry(entry) for entry in entries]
+        elif consumer_group is not None:
+            consumer_group = policy.check_name("consumer_group", consumer_group)
+        await self._read()
+        if pairs is not None and not pairs:
+            return 0
+        return await self.storage.drop_failed(consumer_group, pairs)
+
     async def test_connection(self) -> None:
         """Probe the backend (works whether or not the queue runs).
 
@@ -637,3 +727,16 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             msg = f"export_pending() needs a stopped queue; call stop() on {self.name!r} first"
             raise RuntimeError(msg)
         return await self.storage.export_pending()
+
+
+def _failed_entry(entry: object) -> tuple[str, str]:
+    """One ``(job_id, consumer_group)`` pair of ``drop_failed_jobs``, checked."""
+    shown_entry = policy.shown(entry)
+    pair = cast("Sequence[object]", entry) if isinstance(entry, tuple | list) else ()
+    if len(pair) != 2:
+        msg = f"an entry must be a pair (job_id, consumer_group), not {shown_entry}"
+        raise policy.ArgumentTypeError(msg)
+    job_id, group = pair
+    checked = policy.check_job_id(job_id, required=True)
+    assert checked is not None
+    return checked, policy.check_name("consumer_group", group)

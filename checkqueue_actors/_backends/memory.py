@@ -22,13 +22,14 @@ from .._actors.queue import RuntimeQueue
 from .._clock import WallClock
 from .._errors import QueueStoppedError
 from .._state.engine import QueueEngine
+from .._state.failed import RETRY_DONE
 from .._storage import ClaimTicket, ReapReport, Settle
 from .._validators import finite_float, strict_int
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .._model import Migration, PendingJob, QueueStats, RecurringJobDetails
+    from .._model import FailedJob, Migration, PendingJob, QueueStats, RecurringJobDetails
     from .._state.engine import MemoryDelivery
     from .._storage import Delivery, NewJob, Outcome, ScheduleSpec
 
@@ -66,6 +67,9 @@ class InMemoryQueueConfig:
     )
     """How often the scheduler re-checks due work and the wall clock (10 ms .. 1 day);
     0 disables."""
+    max_failed_jobs: int = attrs.field(default=1000, validator=strict_int(0, 10_000_000))
+    """Size of the failed-jobs record (``get_failed_jobs``), at most 10 million: the
+    newest failures are kept, the oldest dropped; 0 keeps none."""
 
 
 @final
@@ -89,7 +93,10 @@ class MemoryStorage:
             config.heartbeat_interval_ms / 1000 if config.heartbeat_interval_ms else None
         )
         self.engine = QueueEngine(
-            name=name, max_queue_size=config.max_queue_size, clock=_UnstartedClock()
+            name=name,
+            max_queue_size=config.max_queue_size,
+            clock=_UnstartedClock(),
+            max_failed_jobs=config.max_failed_jobs,
         )
         self._clock: WallClock | None = None
         self._bells: dict[str, Doorbell] = {}
@@ -262,7 +269,7 @@ class MemoryStorage:
             if due is not None:
                 self._timer_added(due)
         elif how is Settle.FAIL:
-            engine.fail(d)
+            engine.fail(d, detail, trio.current_time())
         else:
             engine.release(d)
             self._wake_group(d.group)
@@ -373,6 +380,27 @@ class MemoryStorage:
         """The engine's counters."""
         await trio.lowlevel.checkpoint_if_cancelled()
         return self.engine.stats()
+
+    async def failed_jobs(self, group: str | None, limit: int) -> list[FailedJob[Any]]:
+        """The newest ``limit`` entries of the engine's failed-jobs record."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return self.engine.failed_jobs(group, limit)
+
+    async def retry_failed(self, job_id: str, group: str) -> int:
+        """Deliver a recorded failure again to its group (see ``QueueEngine.retry_failed``)."""
+        status = self.engine.retry_failed(job_id, group, trio.current_time())
+        if status == RETRY_DONE:
+            self._wake_group(group)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return status
+
+    async def drop_failed(
+        self, group: str | None, entries: Sequence[tuple[str, str]] | None
+    ) -> int:
+        """Remove entries of the failed-jobs record; how many went."""
+        dropped = self.engine.drop_failed(group, entries)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return dropped
 
     async def export_pending(self) -> list[PendingJob[Any]]:
         """Take out every pending job, ``remaining_delay`` measured on trio's clock."""

@@ -19,6 +19,8 @@ Layout:
 - one timer heap of ``(due, seq, kind, ...)``: initial delays, per-group retry
   backoff and recurring ticks. Stale entries (dropped jobs, replaced schedules)
   are skipped when they surface and compacted away when they pile up.
+- ``failed_record``: the bounded failed-jobs record (``failed.FailedRecord``),
+  filled by ``fail`` and emptied by ``retry_failed`` and ``drop_failed``.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from .._errors import QueueFullError
-from .._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+from .._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
 from .._storage import Delivery
 from . import policy
 from .cron import CronSchedule
+from .failed import RETRY_DONE, RETRY_NO_ENTRY, RETRY_NO_GROUP, FailedRecord, error_text
 from .policy import queue_full
 from .ready import ReadySet
 
@@ -199,7 +202,9 @@ class Schedule:
 class QueueEngine:
     """All state of one in-memory queue (see the module docstring)."""
 
-    def __init__(self, *, name: str, max_queue_size: int, clock: WallMapping) -> None:
+    def __init__(
+        self, *, name: str, max_queue_size: int, clock: WallMapping, max_failed_jobs: int = 1000
+    ) -> None:
         self.name = name
         self.max_queue_size = max_queue_size
         self.clock = clock
@@ -217,6 +222,8 @@ class QueueEngine:
         self.running = 0
         self.completed = 0
         self.failed = 0
+        self.failed_record = FailedRecord(max_failed_jobs)
+        """The newest ``max_failed_jobs`` deliveries that failed for good."""
 
     # -- bookkeeping helpers ------------------------------------------------------------------
 
@@ -452,12 +459,91 @@ class QueueEngine:
         self._push_timer(due, _RETRY, record, group)
         return due
 
-    def fail(self, delivery: MemoryDelivery) -> None:
-        """The delivery failed for good: its group is done with it and counts a failure."""
+    def fail(self, delivery: MemoryDelivery, error: str, now: float) -> None:
+        """The delivery failed for good: its group is done with it, counts a failure and
+        records it in ``failed_record`` (``error`` says why; ``now`` is when)."""
         self.running -= 1
-        delivery.state.failed += 1
+        record, group = delivery.record, delivery.state
+        group.failed += 1
         self.failed += 1
-        self._finish(delivery.record)
+        if self.failed_record.max_size:
+            self.failed_record.add(
+                FailedJob(
+                    job_id=record.id,
+                    consumer_group=group.name,
+                    data=record.data,
+                    priority=record.priority,
+                    attempts=delivery.attempts,
+                    error=error_text(error),
+                    failed_at=self.clock.to_wall(now),
+                    timestamp=record.timestamp,
+                ),
+                record.seq,
+            )
+        self._finish(record)
+
+    def retry_failed(self, job_id: str, group_name: str, now: float) -> int:
+        """Deliver a recorded failure again to its group alone, attempts from 0, and take
+        its entry out of ``failed_record``.
+
+        The job is ready at once for that group, whatever ``max_queue_size`` says (as
+        the other backends do). When the job's record still lives (other groups owe
+        it), the group is added back to it; when a newer job with the same id is in the
+        queue and owes that group already, nothing changes.
+
+        Returns:
+          ``RETRY_DONE`` (the group has ready work now), ``RETRY_NO_ENTRY`` or
+          ``RETRY_NO_GROUP`` (see ``failed``).
+        """
+        record_ = self.failed_record
+        found = record_.get(job_id, group_name)
+        if found is None:
+            return RETRY_NO_ENTRY
+        group = self._groups.get(group_name)
+        if group is None:
+            return RETRY_NO_GROUP
+        entry, seq = found
+        record = self._index.get(job_id)
+        if record is None:
+            record = JobRecord(
+                id=job_id,
+                data=entry.data,
+                priority=entry.priority,
+                timestamp=entry.timestamp or self.clock.to_wall(now),
+                seq=self._next_seq(),
+                available_at=now,
+                groups=(group,),
+            )
+            self._index[job_id] = record
+            self.pending += 1
+            record.waiting = 1
+            record.remaining = 1
+        else:
+            assert record.groups is not None  # a group exists: no job is an orphan
+            if record.seq != seq:
+                if group in record.groups or group_name in record.reserved:
+                    return RETRY_NO_ENTRY  # a newer job with this id owes that group already
+                record.groups = (*record.groups, group)
+            record.remaining += 1
+            self._add_waiting(record)
+        record_.remove(job_id, group_name)
+        group.attempts.pop(job_id, None)
+        if not record.delayed:
+            group.ready.push(-record.priority, now, record.seq, record)
+        return RETRY_DONE
+
+    def failed_jobs(self, group_name: str | None, limit: int) -> list[FailedJob[Any]]:
+        """The newest ``limit`` entries of ``failed_record`` (of one group, or every group)."""
+        return self.failed_record.newest(group_name, limit)
+
+    def drop_failed(
+        self, group_name: str | None, entries: Iterable[tuple[str, str]] | None = None
+    ) -> int:
+        """Remove ``(job_id, group)`` ``entries``, or else every entry of ``group_name``
+        (every entry for None); how many went."""
+        if entries is not None:
+            return sum(self.failed_record.remove(job_id, group) for job_id, group in entries)
+        return self.failed_record.drop(group_name)
 
     def release(self, delivery: MemoryDelivery) -> None:
         """Give an unstarted (or interrupted) delivery back to its group, attempts unchanged."""

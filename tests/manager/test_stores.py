@@ -114,6 +114,7 @@ async def test_restart_from_a_file_store_resumes_the_stored_backend(
                     "concurrency": 7,
                     "delay_multiplier": 1.0,
                     "heartbeat_interval_ms": 5000,
+                    "max_failed_jobs": 1000,
                     "max_queue_size": 10000,
                 },
             },

@@ -167,7 +167,7 @@ class EngineMachine(RuleBasedStateMachine):
                 delay = policy.retry_delay(delivery.attempts + 1, MULTIPLIER)
                 due = self.engine.retry(delivery, self.now, delay)
             else:
-                self.engine.fail(delivery)
+                self.engine.fail(delivery, "boom", self.now)
             if entry.attempts < MAX_RETRIES[group]:
                 attempt = entry.attempts + 1
                 expected_due = self.now + 2**attempt * MULTIPLIER

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ._failed import FailedJob
 from ._queue import RedisQueue, RedisQueuePlugin
 from ._settings import RedisQueueConfig
 from ._store import RedisConfigStore
 
-__all__ = ["FailedJob", "RedisConfigStore", "RedisQueue", "RedisQueueConfig", "RedisQueuePlugin"]
+__all__ = ["RedisConfigStore", "RedisQueue", "RedisQueueConfig", "RedisQueuePlugin"]

@@ -1,42 +1,30 @@
-"""The failed-jobs record of a Redis queue: ``FailedJob`` and how the record is read.
+"""The failed-jobs record of a Redis queue: how its entries are keyed and read.
 
 Deliveries that failed for good (retries exhausted, stalled too often, or not
-decodable) are recorded by the scripts (``record_failure`` in ``common.lua``),
-one entry per job and group, the last ``failed_jobs_max`` of a queue kept.
+decodable) are recorded by the scripts (``record_failure`` in ``common.lua``)
+following the rules of ``_state/failed.py``: one entry per job and group, the
+last ``failed_jobs_max`` of a queue kept. ``failed_read.lua`` reads them newest
+first, ``failed_retry.lua`` and ``failed_drop.lua`` change them.
+
+``FailedJob`` is the package's own (``checkqueue_actors.FailedJob``); the name is
+kept here for the code that imported it from ``checkqueue_actors.redis``.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, final
-
-import attrs
+from typing import TYPE_CHECKING, Any
 
 from ..._errors import SerializationError
+from ..._model import FailedJob
 
 if TYPE_CHECKING:
-    from ._clients import Client
+    from collections.abc import Sequence
+
     from ._codec import PayloadCodec
 
-__all__ = ["FailedJob", "delivery_key", "read_failed_jobs"]
-
-
-@final
-@attrs.frozen
-class FailedJob:
-    """One entry of a queue's failed-jobs record (a delivery that exhausted its retries)."""
-
-    id: str
-    group: str
-    data: Any
-    """The payload (decoded; the raw JSON text when it cannot be decoded)."""
-    priority: int
-    timestamp: datetime
-    attempts: int
-    """Retries made before the final failure."""
-    error: str
-    failed_at: datetime
+__all__ = ["FailedJob", "delivery_key", "parse_failed_jobs"]
 
 
 def delivery_key(group: str, job_id: str) -> str:
@@ -54,18 +42,10 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-async def read_failed_jobs(
-    client: Client, base: str, codec: PayloadCodec, limit: int
-) -> list[FailedJob]:
-    """The newest ``limit`` entries of the record, newest first."""
-    keys = await client.zrange(f"{base}failedx", 0, max(limit, 1) - 1, rev=True)
-    if not keys:
-        return []
-    values = await client.hmget(f"{base}failed", [_text(k) for k in keys])
-    result: list[FailedJob] = []
+def parse_failed_jobs(values: Sequence[bytes | str], codec: PayloadCodec) -> list[FailedJob[Any]]:
+    """The entries as ``failed_read.lua`` returns them (JSON texts), in their order."""
+    result: list[FailedJob[Any]] = []
     for value in values:
-        if value is None:
-            continue
         rec = json.loads(_text(value))
         try:
             data: Any = codec.decode(rec["data"])
@@ -73,14 +53,14 @@ async def read_failed_jobs(
             data = rec["data"]
         result.append(
             FailedJob(
-                id=rec["id"],
-                group=rec["group"],
+                job_id=rec["id"],
+                consumer_group=rec["group"],
                 data=data,
                 priority=int(rec["priority"]),
-                timestamp=_utc(int(rec["ts"])),
                 attempts=int(rec["attempts"]),
                 error=rec["error"],
                 failed_at=_utc(int(rec["failed_at"])),
+                timestamp=_utc(int(rec["ts"])),
             )
         )
     return result

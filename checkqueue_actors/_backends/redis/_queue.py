@@ -1,17 +1,16 @@
 """RedisQueue: the runtime over a ``RedisStorage`` (see docs/redis.md), and its plugin.
 
 Every public method of the queue is the runtime's (``_actors/queue.py``), the
-same for every backend; what is Redis's own is the storage
-(``_storage.py``) and the failed-jobs record, read and changed here through it.
+same for every backend (the failed-jobs methods included); what is Redis's own
+is the storage (``_storage.py``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from ..._actors.queue import RuntimeQueue
-from ..._state.policy import ArgumentTypeError, check_job_id, check_name, shown
-from ._failed import FailedJob
+from ..._state.policy import check_name
 from ._settings import RedisQueueConfig, endpoint_of, require_config
 from ._storage import RedisStorage
 
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 
     from ..._model import Migration
 
-__all__ = ["FailedJob", "RedisQueue", "RedisQueuePlugin"]
+__all__ = ["RedisQueue", "RedisQueuePlugin"]
 
 T = TypeVar("T")
 
@@ -71,74 +70,6 @@ class RedisQueue(RuntimeQueue[T], Generic[T]):
     def key_base(self) -> str:
         """The start of every key of this queue, ``"<prefix>:{<name>}:"``."""
         return self._redis.base
-
-    # -- the failed-jobs record ---------------------------------------------------------------
-
-    async def get_failed_jobs(self, limit: int = 100) -> list[FailedJob]:
-        """The most recent failed deliveries (newest first), at most ``limit``.
-
-        The record keeps the last ``failed_jobs_max`` failures of the queue, one
-        entry per job and group.
-
-        Raises:
-          ValueError: for a ``limit`` that is not an int >= 0 (a ``TypeError`` too for
-            a non-int).
-          BackendUnavailableError: Redis cannot be reached.
-        """
-        if type(limit) is not int:
-            msg = f"limit must be an int >= 0, not {shown(limit)}"
-            raise ArgumentTypeError(msg)
-        if limit < 0:
-            msg = f"limit must be an int >= 0, not {shown(limit)}"
-            raise ValueError(msg)
-        await self._wait_started()
-        return await self._redis.failed_jobs(limit)
-
-    async def retry_failed_job(self, job_id: str, consumer_group: str) -> bool:
-        """Give a failed delivery a fresh start (attempts 0) in its group.
-
-        Returns:
-          True when it was requeued; False when no such failed entry exists (or the
-          job is already back in that group).
-        Raises:
-          ValueError: the group no longer exists, or an id or group name breaks the
-            rules of ``policy.check_name``.
-          BackendUnavailableError: Redis cannot be reached.
-        """
-        check_job_id(job_id, required=True)
-        check_name("consumer_group", consumer_group)
-        await self._wait_started()
-        status = await self._redis.retry_failed(job_id, consumer_group)
-        if status < 0:
-            msg = f"consumer group {consumer_group!r} no longer exists"
-            raise ValueError(msg)
-        return status == 1
-
-    async def drop_failed_jobs(self, entries: Sequence[tuple[str, str]] | None = None) -> int:
-        """Remove entries ``(job_id, consumer_group)`` from the failed-jobs record (all if None).
-
-        Returns:
-          How many entries were removed.
-        Raises:
-          ValueError: for an entry that is not a pair of a valid job id and group name.
-          BackendUnavailableError: Redis cannot be reached.
-        """
-        if entries is not None:
-            entries = [_failed_entry(entry) for entry in entries]
-        await self._wait_started()
-        return await self._redis.drop_failed(entries)
-
-
-def _failed_entry(entry: object) -> tuple[str, str]:
-    shown_entry = shown(entry)
-    pair = cast("Sequence[object]", entry) if isinstance(entry, tuple | list) else ()
-    if len(pair) != 2:
-        msg = f"an entry must be a pair (job_id, consumer_group), not {shown_entry}"
-        raise ArgumentTypeError(msg)
-    job_id, group = pair
-    checked = check_job_id(job_id, required=True)
-    assert checked is not None
-    return checked, check_name("consumer_group", group)
 
 
 @final

@@ -46,6 +46,7 @@ _NAMES: Final = (
     "enqueue_many",
     "export",
     "failed_drop",
+    "failed_read",
     "failed_retry",
     "now",
     "promote",

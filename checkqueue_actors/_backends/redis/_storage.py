@@ -43,9 +43,10 @@ from ..._errors import (
     QueueFullError,
     SerializationError,
 )
-from ..._model import PendingJob, QueueJob, QueueStats, RecurringJobDetails
+from ..._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
 from ..._state import policy
 from ..._state.cron import CronSchedule
+from ..._state.failed import error_text
 from ..._storage import ClaimTicket, Delivery, ReapReport, Settle
 from ._clients import (
     backend_error,
@@ -55,7 +56,7 @@ from ._clients import (
     mapped_errors,
 )
 from ._codec import PayloadCodec
-from ._failed import FailedJob, delivery_key, read_failed_jobs
+from ._failed import delivery_key, parse_failed_jobs
 from ._scripts import LEGACY_SCRIPTS, PROBE, SCRIPTS
 from ._settings import endpoint_of, key_base, seconds_to_ms
 
@@ -81,8 +82,6 @@ _BULK_BYTES: Final = 1 << 20
 _SHORT_WAIT: Final = 0.15
 """Timer waits up to this long are slept on trio's clock: the server checks blocking
 timeouts about every 100 ms (hz 10)."""
-_ERROR_MAX: Final = 4000
-"""Characters of a failure's error text kept in the failed-jobs record."""
 _GRACE_MAX: Final = 60.0
 """A queue removes no abandoned group during its first minute (at most): its
 application may not have registered its consumers yet."""
@@ -226,7 +225,7 @@ def _outcome_args(
         if how is Settle.RETRY:
             value: str | int = seconds_to_ms(detail)
         elif how is Settle.FAIL:
-            value = str(detail)[:_ERROR_MAX]
+            value = error_text(detail)
         else:
             value = ""
         args += (d.dkey, d.token, _HOW[how], value)
@@ -933,22 +932,28 @@ class RedisStorage:
 
     # -- the failed-jobs record -----------------------------------------------------------------
 
-    async def failed_jobs(self, limit: int) -> list[FailedJob]:
-        """The newest ``limit`` entries of the failed-jobs record, newest first."""
-        async with self._connection() as client:
-            return await read_failed_jobs(client, self.base, self.codec, limit)
+    async def failed_jobs(self, group: str | None, limit: int) -> list[FailedJob[Any]]:
+        """The newest ``limit`` entries of the failed-jobs record (of ``group`` only
+        unless None), newest first (``failed_read.lua``)."""
+        args: tuple[str | int, ...] = (limit,) if group is None else (limit, group)
+        return parse_failed_jobs(await self._script("failed_read", *args), self.codec)
 
     async def retry_failed(self, job_id: str, group: str) -> int:
-        """Requeue a failed delivery in its group: 1 done, 0 no such entry (or already
-        back), -1 the group is gone."""
+        """Requeue a failed delivery in its group alone (``failed_retry.lua``); one of
+        the ``RETRY_*`` statuses of ``_state/failed.py``."""
         return _int(await self._script("failed_retry", delivery_key(group, job_id)))
 
-    async def drop_failed(self, entries: Sequence[tuple[str, str]] | None) -> int:
-        """Remove ``(job_id, group)`` entries (every entry for ``None``); how many went."""
-        if entries is None:
-            return _int(await self._script("failed_drop"))
-        keys = [delivery_key(group, job_id) for job_id, group in entries]
-        if not keys:
-            await trio.lowlevel.checkpoint()
-            return 0
-        return _int(await self._script("failed_drop", *keys))
+    async def drop_failed(
+        self, group: str | None, entries: Sequence[tuple[str, str]] | None
+    ) -> int:
+        """Remove ``(job_id, group)`` entries, or every entry of ``group`` (every entry
+        for None); how many went (``failed_drop.lua``)."""
+        if entries is not None:
+            keys = [delivery_key(g, job_id) for job_id, g in entries]
+            if not keys:
+                await trio.lowlevel.checkpoint()
+                return 0
+            return _int(await self._script("failed_drop", "keys", *keys))
+        if group is not None:
+            return _int(await self._script("failed_drop", "group", group))
+        return _int(await self._script("failed_drop", "all"))
