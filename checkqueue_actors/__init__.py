@@ -30,6 +30,9 @@ from ._errors import (
     InvalidScheduleError as InvalidScheduleError,
 )
 from ._errors import (
+    JobTimeoutError as JobTimeoutError,
+)
+from ._errors import (
     PluginNotFoundError as PluginNotFoundError,
 )
 from ._errors import (
@@ -85,6 +88,7 @@ __all__ = [
     "InMemoryQueuePlugin",
     "Instrument",
     "InvalidScheduleError",
+    "JobTimeoutError",
     "MemoryConfigStore",
     "Migration",
     "PendingJob",

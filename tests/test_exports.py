@@ -40,6 +40,7 @@ PUBLIC_NAMES = {
     "BackendUnavailableError",
     "InvalidScheduleError",
     "SerializationError",
+    "JobTimeoutError",
     # operating a queue
     "Instrument",
 }
