@@ -33,6 +33,9 @@ from ._errors import (
     InvalidScheduleError as InvalidScheduleError,
 )
 from ._errors import (
+    JobTimeoutError as JobTimeoutError,
+)
+from ._errors import (
     PluginNotFoundError as PluginNotFoundError,
 )
 from ._errors import (
@@ -93,6 +96,7 @@ __all__ = [
     "InMemoryQueuePlugin",
     "Instrument",
     "InvalidScheduleError",
+    "JobTimeoutError",
     "MemoryConfigStore",
     "Migration",
     "PendingJob",

@@ -12,6 +12,7 @@ __all__ = [
     "BackendUnavailableError",
     "ConfigValidationError",
     "InvalidScheduleError",
+    "JobTimeoutError",
     "PluginNotFoundError",
     "QueueError",
     "QueueFullError",
@@ -109,3 +110,19 @@ class SerializationError(QueueError, ValueError):
 
     Raised by ``enqueue``; nothing is stored.
     """
+
+
+class JobTimeoutError(QueueError, TimeoutError):
+    """A delivery ran past its timeout (``enqueue(timeout=...)``, else the group's
+    ``consume(timeout=...)``): its handler was cancelled, and the delivery failed with
+    this error, retried per ``max_retries`` like any failure.
+
+    Attributes:
+      job_id: The job whose delivery timed out.
+      timeout: The timeout that applied, in seconds.
+    """
+
+    def __init__(self, job_id: str, timeout: float) -> None:
+        self.job_id = job_id
+        self.timeout = timeout
+        super().__init__(f"job {job_id!r} ran past its timeout of {timeout:g} s")

@@ -14,8 +14,9 @@ of the switch. Every rule of a migration lives here:
   its next wall-clock time after now, so an occurrence that fell due during the
   switch is enqueued at once, with the id the old backend would have given it
   (``policy.occurrence_id``), so it runs once however many queues carry it;
-- a pending job keeps its id, data and priority, and its remaining delay
-  (divided by the ``delay_multiplier``); its attempts start again at 0; it goes
+- a pending job keeps its id, data, priority, timeout and headers, and its
+  remaining delay (divided by the ``delay_multiplier``); its attempts start again
+  at 0; it goes
   only to the groups that still owed it (``PendingJob.groups``), so a group
   that had already finished it does not run it again;
 - what could not be moved is named in a warning and counted as lost.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
 
@@ -84,6 +86,8 @@ class Subscription(Generic[T]):
     handler: Handler[T]
     consumer_group: str
     max_retries: int
+    timeout: float | None = None
+    """The group's delivery timeout given to ``consume`` (``None``: none)."""
 
 
 def delay_multiplier_of(config: object) -> float:
@@ -215,6 +219,10 @@ class EnqueuePending(Generic[T]):
     groups: tuple[str, ...] | None = None
     """The groups that still owed the job (``enqueue_for_groups``); ``None``: every group
     (a plain ``enqueue``)."""
+    timeout: float | None = None
+    """The job's own delivery timeout (``None``: none)."""
+    headers: Mapping[str, str] = attrs.field(factory=dict[str, str])
+    """The job's headers (empty: none)."""
 
 
 Operation: TypeAlias = ScheduleRecurring[T] | EnqueueOccurrence[T] | EnqueuePending[T]
@@ -418,6 +426,8 @@ def _pending_move(job: PendingJob[T], delay_multiplier: float) -> Move[T]:
                 priority=job.priority,
                 start_delay=delay,
                 groups=job.groups,
+                timeout=job.timeout,
+                headers=job.headers,
             ),
         ),
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from types import MappingProxyType
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
@@ -23,6 +24,10 @@ __all__ = [
 
 T = TypeVar("T")
 
+NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
+"""The headers of a job enqueued without any: one shared, read-only empty mapping
+(equal to ``{}``), so that a job without headers costs no dict of its own."""
+
 
 @attrs.frozen
 class QueueJob(Generic[T]):
@@ -38,6 +43,9 @@ class QueueJob(Generic[T]):
     """UTC-aware time of enqueue."""
     attempts: int = 0
     """Retries already made for the consumer group receiving this delivery (0 on the first run)."""
+    headers: Mapping[str, str] = NO_HEADERS
+    """String metadata carried with the job (``enqueue(headers=...)``), read-only; the
+    same on every delivery, retries included, and across backend switches."""
 
 
 @attrs.frozen
@@ -110,6 +118,9 @@ class PendingJob(Generic[T]):
     """The groups that still owe the job; ``None`` = every group (every group the queue
     had owed it, or the queue had none yet). A backend switch enqueues the job for these
     groups only, so a group that had finished it does not run it again."""
+    timeout: float | None = None
+    """Seconds one delivery of the job may run (``enqueue(timeout=...)``); ``None`` when
+    the job has none of its own (its group's applies)."""
 
 
 @attrs.frozen

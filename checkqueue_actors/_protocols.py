@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
@@ -49,14 +49,23 @@ class Queue(Protocol[T]):
         priority: int = 0,
         start_delay: float | None = None,
         job_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # a delivery's timeout, not this call's
+        headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Add a job; return its id."""
+        """Add a job; return its id (``timeout``: seconds one delivery may run, winning
+        over the group's; ``headers``: string metadata carried to ``QueueJob.headers``)."""
         ...
 
     async def consume(
-        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
+        self,
+        handler: Handler[T],
+        *,
+        consumer_group: str,
+        max_retries: int = 3,
+        timeout: float | None = None,  # noqa: ASYNC109  # the group's delivery timeout
     ) -> None:
-        """Register one consumer in ``consumer_group``."""
+        """Register one consumer in ``consumer_group`` (``timeout``: the group's delivery
+        timeout in seconds)."""
         ...
 
     async def schedule_recurring(

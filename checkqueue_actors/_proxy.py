@@ -70,7 +70,7 @@ from ._migration import (
     settle,
 )
 from ._queue_base import check_grace_period, current_handler_queue
-from ._state.policy import check_consume_args
+from ._state.policy import check_consume_args, check_job_options
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -366,6 +366,8 @@ class QueueProxy(Generic[T]):
         priority: int = 0,
         start_delay: float | None = None,
         job_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # a delivery's timeout, not this call's
+        headers: Mapping[str, str] | None = None,
     ) -> str:
         """Add a job to the active backend and return its id.
 
@@ -374,30 +376,54 @@ class QueueProxy(Generic[T]):
           priority: Higher runs first.
           start_delay: Seconds before the job becomes ready.
           job_id: Dedup key (see ``Queue.enqueue``).
+          timeout: Seconds one delivery may run (see ``Queue.enqueue``); kept through
+            backend switches.
+          headers: String metadata carried with the job (see ``Queue.enqueue``); kept
+            through backend switches.
         Returns:
           The job id.
         Raises:
-          ValueError: for a non-int priority or a bad delay.
+          ValueError: for a non-int priority, a bad delay, timeout or headers.
           QueueFullError: when the backend's ``max_queue_size`` jobs are pending.
           QueueStoppedError: after ``stop()`` or the manager's shutdown.
         Cancellation:
           While a switch holds the gate the call waits; cancelling it then does nothing.
         """
+        if timeout is None and headers is None:
+            return await self._call(
+                lambda q: q.enqueue(data, priority=priority, start_delay=start_delay, job_id=job_id)
+            )
+        check_job_options(timeout, headers)  # a bad one raises now, whichever backend is active
         return await self._call(
-            lambda q: q.enqueue(data, priority=priority, start_delay=start_delay, job_id=job_id)
+            lambda q: q.enqueue(
+                data,
+                priority=priority,
+                start_delay=start_delay,
+                job_id=job_id,
+                timeout=timeout,
+                headers=headers,
+            )
         )
 
     async def consume(
-        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
+        self,
+        handler: Handler[T],
+        *,
+        consumer_group: str,
+        max_retries: int = 3,
+        timeout: float | None = None,  # noqa: ASYNC109  # the group's delivery timeout
     ) -> None:
         """Register one consumer in ``consumer_group``; it is replayed after every switch.
 
+        ``timeout`` is the group's delivery timeout (see ``Queue.consume``).
+
         Raises:
-          ValueError: for a bad argument, or a ``max_retries`` other than the group's.
+          ValueError: for a bad argument, or a ``max_retries`` or ``timeout`` other than
+            the group's.
           QueueStoppedError: after ``stop()`` or the manager's shutdown.
         """
-        check_consume_args(handler, consumer_group, max_retries)
-        subscription = Subscription(handler, consumer_group, max_retries)
+        checked_timeout = check_consume_args(handler, consumer_group, max_retries, timeout)
+        subscription = Subscription(handler, consumer_group, max_retries, checked_timeout)
         if self._state is ProxyState.DRAINING:
             # The old queue no longer takes consumers while it stops, and waiting for the new
             # one could deadlock a handler of the old queue (the switch waits for it): record
@@ -409,12 +435,18 @@ class QueueProxy(Generic[T]):
                         f"a consumer cannot join it with max_retries={max_retries}"
                     )
                     raise ValueError(msg)
+                if known.consumer_group == consumer_group and known.timeout != checked_timeout:
+                    msg = (
+                        f"consumer group {consumer_group!r} has timeout={known.timeout}; "
+                        f"a consumer cannot join it with timeout={checked_timeout}"
+                    )
+                    raise ValueError(msg)
             self._subscriptions.append(subscription)
             await trio.lowlevel.checkpoint()
             return
 
         async def op(queue: Queue[T]) -> None:
-            await queue.consume(handler, consumer_group=consumer_group, max_retries=max_retries)
+            await _consume(queue, subscription)
             self._subscriptions.append(subscription)
 
         await self._call(op)
@@ -658,11 +690,7 @@ class QueueProxy(Generic[T]):
                 subscriptions = list(self._subscriptions)
                 for sub in subscriptions:
                     try:
-                        await new.consume(
-                            sub.handler,
-                            consumer_group=sub.consumer_group,
-                            max_retries=sub.max_retries,
-                        )
+                        await _consume(new, sub)
                     except Exception as exc:
                         errors.append(ConsumerReplayFailed(sub.consumer_group, exc))
                 plan = plan_migration(
@@ -765,6 +793,22 @@ async def _read_pending(old: Queue[T], errors: list[SwitchError]) -> list[Pendin
     return []
 
 
+async def _consume(queue: Queue[T], sub: Subscription[T]) -> None:
+    """``queue.consume`` as ``sub`` was made (``timeout`` passed only when given: a
+    third-party queue may not take it)."""
+    if sub.timeout is None:
+        await queue.consume(
+            sub.handler, consumer_group=sub.consumer_group, max_retries=sub.max_retries
+        )
+    else:
+        await queue.consume(
+            sub.handler,
+            consumer_group=sub.consumer_group,
+            max_retries=sub.max_retries,
+            timeout=sub.timeout,
+        )
+
+
 async def _perform_plan(new: Queue[T], plan: MigrationPlan[T]) -> MigrationReport:
     """Perform every move of ``plan`` on ``new``; a move that raises is reported, not raised."""
     failed: list[MoveFailed[T]] = []
@@ -802,6 +846,12 @@ async def _perform(queue: Queue[T], operation: Operation[T]) -> bool:
                 operation.data, priority=operation.priority, job_id=operation.job_id
             )
         case EnqueuePending():
+            # passed only when the job has them: a third-party queue may not take them
+            options: dict[str, Any] = {}
+            if operation.timeout is not None:
+                options["timeout"] = operation.timeout
+            if operation.headers:
+                options["headers"] = operation.headers
             groups = operation.groups
             enqueue_for: Callable[..., Awaitable[str]] | None = (
                 None if groups is None else getattr(queue, "enqueue_for_groups", None)
@@ -813,6 +863,7 @@ async def _perform(queue: Queue[T], operation: Operation[T]) -> bool:
                     priority=operation.priority,
                     start_delay=operation.start_delay,
                     job_id=operation.job_id,
+                    **options,
                 )
                 return True
             await queue.enqueue(
@@ -820,6 +871,7 @@ async def _perform(queue: Queue[T], operation: Operation[T]) -> bool:
                 priority=operation.priority,
                 start_delay=operation.start_delay,
                 job_id=operation.job_id,
+                **options,
             )
             return groups is None
         case _:

@@ -27,8 +27,10 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any, Protocol, final
 
+from ._model import NO_HEADERS
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from ._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
     from ._state.cron import CronSchedule
@@ -68,8 +70,8 @@ class Delivery:
 
     A storage subclasses it to carry its own handle (the in-memory engine's record,
     the Redis delivery key and lease token) and sets the fields below; the runtime
-    reads only these. ``error``, ``max_retries`` and ``suspect`` may be class attributes or
-    properties of a subclass (they are read only when a delivery fails or cannot be
+    reads only these. ``error``, ``max_retries``, ``suspect`` and ``timeout`` may be class
+    attributes or properties of a subclass (they are read only when a delivery fails or cannot be
     decoded); ``consumer`` is set by the group's router.
     """
 
@@ -77,6 +79,9 @@ class Delivery:
 
     error: str | None = None
     """Why the stored job could not be decoded (``job`` is then ``None``)."""
+    timeout: float | None = None
+    """Seconds the job's own timeout lets one delivery run (``None``: the group's, if
+    any, applies). A storage sets it only for a job enqueued with one."""
     max_retries: int = 0
     """The group's ``max_retries`` as the storage knew it at claim time."""
     suspect: bool = False
@@ -104,7 +109,7 @@ the error text for ``FAIL``, ``None`` otherwise."""
 class NewJob:
     """A job to store, its arguments already checked and its delay already scaled."""
 
-    __slots__ = ("data", "delay", "groups", "id", "priority")
+    __slots__ = ("data", "delay", "groups", "headers", "id", "priority", "timeout")
 
     def __init__(
         self,
@@ -113,6 +118,8 @@ class NewJob:
         priority: int,
         delay: float,
         groups: tuple[str, ...] | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] = NO_HEADERS,
     ) -> None:
         self.id = id
         self.data = data
@@ -122,6 +129,12 @@ class NewJob:
         self.groups = groups
         """The groups to store it for (a non-empty tuple), or ``None`` for every group.
         Only ``enqueue`` receives a tuple, when a job moves between backends."""
+        self.timeout = timeout
+        """Seconds one delivery may run (``None``: none of its own); stored with the job,
+        returned on each of its deliveries (``Delivery.timeout``) and by ``export_pending``."""
+        self.headers = headers
+        """The job's headers (checked, read-only); stored with the job, returned in every
+        ``QueueJob`` of it and by ``export_pending``."""
 
 
 @final
@@ -396,7 +409,8 @@ class Storage(Protocol):
         """Take every pending job out (the queue has stopped), in delivery order.
 
         Each job's ``groups`` names the groups that still owe it, or is ``None`` when
-        every group of the queue does (or the queue has none).
+        every group of the queue does (or the queue has none); its ``timeout`` and
+        ``headers`` are those it was enqueued with.
         """
         ...
 
@@ -441,8 +455,17 @@ class InProcessStorage(Storage, Protocol):
     It keeps payloads as the Python objects given: the runtime never calls ``encode``.
     """
 
-    def enqueue_nowait(self, job_id: str, data: Any, priority: int, delay: float) -> bool:
-        """``enqueue`` of ``NewJob(job_id, data, priority, delay)``, synchronously."""
+    def enqueue_nowait(
+        self,
+        job_id: str,
+        data: Any,
+        priority: int,
+        delay: float,
+        timeout: float | None = None,
+        headers: Mapping[str, str] = NO_HEADERS,
+    ) -> bool:
+        """``enqueue`` of ``NewJob(job_id, data, priority, delay, None, timeout, headers)``,
+        synchronously."""
         ...
 
     def claim_nowait(self, group: str, n: int) -> list[Delivery]:

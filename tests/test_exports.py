@@ -42,6 +42,7 @@ PUBLIC_NAMES = {
     "BackendRefusedError",
     "InvalidScheduleError",
     "SerializationError",
+    "JobTimeoutError",
     # operating a queue
     "Instrument",
 }

@@ -8,6 +8,12 @@ policy's backoff, failed, or released), the instruments' ``delivery_started`` an
 job (chaining, below). Everything that happens around one handler run (timeouts,
 cancellation, outcomes) happens here, once, for every backend.
 
+A delivery's timeout is the job's own (``Delivery.timeout``), else its group's
+(``consume(timeout=...)``); with one, the handler runs in a cancel scope with that
+deadline, and a run past it fails with ``JobTimeoutError`` (retried per
+``max_retries`` like any failure; instruments see ``timed_out``). Without one, the
+handler runs bare: a delivery pays nothing for timeouts it does not use.
+
 The workers are one small pool per queue, grown on demand (a worker is started
 only when a delivery waits and no worker is idle), so the steady state spawns no
 task per job. They take deliveries in run-queue order, so handlers start in claim
@@ -27,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
+from .._errors import JobTimeoutError
 from .._queue_base import current_handler_queue
 from .._state import policy
 from .._state.policy import CHAIN_MAX
@@ -186,10 +193,27 @@ class ConsumerActor:
         if instruments.delivery_started:
             instruments.call(instruments.delivery_started, rt, delivery.group, job)
         started = trio.current_time() if instruments.delivery_finished else 0.0
+        consumer = delivery.consumer
+        timeout = delivery.timeout  # the job's own, else its group's (None: no timeout)
+        if timeout is None:
+            timeout = consumer.timeout
+        timed_out = False
         self.running += 1
         reset = current_handler_queue.set(rt)
         try:
-            await delivery.consumer.handler(job)
+            if timeout is None:
+                await consumer.handler(job)
+            else:
+                scope = trio.CancelScope(deadline=trio.current_time() + timeout)
+                try:
+                    with scope:
+                        await consumer.handler(job)
+                finally:
+                    # also when the handler swallowed the cancellation, or turned it
+                    # into an error of its own: the delivery ran past its timeout
+                    timed_out = scope.cancel_called
+                if timed_out:
+                    raise JobTimeoutError(job.id, timeout)  # failed below, once
         except Exception as exc:
             if rt.interrupting:
                 # cancelled once the stop's grace period passed, and the handler turned
@@ -197,6 +221,11 @@ class ConsumerActor:
                 rt.interrupted_deliveries.append((job.id, delivery.group))
                 how, detail = Settle.RELEASE, None
             else:
+                if timed_out and not isinstance(exc, JobTimeoutError):
+                    assert timeout is not None
+                    error = JobTimeoutError(job.id, timeout)
+                    error.__cause__ = exc
+                    exc = error
                 how, detail = self._failed(delivery, job, exc)
         except BaseException:
             # cancelled (a hard stop, or the stop's grace period passed) or interrupted:
@@ -223,7 +252,9 @@ class ConsumerActor:
             rt.settle(delivery, how, detail)
         if instruments.delivery_finished:
             outcome = (
-                "completed"
+                "timed_out"
+                if timed_out and how is not Settle.RELEASE
+                else "completed"
                 if how is _ACK
                 else "retrying"
                 if how is _RETRY

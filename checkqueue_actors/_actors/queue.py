@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 import trio
 
 from .._errors import QueueStoppedError
-from .._model import QueueJob
+from .._model import NO_HEADERS, QueueJob
 from .._queue_base import BaseQueue, LifeState
 from .._state import policy
 from .._state.cron import CronSchedule, load_zone
@@ -41,7 +41,7 @@ from .slots import Slots
 from .writer import OutcomeWriter, report_lost
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from .._model import FailedJob, PendingJob, QueueStats, RecurringJobDetails
     from .._protocols import Handler
@@ -271,7 +271,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         instruments.call(
             instruments.job_enqueued,
             self,
-            QueueJob(id=job.id, data=job.data, priority=job.priority),
+            QueueJob(id=job.id, data=job.data, priority=job.priority, headers=job.headers),
         )
 
     async def enqueue(
@@ -281,6 +281,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         priority: int = 0,
         start_delay: float | None = None,
         job_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # a delivery's timeout, not this call's
+        headers: Mapping[str, str] | None = None,
     ) -> str:
         """Add a job and return its id.
 
@@ -292,13 +294,22 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           job_id: Dedup key: while a job with this id is anywhere in the queue
             (waiting, delayed, retrying or running in any group), the call does nothing
             and returns the id.
+          timeout: Seconds one delivery of this job may run (finite, > 0, not scaled
+            by ``delay_multiplier``); it wins over the group's ``consume(timeout=...)``.
+            A delivery past it is cancelled and fails with ``JobTimeoutError``.
+          headers: String metadata carried with the job to ``QueueJob.headers``
+            (through retries, ``export_pending`` and backend switches): at most 64
+            entries, names following the naming rules of ids (at most 200
+            characters), values any UTF-8 encodable str, 16 KiB in all.
         Returns:
           The job id (a fresh uuid4 string unless ``job_id`` was given).
         Raises:
           ValueError: for an out-of-range priority, a negative, non-finite or over
-            100-year delay, or a ``job_id`` breaking the naming rules
-            (``policy.check_name``); for a wrong type (a non-int priority, ``bool``
-            and ``float`` included) a ``TypeError`` that is also a ``ValueError``.
+            100-year delay, a ``job_id`` breaking the naming rules
+            (``policy.check_name``), a timeout that is not a finite number > 0, or
+            headers breaking a rule (``policy.check_headers``); for a wrong type (a
+            non-int priority, ``bool`` and ``float`` included, a non-number timeout, a
+            non-str header) a ``TypeError`` that is also a ``ValueError``.
           SerializationError: the backend cannot store the payload; nothing is stored.
           QueueFullError: when ``max_queue_size`` jobs are pending; nothing is stored.
           QueueStoppedError: after the queue stopped.
@@ -311,19 +322,39 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         checked_priority, delay, checked_id = policy.check_enqueue_args(
             priority, start_delay, job_id
         )
+        if timeout is None and headers is None:
+            checked_timeout, checked_headers = None, NO_HEADERS
+        else:
+            checked_timeout, checked_headers = policy.check_job_options(timeout, headers)
         local = self.local
         payload = data if local is not None else self.storage.encode(data)
         await self._admit(allow_stopping=True)
         the_id = checked_id if checked_id is not None else str(uuid.uuid4())
         delay *= self.delay_multiplier
         if local is not None:
-            stored = local.enqueue_nowait(the_id, payload, checked_priority, delay)
+            stored = local.enqueue_nowait(
+                the_id, payload, checked_priority, delay, checked_timeout, checked_headers
+            )
         else:
-            stored = await self.storage.enqueue(NewJob(the_id, payload, checked_priority, delay))
+            stored = await self.storage.enqueue(
+                NewJob(
+                    the_id, payload, checked_priority, delay, None, checked_timeout, checked_headers
+                )
+            )
             if delay > 0:
                 self._scheduler.wake()
         if stored and self.instruments.job_enqueued:
-            self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
+            self._job_enqueued(
+                NewJob(
+                    the_id,
+                    data,
+                    checked_priority,
+                    delay,
+                    None,
+                    checked_timeout,
+                    headers=checked_headers,
+                )
+            )
         return the_id
 
     async def enqueue_for_groups(
@@ -334,6 +365,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         priority: int = 0,
         start_delay: float | None = None,
         job_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # a delivery's timeout, not this call's
+        headers: Mapping[str, str] | None = None,
     ) -> str:
         """``enqueue`` for the named consumer groups only (how a backend switch moves a
         job that some groups had already finished).
@@ -349,6 +382,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           priority: Higher runs first.
           start_delay: Seconds (scaled by ``delay_multiplier``) before it is ready.
           job_id: Dedup key, as for ``enqueue``.
+          timeout: The job's delivery timeout, as for ``enqueue``.
+          headers: The job's headers, as for ``enqueue``.
         Returns:
           The job id.
         Raises:
@@ -367,17 +402,36 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         checked_priority, delay, checked_id = policy.check_enqueue_args(
             priority, start_delay, job_id
         )
+        checked_timeout, checked_headers = policy.check_job_options(timeout, headers)
         payload = data if self.local is not None else self.storage.encode(data)
         await self._admit(allow_stopping=True)
         the_id = checked_id if checked_id is not None else str(uuid.uuid4())
         delay *= self.delay_multiplier
         stored = await self.storage.enqueue(
-            NewJob(the_id, payload, checked_priority, delay, groups=names)
+            NewJob(
+                the_id,
+                payload,
+                checked_priority,
+                delay,
+                names,
+                checked_timeout,
+                headers=checked_headers,
+            )
         )
         if delay > 0 and self.local is None:
             self._scheduler.wake()
         if stored and self.instruments.job_enqueued:
-            self._job_enqueued(NewJob(the_id, data, checked_priority, delay))
+            self._job_enqueued(
+                NewJob(
+                    the_id,
+                    data,
+                    checked_priority,
+                    delay,
+                    None,
+                    checked_timeout,
+                    headers=checked_headers,
+                )
+            )
         return the_id
 
     async def enqueue_many(
@@ -387,11 +441,14 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         priority: int = 0,
         start_delay: float | None = None,
         job_ids: Iterable[str | None] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # a delivery's timeout, not this call's
+        headers: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Add several jobs at once, all or nothing, and return their ids in order.
 
-        The same as calling ``enqueue`` once per item with the same ``priority`` and
-        ``start_delay`` (and the matching entry of ``job_ids``), except that every
+        The same as calling ``enqueue`` once per item with the same ``priority``,
+        ``start_delay``, ``timeout`` and ``headers`` (and the matching entry of
+        ``job_ids``), except that every
         argument is checked, every payload encoded and the room counted before
         anything is stored: if one is invalid or the new jobs do not all fit, nothing
         is stored. An id already in the queue, or repeated within ``job_ids``, is
@@ -402,10 +459,13 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           priority: Higher runs first (for every item).
           start_delay: Seconds before the items become ready (for every item).
           job_ids: Dedup keys, one per item (``None`` for a fresh uuid4).
+          timeout: Every item's delivery timeout, as for ``enqueue``.
+          headers: Every item's headers, as for ``enqueue``.
         Returns:
           The job ids, one per item.
         Raises:
-          ValueError: for a bad priority, delay or id, or ``job_ids`` of another length.
+          ValueError: for a bad priority, delay, id, timeout or headers, or ``job_ids``
+            of another length.
           SerializationError: a payload cannot be stored; nothing is stored.
           QueueFullError: when the new jobs would not all fit in ``max_queue_size``.
           QueueStoppedError: after the queue stopped.
@@ -421,6 +481,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         datas, checked_priority, delay, ids = policy.check_enqueue_many_args(
             items, priority, start_delay, job_ids
         )
+        checked_timeout, checked_headers = policy.check_job_options(timeout, headers)
         payloads = datas if self.local is not None else [self.storage.encode(d) for d in datas]
         await self._admit(allow_stopping=True)
         scaled = delay * self.delay_multiplier
@@ -430,6 +491,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                 payload,
                 checked_priority,
                 scaled,
+                None,
+                checked_timeout,
+                checked_headers,
             )
             for job_id, payload in zip(ids, payloads, strict=True)
         ]
@@ -446,7 +510,12 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
     # -- consuming ----------------------------------------------------------------------------
 
     async def consume(
-        self, handler: Handler[T], *, consumer_group: str, max_retries: int = 3
+        self,
+        handler: Handler[T],
+        *,
+        consumer_group: str,
+        max_retries: int = 3,
+        timeout: float | None = None,  # noqa: ASYNC109  # the group's delivery timeout
     ) -> None:
         """Register one consumer in ``consumer_group``.
 
@@ -454,28 +523,36 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         gets every job enqueued after it exists. The first group ever registered also
         gets the jobs enqueued before any group existed.
 
+        ``timeout`` is the group's delivery timeout in seconds (finite, > 0; not
+        scaled by ``delay_multiplier``): a handler of the group that runs longer is
+        cancelled, and the delivery fails with ``JobTimeoutError`` (retried per
+        ``max_retries``). A job enqueued with a ``timeout`` of its own uses that one.
+        It holds in this process (each process gives its consumers their own).
+
         Raises:
           TypeError: for a handler that is not an async callable (a plain ``def``, a
             lambda); it is also a ``ValueError``.
           ValueError: for a group name breaking the naming rules, a ``max_retries``
-            outside ``0 .. 10_000``, or one other than the group has in this process.
+            outside ``0 .. 10_000``, a ``timeout`` that is not a finite number > 0, or
+            a ``max_retries`` or ``timeout`` other than the group has in this process.
           QueueStoppedError: once the queue is stopping.
           BackendUnavailableError: the backend cannot be reached.
           BackendRefusedError: the backend refused it (permissions, memory full, a
             read-only replica); nothing was changed.
         """
-        policy.check_consume_args(handler, consumer_group, max_retries)
+        checked_timeout = policy.check_consume_args(handler, consumer_group, max_retries, timeout)
         await self._admit(allow_stopping=False)
-        self._check_group(consumer_group, max_retries)
+        self._check_group(consumer_group, max_retries, checked_timeout)
         await self.storage.register_group(consumer_group, max_retries)
-        self._check_group(consumer_group, max_retries)  # again: another call ran meanwhile
+        # again: another call ran meanwhile
+        self._check_group(consumer_group, max_retries, checked_timeout)
         if self.stopping:
             msg = f"queue {self.name!r} has been stopped"
             raise QueueStoppedError(msg)
         router = self.routers.get(consumer_group)
         if router is None:
             router = self.routers[consumer_group] = GroupRouterActor(
-                self, consumer_group, max_retries
+                self, consumer_group, max_retries, checked_timeout
             )
             router.add_consumer(handler)
             assert self._actors is not None
@@ -483,12 +560,20 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         else:
             router.add_consumer(handler)
 
-    def _check_group(self, group: str, max_retries: int) -> None:
+    def _check_group(self, group: str, max_retries: int, timeout: float | None) -> None:
         router = self.routers.get(group)
-        if router is not None and router.max_retries != max_retries:
+        if router is None:
+            return
+        if router.max_retries != max_retries:
             msg = (
                 f"consumer group {group!r} has max_retries={router.max_retries}; "
                 f"a consumer cannot join it with max_retries={max_retries}"
+            )
+            raise ValueError(msg)
+        if router.timeout != timeout:
+            msg = (
+                f"consumer group {group!r} has timeout={router.timeout}; "
+                f"a consumer cannot join it with timeout={timeout}"
             )
             raise ValueError(msg)
 

@@ -44,19 +44,29 @@ logger = logging.getLogger("checkqueue_actors")
 class Consumer:
     """One ``consume`` call: a handler taking its turn in its group's rotation."""
 
-    __slots__ = ("handler",)
+    __slots__ = ("handler", "timeout")
 
-    def __init__(self, handler: Handler[Any]) -> None:
+    def __init__(self, handler: Handler[Any], timeout: float | None = None) -> None:
         self.handler = handler
+        self.timeout = timeout
+        """Its group's delivery timeout in seconds (``None``: none); a job's own wins."""
 
 
 class GroupRouterActor:
     """The dispatcher of one consumer group in this process."""
 
-    def __init__(self, runtime: RuntimeQueue[Any], group: str, max_retries: int) -> None:
+    def __init__(
+        self,
+        runtime: RuntimeQueue[Any],
+        group: str,
+        max_retries: int,
+        timeout: float | None = None,
+    ) -> None:
         self._rt = runtime
         self.group = group
         self.max_retries = max_retries
+        self.timeout = timeout
+        """The group's delivery timeout (``consume(timeout=...)``), ``None`` for none."""
         self.consumers: RoundRobin[Consumer] = RoundRobin()
         self.only: Consumer | None = None
         """The group's consumer while it has exactly one (no rotation to follow)."""
@@ -70,7 +80,7 @@ class GroupRouterActor:
 
     def add_consumer(self, handler: Handler[Any]) -> None:
         """A consumer joins the group's rotation."""
-        self.consumers.add(Consumer(handler))
+        self.consumers.add(Consumer(handler, self.timeout))
         self.only = self.consumers.members[0] if len(self.consumers) == 1 else None
 
     def assign(self, deliveries: list[Any]) -> None:

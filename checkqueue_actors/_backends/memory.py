@@ -21,13 +21,14 @@ from .._actors.mailbox import Doorbell
 from .._actors.queue import RuntimeQueue
 from .._clock import WallClock
 from .._errors import QueueStoppedError
+from .._model import NO_HEADERS
 from .._state.engine import QueueEngine
 from .._state.failed import RETRY_DONE
 from .._storage import ClaimTicket, ReapReport, Settle
 from .._validators import finite_float, strict_int
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from .._model import FailedJob, Migration, PendingJob, QueueStats, RecurringJobDetails
     from .._state.engine import MemoryDelivery
@@ -148,7 +149,15 @@ class MemoryStorage:
         """The payload itself: kept as the Python object (never copied)."""
         return data
 
-    def enqueue_nowait(self, job_id: str, data: Any, priority: int, delay: float) -> bool:
+    def enqueue_nowait(
+        self,
+        job_id: str,
+        data: Any,
+        priority: int,
+        delay: float,
+        timeout: float | None = None,
+        headers: Mapping[str, str] = NO_HEADERS,
+    ) -> bool:
         """Store one job (see ``Storage.enqueue``)."""
         clock = self._clock
         assert clock is not None
@@ -161,6 +170,8 @@ class MemoryStorage:
             delay=delay,
             now=now,
             timestamp=clock.to_wall(now),
+            timeout=timeout,
+            headers=headers,
         )
         if stored:
             if delay > 0:
@@ -176,7 +187,9 @@ class MemoryStorage:
         """Store one job (see ``Storage.enqueue``); with ``job.groups``, for those groups
         only (one not created yet takes it when it is)."""
         if job.groups is None:
-            stored = self.enqueue_nowait(job.id, job.data, job.priority, job.delay)
+            stored = self.enqueue_nowait(
+                job.id, job.data, job.priority, job.delay, job.timeout, job.headers
+            )
         else:
             stored = self._enqueue_for(job, job.groups)
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -194,6 +207,8 @@ class MemoryStorage:
             now=now,
             timestamp=clock.to_wall(now),
             only=groups,
+            timeout=job.timeout,
+            headers=job.headers,
         )
         if stored:
             if job.delay > 0:
@@ -221,6 +236,8 @@ class MemoryStorage:
                 delay=job.delay,
                 now=now,
                 timestamp=timestamp,
+                timeout=job.timeout,
+                headers=job.headers,
             ):
                 stored += 1
                 if job.delay > 0:

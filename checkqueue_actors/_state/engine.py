@@ -27,13 +27,21 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from .._errors import QueueFullError
-from .._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
+from .._model import (
+    NO_HEADERS,
+    FailedJob,
+    PendingJob,
+    QueueJob,
+    QueueStats,
+    RecurringJobDetails,
+)
 from .._storage import Delivery
 from . import policy
 from .cron import CronSchedule
@@ -106,6 +114,10 @@ class JobRecord:
     for named groups): each takes it when it is created."""
     schedule: Schedule | None = None
     """The recurring schedule that produced this occurrence."""
+    timeout: float | None = None
+    """Seconds one delivery may run (``None``: none of its own)."""
+    headers: Mapping[str, str] = NO_HEADERS
+    """The job's headers (read-only)."""
 
 
 @attrs.define(eq=False, slots=True)
@@ -135,7 +147,7 @@ class GroupState:
 class MemoryDelivery(Delivery):
     """A delivery of the in-memory engine: the runtime's fields plus the engine's handle."""
 
-    __slots__ = ("key", "record", "state")
+    __slots__ = ("key", "record", "state", "timeout")
 
     def __init__(
         self, record: JobRecord, state: GroupState, attempts: int, key: tuple[int, float, int]
@@ -148,7 +160,9 @@ class MemoryDelivery(Delivery):
             priority=record.priority,
             timestamp=record.timestamp,
             attempts=attempts,
+            headers=record.headers,
         )
+        self.timeout = record.timeout
         self.record = record
         self.state = state
         self.key = key
@@ -284,13 +298,16 @@ class QueueEngine:
         timestamp: datetime,
         schedule: Schedule | None = None,
         only: tuple[str, ...] | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] = NO_HEADERS,
     ) -> bool:
         """Store a job; False when ``job_id`` is already in the queue (nothing changes).
 
         A job enqueued with no delay while groups exist is ready at once in every
         group; with a delay, it waits on a timer (``next_deadline`` may move earlier).
         With ``only`` (a non-empty tuple of group names), the job is for those groups
-        alone; one that does not exist yet takes it when it is created.
+        alone; one that does not exist yet takes it when it is created. ``timeout`` and
+        ``headers`` are kept with the job, for each of its deliveries and its export.
 
         Raises:
           QueueFullError: when ``max_queue_size`` jobs are pending (nothing is stored).
@@ -318,6 +335,8 @@ class QueueEngine:
             groups=groups,
             delayed=delay > 0,
             schedule=schedule,
+            timeout=timeout,
+            headers=headers,
         )
         self._index[job_id] = record
         if schedule is not None:
@@ -839,7 +858,9 @@ class QueueEngine:
                     priority=record.priority,
                     timestamp=record.timestamp,
                     remaining_delay=remaining,
+                    headers=record.headers,
                     groups=None if owed is None or set(owed) == every else owed,
+                    timeout=record.timeout,
                 )
             )
         # Everything pending leaves; after stop() nothing is running, so every structure

@@ -25,8 +25,11 @@ import inspect
 import math
 import types
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast
+
+from .._model import NO_HEADERS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CHAIN_MAX",
     "DELAY_MAX",
+    "HEADERS_BYTES_MAX",
+    "HEADERS_MAX",
+    "HEADER_NAME_MAX",
     "INTERVAL_MIN",
     "JOB_ID_MAX",
     "NAME_MAX",
@@ -50,13 +56,16 @@ __all__ = [
     "check_enqueue_args",
     "check_enqueue_many_args",
     "check_handler",
+    "check_headers",
     "check_interval",
     "check_job_id",
+    "check_job_options",
     "check_max_retries",
     "check_name",
     "check_priority",
     "check_recurring_args",
     "check_recurring_id",
+    "check_timeout",
     "next_cron_tick",
     "next_grid_tick",
     "occurrence_id",
@@ -91,6 +100,12 @@ OCCURRENCE_SUFFIX: Final = len(":2000-01-01T00:00:00.000000Z")
 """Characters ``occurrence_id`` adds to a recurring job's id (28)."""
 RECURRING_ID_MAX: Final = JOB_ID_MAX - OCCURRENCE_SUFFIX
 """The longest recurring job id (996), so that each of its occurrence ids is a valid job id."""
+HEADERS_MAX: Final = 64
+"""The most headers one job may carry."""
+HEADER_NAME_MAX: Final = 200
+"""The longest header name, in characters (the naming rules of ``check_name``)."""
+HEADERS_BYTES_MAX: Final = 16 * 1024
+"""The most bytes (UTF-8) one job's header names and values may hold together."""
 _REPR_MAX: Final = 60
 """Characters of a bad value shown in an error message at most."""
 
@@ -320,6 +335,76 @@ def check_handler(handler: object) -> None:
         raise ArgumentTypeError(msg)
 
 
+def check_timeout(timeout: object) -> float | None:
+    """``None`` (no timeout of its own) or a delivery timeout: a finite number of seconds
+    ``> 0`` and at most ``DELAY_MAX``. Not scaled by ``delay_multiplier``.
+
+    Raises:
+      ArgumentTypeError: for a non-number (a bool included).
+      ValueError: for a zero, negative, non-finite or over 100-year timeout.
+    """
+    if timeout is None:
+        return None
+    expected = "a finite number of seconds > 0"
+    seconds = _seconds("timeout", timeout, expected)
+    if seconds <= 0:
+        msg = f"timeout must be {expected}, not {shown(timeout)}"
+        raise ValueError(msg)
+    if seconds > DELAY_MAX:
+        msg = f"timeout must be at most {DELAY_MAX:.0f} seconds (100 years), not {shown(timeout)}"
+        raise ValueError(msg)
+    return seconds
+
+
+def check_headers(headers: object) -> Mapping[str, str]:
+    """A job's headers, copied into a read-only mapping (``NO_HEADERS`` for ``None`` or
+    an empty mapping).
+
+    Rules, the same in every backend: a ``Mapping`` of at most ``HEADERS_MAX`` (64)
+    entries; each name follows the naming rules of ids (``check_name``: a non-empty
+    ``str`` of at most ``HEADER_NAME_MAX`` characters, UTF-8 encodable, no control
+    character); each value is a ``str`` encodable as UTF-8 (it may be empty); names
+    and values together hold at most ``HEADERS_BYTES_MAX`` (16 KiB) of UTF-8.
+
+    Raises:
+      ArgumentTypeError: for a non-mapping, a non-str name or value.
+      ValueError: for a name breaking a rule, a value that cannot be encoded, or
+        headers over a bound.
+    """
+    if headers is None:
+        return NO_HEADERS
+    if not isinstance(headers, Mapping):
+        msg = _type_message("headers", "a mapping of str to str", headers)
+        raise ArgumentTypeError(msg)
+    items = cast("Mapping[object, object]", headers)
+    if len(items) > HEADERS_MAX:
+        msg = f"headers has {len(items)} entries; at most {HEADERS_MAX} are allowed"
+        raise ValueError(msg)
+    checked: dict[str, str] = {}
+    size = 0
+    for name, value in items.items():
+        key = check_name("a header name", name, max_chars=HEADER_NAME_MAX)
+        if not isinstance(value, str):
+            msg = _type_message(f"header {shown(key)}", "a str", value)
+            raise ArgumentTypeError(msg)
+        try:
+            size += len(key.encode("utf-8")) + len(value.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            msg = f"header {shown(key)} must be encodable as UTF-8 ({exc.reason})"
+            raise ValueError(msg) from None
+        checked[key] = value
+    if size > HEADERS_BYTES_MAX:
+        msg = f"headers hold {size} bytes; at most {HEADERS_BYTES_MAX} are allowed"
+        raise ValueError(msg)
+    return types.MappingProxyType(checked) if checked else NO_HEADERS
+
+
+def check_job_options(timeout: object, headers: object) -> tuple[float | None, Mapping[str, str]]:
+    """Validated ``(timeout, headers)`` of an enqueue call (see ``check_timeout`` and
+    ``check_headers``)."""
+    return check_timeout(timeout), check_headers(headers)
+
+
 def check_enqueue_args(
     priority: object, start_delay: object, job_id: object
 ) -> tuple[int, float, str | None]:
@@ -382,19 +467,22 @@ def check_recurring_args(
     )
 
 
-def check_consume_args(handler: object, consumer_group: object, max_retries: object) -> None:
-    """Check a consumer registration.
+def check_consume_args(
+    handler: object, consumer_group: object, max_retries: object, timeout: object = None
+) -> float | None:
+    """Check a consumer registration; returns its checked ``timeout`` (``check_timeout``).
 
     Raises:
       ArgumentTypeError: (a ``TypeError`` and a ``ValueError``) for a handler that is
         not an async callable (see ``check_handler``), a non-str group or a non-int
         ``max_retries``.
       ValueError: for a group name breaking a rule of ``check_name``, or a
-        ``max_retries`` outside ``0 .. RETRIES_MAX``.
+        ``max_retries`` outside ``0 .. RETRIES_MAX``, or a bad ``timeout``.
     """
     check_handler(handler)
     check_name("consumer_group", consumer_group)
     check_max_retries(max_retries)
+    return check_timeout(timeout)
 
 
 def queue_full(pending: int, new: int, max_queue_size: int) -> bool:

@@ -475,9 +475,16 @@ class LastConsumerWinsQueue(_RuntimeMutant):
     group replaces the earlier ones instead of taking turns with them."""
 
     async def consume(
-        self, handler: Handler[Any], *, consumer_group: str, max_retries: int = 3
+        self,
+        handler: Handler[Any],
+        *,
+        consumer_group: str,
+        max_retries: int = 3,
+        timeout: float | None = None,  # noqa: ASYNC109  # the queue's parameter
     ) -> None:
-        await super().consume(handler, consumer_group=consumer_group, max_retries=max_retries)
+        await super().consume(
+            handler, consumer_group=consumer_group, max_retries=max_retries, timeout=timeout
+        )
         router = self.routers[consumer_group]
         newest = router.consumers.members[-1]
         router.consumers.members[:] = [newest]

@@ -43,7 +43,14 @@ from ..._errors import (
     QueueFullError,
     SerializationError,
 )
-from ..._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
+from ..._model import (
+    NO_HEADERS,
+    FailedJob,
+    PendingJob,
+    QueueJob,
+    QueueStats,
+    RecurringJobDetails,
+)
 from ..._state import policy
 from ..._state.cron import CronSchedule
 from ..._state.failed import error_text
@@ -61,7 +68,7 @@ from ._scripts import LEGACY_SCRIPTS, PROBE, SCRIPTS
 from ._settings import endpoint_of, key_base, seconds_to_ms
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Sequence
+    from collections.abc import AsyncGenerator, Mapping, Sequence
 
     from ..._storage import NewJob, Outcome, ScheduleSpec
     from ._clients import Client
@@ -85,7 +92,7 @@ timeouts about every 100 ms (hz 10)."""
 _GRACE_MAX: Final = 60.0
 """A queue removes no abandoned group during its first minute (at most): its
 application may not have registered its consumers yet."""
-_FIELDS: Final = 10
+_FIELDS: Final = 11
 """Values per delivery in a claim's reply (see claim.lua)."""
 _FLAGS_VERSION: Final = 0x07_00_00
 """Script flags (a ``#!lua`` first line) need Redis 7.0 (``REDIS_VERSION_NUM``)."""
@@ -115,6 +122,30 @@ def _owed_groups(value: Any) -> tuple[str, ...] | None:
         return None
     names: list[str] = json.loads(text)
     return tuple(names)
+
+
+def _extras_text(timeout: float | None, headers: Mapping[str, str]) -> str:
+    """A job's timeout and headers as stored in its hash (field ``e``): ``''`` for none
+    (the field is then not written), else the JSON ``[timeout or null, headers]``."""
+    if timeout is None and not headers:
+        return ""
+    return json.dumps([timeout, dict(headers)], ensure_ascii=False, separators=(",", ":"))
+
+
+def _stored_extras(value: Any) -> tuple[float | None, Mapping[str, str]]:
+    """A stored job's timeout and headers (``_extras_text``), which may be corrupted.
+
+    Raises:
+      SerializationError: they cannot be read back as a valid timeout and headers.
+    """
+    if value is None or value in (b"", ""):
+        return None, NO_HEADERS
+    try:
+        timeout, headers = json.loads(value)
+        return policy.check_job_options(timeout, headers)
+    except (TypeError, ValueError) as exc:
+        msg = f"the stored job has unreadable headers or timeout ({policy.shown(_text(value))})"
+        raise SerializationError(msg) from exc
 
 
 def _utc(ms: int) -> datetime:
@@ -181,7 +212,7 @@ def _info_fields(text: str) -> dict[str, str]:
 class RedisDelivery(Delivery):
     """A delivery held under a lease: its key and fencing token travel with its outcome."""
 
-    __slots__ = ("dkey", "error", "max_retries", "suspect", "token")
+    __slots__ = ("dkey", "error", "max_retries", "suspect", "timeout", "token")
 
     def __init__(
         self,
@@ -192,6 +223,7 @@ class RedisDelivery(Delivery):
         max_retries: int,
         error: str | None,
         suspect: bool,
+        timeout: float | None = None,
     ) -> None:
         self.group = group
         self.job = job
@@ -202,6 +234,7 @@ class RedisDelivery(Delivery):
         self.max_retries = max_retries
         self.error = error
         self.suspect = suspect
+        self.timeout = timeout
 
 
 def _outcome_args(
@@ -479,6 +512,7 @@ class RedisStorage:
             job.priority,
             seconds_to_ms(job.delay),
             max_size,
+            _extras_text(job.timeout, job.headers),
         ]
         if job.groups is not None:
             args += (json.dumps(list(job.groups)), _CREATED_GROUP_MAX_RETRIES)
@@ -490,7 +524,7 @@ class RedisStorage:
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> int:
         """Store several jobs, one script call per chunk of up to 1,000 jobs (or about
-        1 MiB of payloads, or one priority and delay).
+        1 MiB of payloads, or one priority, delay, timeout and headers).
 
         Each chunk's script stores nothing unless its new jobs *and every job of the
         later chunks* (counted as new) fit, so a batch that cannot fit stores nothing;
@@ -504,7 +538,9 @@ class RedisStorage:
             if i > start and (
                 i - start >= _BULK_JOBS
                 or size + len(job.data) > _BULK_BYTES
-                or (job.priority, job.delay) != (first.priority, first.delay)
+                or (job.priority, job.delay, job.timeout)
+                != (first.priority, first.delay, first.timeout)
+                or job.headers != first.headers
             ):
                 chunks.append((start, i))
                 start, size = i, 0
@@ -521,6 +557,7 @@ class RedisStorage:
                 seconds_to_ms(first.delay),
                 max_size,
                 later,
+                _extras_text(first.timeout, first.headers),
             ]
             for job in jobs[start:end]:
                 args += (job.id, job.data)
@@ -637,14 +674,21 @@ class RedisStorage:
             job_id = _text(raw[i + 3])
             job: QueueJob[Any] | None = None
             error: str | None = None
+            timeout: float | None = None
             try:
                 data = decode(raw[i + 4])
+                extras = raw[i + 10]
+                if extras is None:  # the common case: no timeout and no headers of its own
+                    headers = NO_HEADERS
+                else:
+                    timeout, headers = _stored_extras(extras)
                 job = QueueJob(
                     id=job_id,
                     data=data,
                     priority=_stored_priority(raw[i + 5]),
                     timestamp=_stored_time(raw[i + 6]),
                     attempts=int(raw[i + 7]),
+                    headers=headers,
                 )
             except SerializationError as exc:
                 error = str(exc)
@@ -657,6 +701,7 @@ class RedisStorage:
                     int(raw[i + 8]),
                     error,
                     raw[i + 9] > max_stalls,
+                    timeout,
                 )
             )
         return out
@@ -909,10 +954,11 @@ class RedisStorage:
             export = (self._set or await self._probe(client))["export"]
             while True:
                 out = await export(client, self.base, _BATCH)
-                for i in range(1, len(out), 7):
-                    job_id, raw, priority, ts_ms, seq, remaining, owed = out[i : i + 7]
+                for i in range(1, len(out), 8):
+                    job_id, raw, priority, ts_ms, seq, remaining, owed, extras = out[i : i + 8]
                     try:
                         data = self.codec.decode(raw)
+                        timeout, headers = _stored_extras(extras)
                     except SerializationError:
                         logger.exception("export: job %r dropped", _text(job_id))
                         continue
@@ -922,7 +968,9 @@ class RedisStorage:
                         priority=_int(priority),
                         timestamp=_utc(_int(ts_ms)),
                         remaining_delay=_int(remaining) / 1000,
+                        headers=headers,
                         groups=_owed_groups(owed),
+                        timeout=timeout,
                     )
                     rows.append((-job.priority, _int(seq), job))
                 if len(out) <= 1:

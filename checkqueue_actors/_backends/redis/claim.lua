@@ -6,8 +6,9 @@
 -- taking from the groups in the order given until n are taken (the runtime claims
 -- for one group at a time).
 -- returns a flat list: group index (1-based), dkey, token, id, data, priority, ts_ms,
--- attempts, the group's max_retries, the times it was lost together with others
--- (per delivery), then one status per outcome
+-- attempts, the group's max_retries, the times it was lost together with others,
+-- the job's timeout and headers as JSON (nil when it has none) (per delivery), then
+-- one status per outcome
 -- settled (1 written, 0 lease lost)
 local n, lease, ng = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
 if not (n and lease and ng) then
@@ -32,7 +33,7 @@ for gi = 1, ng do
     for i = 1, #popped, 2 do
       local id = member_id(popped[i])
       local jk = B .. 'j:' .. id
-      local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g, 'wt', 'sc', 'x:' .. g)
+      local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g, 'wt', 'sc', 'x:' .. g, 'e')
       tok = tok + 1
       if j[1] then
         -- as sub_waiting(), the pending count updated once below
@@ -62,6 +63,7 @@ for gi = 1, ng do
         out[o + 8] = j[4] or '0'
         out[o + 9] = maxr
         out[o + 10] = tonumber(j[7] or '0')
+        out[o + 11] = j[8]
         n = n - 1
       end
     end

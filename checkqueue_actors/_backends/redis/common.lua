@@ -107,8 +107,10 @@ end
 
 -- store a new job; returns 1 stored, 0 duplicate id, -1 queue full, and then the
 -- number of pending jobs after the call (nil for a duplicate).
--- groups and gl (from current_groups) may be passed by a caller storing many jobs
-local function enqueue_job(id, data, p, delay, maxq, sc, now, groups, gl)
+-- groups and gl (from current_groups) may be passed by a caller storing many jobs;
+-- ex: the job's timeout and headers as JSON ('' or nil for none), kept in field 'e'
+-- only when present, so a job without them costs nothing more
+local function enqueue_job(id, data, p, delay, maxq, sc, now, groups, gl, ex)
   local jk = B .. 'j:' .. id
   if redis.call('EXISTS', jk) == 1 then
     return 0
@@ -134,6 +136,10 @@ local function enqueue_job(id, data, p, delay, maxq, sc, now, groups, gl)
     fields[#fields + 1] = 'sc'
     fields[#fields + 1] = sc
     redis.call('SADD', B .. 'so:' .. sc, id)
+  end
+  if ex and ex ~= '' then
+    fields[#fields + 1] = 'e'
+    fields[#fields + 1] = ex
   end
   if delay > 0 then
     fields[#fields + 1] = 'dl'

@@ -1,5 +1,6 @@
 #!lua
--- ARGV: priority, delay_ms, max_queue_size, reserve, id1, data1 (JSON), id2, data2, ...
+-- ARGV: priority, delay_ms, max_queue_size, reserve, extras (every job's timeout and
+-- headers as JSON, '' for none), id1, data1 (JSON), id2, data2, ...
 -- Stores the jobs whose id is not in the queue yet (nor earlier in this call), all
 -- of them or none: nothing is stored unless the new ones, plus `reserve` more
 -- (the jobs of the caller's later calls for the same batch), fit in max_queue_size.
@@ -7,8 +8,9 @@
 -- (count = new jobs of this call)
 local p, delay, maxq, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[4])
+local ex = ARGV[5]
 local seen, new = {}, 0
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local id = ARGV[i]
   if not seen[id] then
     seen[id] = true
@@ -24,8 +26,8 @@ end
 local now = now_ms()
 local groups, gl = current_groups()
 local stored = 0
-for i = 5, #ARGV, 2 do
-  if enqueue_job(ARGV[i], ARGV[i + 1], p, delay, maxq, '', now, groups, gl) == 1 then
+for i = 6, #ARGV, 2 do
+  if enqueue_job(ARGV[i], ARGV[i + 1], p, delay, maxq, '', now, groups, gl, ex) == 1 then
     stored = stored + 1
   end
 end

@@ -1,9 +1,10 @@
 #!lua flags=allow-oom
 -- ARGV: limit
 -- Removes up to limit pending jobs (waiting for at least one group) and returns
--- them: {now_ms, id, data, priority, ts_ms, seq, remaining_ms, groups, ...} where
--- groups is '' when every group waits for the job (or none exists yet), else the
--- JSON list of the groups that do
+-- them: {now_ms, id, data, priority, ts_ms, seq, remaining_ms, groups, extras, ...}
+-- where groups is '' when every group waits for the job (or none exists yet), else
+-- the JSON list of the groups that do, and extras the job's timeout and headers as
+-- JSON ('' for none)
 local limit = tonumber(ARGV[1])
 local now = now_ms()
 local ids, seen, src = {}, {}, {}
@@ -39,7 +40,7 @@ local out = {now}
 local all = redis.call('HKEYS', B .. 'groups')
 for _, id in ipairs(ids) do
   local jk = B .. 'j:' .. id
-  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'seq', 'av', 'dl', 'gl')
+  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'seq', 'av', 'dl', 'gl', 'e')
   if j[1] then
     local remaining = 0
     local owed = {}
@@ -70,7 +71,7 @@ for _, id in ipairs(ids) do
     local groups = ''
     if #owed > 0 and #owed < #all then groups = cjson.encode(owed) end
     unqueue(jk, id)
-    for _, v in ipairs({id, j[1], j[2], j[3], j[4], remaining, groups}) do
+    for _, v in ipairs({id, j[1], j[2], j[3], j[4], remaining, groups, j[8] or ''}) do
       out[#out + 1] = v
     end
   else
