@@ -174,17 +174,22 @@ class GroupRouterActor:
                 n = slots.take_nowait(half)
                 if not n:
                     if inflight:
-                        await self._wait_changed()
+                        await self._wait_changed(slots_for_claim=half)
                         continue
                     self.waiting_for_slot = True
                     try:
                         n = await slots.take(half)
                     finally:
                         self.waiting_for_slot = False
+                    if n < half:
+                        # granted at the first slot given back; the handlers that ended
+                        # since have given back more: claim for those too
+                        n += slots.take_nowait(half - n)
                 if inflight and n < half and not self._drained:
                     # too few slots to be worth a second claim now: wait for the first
+                    # claim's reply, or for enough slots
                     slots.give(n)
-                    await self._wait_changed()
+                    await self._wait_changed(slots_for_claim=half)
                     continue
                 outcomes = writer.take()
                 try:
@@ -202,9 +207,13 @@ class GroupRouterActor:
     def _poke(self) -> None:
         self._changed.set()
 
-    async def _wait_changed(self) -> None:
-        self._changed = trio.Event()
-        await self._changed.wait()
+    async def _wait_changed(self, *, slots_for_claim: int = 0) -> None:
+        """Wait for a claim's reply (or a new claim to read); with ``slots_for_claim``,
+        also until that many slots are free (a second claim is then worth sending)."""
+        self._changed = changed = trio.Event()
+        if slots_for_claim:
+            self._rt.slots.notify_when_free(slots_for_claim, changed)
+        await changed.wait()
 
     async def _collect(self) -> None:
         """Read the claims' replies in order and hand their deliveries out."""

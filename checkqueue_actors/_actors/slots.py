@@ -31,13 +31,14 @@ class _Waiter:
 class Slots:
     """A counted pool of ``total`` slots with a fair line of waiters."""
 
-    __slots__ = ("_line", "free", "total")
+    __slots__ = ("_line", "_watchers", "free", "total")
 
     def __init__(self, total: int) -> None:
         self.total = total
         self.free = total
         """Slots nobody holds and nobody waits for."""
         self._line: deque[_Waiter] = deque()
+        self._watchers: list[tuple[int, trio.Event]] = []
 
     @property
     def waiters(self) -> int:
@@ -80,6 +81,14 @@ class Slots:
             raise
         return waiter.granted
 
+    def notify_when_free(self, want: int, event: trio.Event) -> None:
+        """Set ``event`` once ``want`` slots are free (a router with a claim on the way
+        sends the next one as soon as it is worth it, without taking slots now)."""
+        if self.free >= want and not self._line:
+            event.set()
+        else:
+            self._watchers.append((want, event))
+
     def give(self, n: int) -> None:
         """Give back ``n`` slots: to the routers in line first, in the order they came."""
         line = self._line
@@ -91,3 +100,14 @@ class Slots:
             line.popleft()
             waiter.event.set()
         self.free += n
+        if self._watchers and n:
+            free = self.free
+            keep: list[tuple[int, trio.Event]] = []
+            for want, event in self._watchers:
+                if event.is_set():
+                    continue  # its waiter woke up for another reason
+                if free >= want:
+                    event.set()
+                else:
+                    keep.append((want, event))
+            self._watchers = keep

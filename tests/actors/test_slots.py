@@ -52,3 +52,19 @@ async def test_a_cancelled_waiter_leaves_the_line_and_returns_a_grant() -> None:
     assert slots.waiters == 0
     slots.give(1)
     assert slots.free == 1
+
+
+async def test_notify_when_free_fires_once_enough_slots_are_given_back() -> None:
+    """A router with a claim on the way is told when a second claim is worth sending."""
+    slots = Slots(4)
+    assert slots.take_nowait(4) == 4
+    event = trio.Event()
+    slots.notify_when_free(2, event)
+    slots.give(1)
+    assert not event.is_set()
+    slots.give(1)
+    assert event.is_set()
+    assert slots.free == 2  # told, not given: the slots stay free for whoever takes them
+    ready = trio.Event()
+    slots.notify_when_free(1, ready)
+    assert ready.is_set()  # already free
