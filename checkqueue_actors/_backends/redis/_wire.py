@@ -373,32 +373,7 @@ class ScriptClient:
           TimeoutError: no reply within ``stream_timeout``.
           OSError: the server cannot be reached.
         """
-        if self._closed:
-            msg = "the client is closed"
-            raise ConnectionError(msg)
-        payload = encode_command(parts)
-        conn = self._idle.pop() if self._idle else await self._open()
-        reply: Any = None
-        try:
-            # a bare CancelScope: trio.fail_after's context manager costs a few µs per call
-            with trio.CancelScope(deadline=trio.current_time() + self._stream_timeout) as scope:
-                reply = await conn.request(payload)
-            if scope.cancelled_caught:
-                raise trio.TooSlowError
-        except BaseException as exc:
-            await conn.aclose()
-            if isinstance(exc, trio.TooSlowError):
-                msg = f"no reply within {self._stream_timeout} s"
-                raise TimeoutError(msg) from None
-            if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
-                raise ConnectionError(str(exc) or type(exc).__name__) from exc
-            raise
-        if self._closed or len(self._idle) >= _IDLE_MAX:
-            await conn.aclose()
-        else:
-            self._idle.append(conn)
-        if isinstance(reply, ResponseError):
-            raise reply
+        reply, _ = await self._exchange(encode_command(parts), None)
         return reply
 
     async def execute_wait(
@@ -410,24 +385,33 @@ class ScriptClient:
         Raises:
           as ``execute`` (the command's error reply is raised once WAIT has answered).
         """
+        payload = encode_command(parts) + encode_command(("WAIT", replicas, timeout_ms))
+        reply, acked = await self._exchange(payload, timeout_ms)
+        return reply, int(acked)
+
+    async def _exchange(self, payload: bytes, wait_ms: int | None) -> tuple[Any, Any]:
+        """Send ``payload`` on a pooled connection and read its reply (and, with
+        ``wait_ms``, a second one: WAIT's, which may take that much longer)."""
         if self._closed:
             msg = "the client is closed"
             raise ConnectionError(msg)
-        payload = encode_command(parts) + encode_command(("WAIT", replicas, timeout_ms))
         conn = self._idle.pop() if self._idle else await self._open()
         reply: Any = None
-        acked: Any = None
+        second: Any = None
+        allowed = self._stream_timeout + (wait_ms / 1000 if wait_ms is not None else 0.0)
         try:
-            deadline = trio.current_time() + self._stream_timeout + timeout_ms / 1000
-            with trio.CancelScope(deadline=deadline) as scope:
+            # a bare CancelScope: trio.fail_after's context manager costs a few µs per call
+            with trio.CancelScope(deadline=trio.current_time() + allowed) as scope:
                 reply = await conn.request(payload)
-                acked = await conn.receive()
+                if wait_ms is not None:
+                    second = await conn.receive()
             if scope.cancelled_caught:
                 raise trio.TooSlowError
         except BaseException as exc:
             await conn.aclose()
             if isinstance(exc, trio.TooSlowError):
-                msg = f"no reply within {self._stream_timeout} s (and WAIT's {timeout_ms} ms)"
+                waited = f" (and WAIT's {wait_ms} ms)" if wait_ms is not None else ""
+                msg = f"no reply within {self._stream_timeout} s{waited}"
                 raise TimeoutError(msg) from None
             if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
                 raise ConnectionError(str(exc) or type(exc).__name__) from exc
@@ -438,9 +422,9 @@ class ScriptClient:
             self._idle.append(conn)
         if isinstance(reply, ResponseError):
             raise reply
-        if isinstance(acked, ResponseError):
-            raise acked
-        return reply, int(acked)
+        if isinstance(second, ResponseError):
+            raise second
+        return reply, second
 
     async def open_pipeline(self) -> Pipeline:
         """A connection of its own, for requests sent without waiting for replies.
