@@ -56,6 +56,12 @@ from ._model import (
     FailedJob as FailedJob,
 )
 from ._model import (
+    JobGroupState as JobGroupState,
+)
+from ._model import (
+    JobInfo as JobInfo,
+)
+from ._model import (
     Migration as Migration,
 )
 from ._model import (
@@ -96,6 +102,8 @@ __all__ = [
     "InMemoryQueuePlugin",
     "Instrument",
     "InvalidScheduleError",
+    "JobGroupState",
+    "JobInfo",
     "JobTimeoutError",
     "MemoryConfigStore",
     "Migration",

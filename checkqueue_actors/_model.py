@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 import attrs
 
 from ._clock import utc_now
 
 __all__ = [
+    "JOB_STATES",
     "FailedJob",
+    "JobGroupState",
+    "JobInfo",
+    "JobState",
     "Migration",
     "PendingJob",
     "QueueJob",
@@ -166,6 +170,49 @@ class FailedJob(Generic[T]):
     def group(self) -> str:
         """The consumer group (an alias of ``consumer_group``)."""
         return self.consumer_group
+
+
+JobState = Literal["waiting", "delayed", "running", "retrying", "failed"]
+"""Where a job stands in one consumer group (see ``JobGroupState.state``)."""
+
+JOB_STATES: Final[tuple[JobState, ...]] = ("waiting", "delayed", "running", "retrying", "failed")
+"""Every ``JobState``; all but ``"failed"`` are the states of a job still in the queue."""
+
+
+@attrs.frozen
+class JobGroupState:
+    """Where a job stands in one consumer group (a part of ``JobInfo``)."""
+
+    state: JobState
+    """``"waiting"``: ready, its turn comes in delivery order; ``"delayed"``: its
+    ``start_delay`` has not passed; ``"running"``: a handler runs it now;
+    ``"retrying"``: a delivery failed and the group's backoff has not passed;
+    ``"failed"``: it failed for good in this group (it is in the failed-jobs record)."""
+    attempts: int
+    """Retries already made in this group (as ``QueueJob.attempts``; for a failed job,
+    the retries made before the final failure)."""
+    available_at: datetime | None = None
+    """UTC-aware time it is (or was) available to the group when waiting, delayed or
+    retrying; ``None`` otherwise."""
+    last_error: str | None = None
+    """``"ExcType: message"`` of the group's last failed delivery of it, if any."""
+
+
+@attrs.frozen
+class JobInfo(Generic[T]):
+    """A job as ``Queue.get_job`` and ``Queue.list_jobs`` show it."""
+
+    id: str
+    data: T
+    """The payload (on Redis, the raw stored text when it cannot be decoded)."""
+    priority: int
+    timestamp: datetime
+    """UTC-aware time of enqueue."""
+    headers: Mapping[str, str] = NO_HEADERS
+    groups: Mapping[str, JobGroupState] = attrs.field(factory=dict[str, JobGroupState])
+    """The consumer groups that still owe the job, or failed it, with where it stands
+    in each. Empty for a job enqueued before any group existed (it waits for the
+    first group)."""
 
 
 @attrs.frozen

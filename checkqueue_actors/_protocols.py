@@ -10,7 +10,15 @@ if TYPE_CHECKING:
 
     import trio
 
-    from ._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
+    from ._model import (
+        FailedJob,
+        JobInfo,
+        JobState,
+        PendingJob,
+        QueueJob,
+        QueueStats,
+        RecurringJobDetails,
+    )
 
 __all__ = ["ConfigStore", "Handler", "Queue"]
 
@@ -119,6 +127,36 @@ class Queue(Protocol[T]):
 
     async def drop_failed_jobs(self, *, consumer_group: str | None = None) -> int:
         """Remove the failed-jobs entries of ``consumer_group`` (all when None); how many."""
+        ...
+
+    async def pause(self, consumer_group: str | None = None) -> None:
+        """Start no new delivery in ``consumer_group`` (every group when None) until resumed."""
+        ...
+
+    async def resume(self, consumer_group: str | None = None) -> None:
+        """Undo ``pause`` (None: the whole queue, and every group paused on its own)."""
+        ...
+
+    async def is_paused(self, consumer_group: str | None = None) -> bool:
+        """True when ``consumer_group`` starts no delivery (None: the whole queue is paused)."""
+        ...
+
+    async def get_job(self, job_id: str) -> JobInfo[T] | None:
+        """Where the job stands in each group that owes it or failed it; None when neither."""
+        ...
+
+    async def list_jobs(
+        self,
+        *,
+        state: JobState | None = None,
+        consumer_group: str | None = None,
+        limit: int = 100,
+    ) -> list[JobInfo[T]]:
+        """Jobs with at least one group in ``state`` (any but ``"failed"`` when None)."""
+        ...
+
+    async def cancel_job(self, job_id: str) -> bool:
+        """Remove a waiting job, or cancel its running deliveries; True when something was."""
         ...
 
     async def stop(self, *, grace_period: float | None = None) -> None:

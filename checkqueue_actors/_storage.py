@@ -32,15 +32,26 @@ from ._model import NO_HEADERS
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from ._model import FailedJob, PendingJob, QueueJob, QueueStats, RecurringJobDetails
+    from ._model import (
+        FailedJob,
+        JobInfo,
+        JobState,
+        PendingJob,
+        QueueJob,
+        QueueStats,
+        RecurringJobDetails,
+    )
     from ._state.cron import CronSchedule
 
 __all__ = [
+    "CancelReport",
     "ClaimTicket",
     "Delivery",
+    "HeartbeatReport",
     "InProcessStorage",
     "NewJob",
     "Outcome",
+    "PauseState",
     "ReapReport",
     "ScheduleSpec",
     "Settle",
@@ -54,8 +65,10 @@ class Settle(enum.IntEnum):
     ACK = 0
     """The handler returned: the group is done with the job."""
     RETRY = 1
-    """The handler failed and the group retries: the job waits ``detail`` seconds (a
-    float, backoff already scaled) and comes back with one more attempt."""
+    """The handler failed and the group retries: ``detail`` is ``(delay, error)``; the
+    job waits ``delay`` seconds (a float, backoff already scaled) and comes back with
+    one more attempt; ``error`` (``"ExcType: message"``) is kept as the group's last
+    error of the job until the group is done with it (``JobGroupState.last_error``)."""
     FAIL = 2
     """The handler failed for good (retries exhausted, or the job could not be
     decoded): the group is done with the job, and counts a failure; ``detail`` is the
@@ -63,6 +76,10 @@ class Settle(enum.IntEnum):
     RELEASE = 3
     """The delivery was given back unrun or interrupted (stop, a hard cancel): the job
     is ready again at once for that group, attempts unchanged, not a failure."""
+    CANCEL = 4
+    """The delivery was cancelled by ``cancel_job``: the group is done with the job,
+    counting neither a completion nor a failure. A storage whose ``cancel_job`` ended
+    the delivery itself (it reported it in ``CancelReport.ended``) ignores it."""
 
 
 class Delivery:
@@ -101,8 +118,8 @@ class Delivery:
 
 
 Outcome = tuple[Delivery, Settle, Any]
-"""``(delivery, how, detail)``: ``detail`` is the retry delay in seconds for ``RETRY``,
-the error text for ``FAIL``, ``None`` otherwise."""
+"""``(delivery, how, detail)``: ``detail`` is ``(delay_seconds, error_text)`` for
+``RETRY``, the error text for ``FAIL``, ``None`` otherwise."""
 
 
 @final
@@ -173,7 +190,7 @@ class ScheduleSpec:
 class ClaimTicket:
     """A claim sent with ``Storage.send_claim`` whose reply is not read yet."""
 
-    __slots__ = ("group", "lost", "n", "outcomes", "state")
+    __slots__ = ("group", "lost", "n", "outcomes", "paused", "state")
 
     def __init__(self, group: str, n: int, outcomes: Sequence[Outcome], state: Any) -> None:
         self.group = group
@@ -186,6 +203,79 @@ class ClaimTicket:
         self.lost: Sequence[Delivery] = ()
         """Set by ``receive_claim``: deliveries among ``outcomes`` whose lease was lost
         before their outcome was written (another holder has them now)."""
+        self.paused = False
+        """Set by ``receive_claim`` when the storage claimed nothing because the group (or
+        the queue) is paused: the router then waits for a resume."""
+
+
+@final
+class PauseState:
+    """Which parts of a queue are paused (``Storage.pause_state``)."""
+
+    __slots__ = ("groups", "queue")
+
+    def __init__(self, queue: bool = False, groups: frozenset[str] = frozenset()) -> None:
+        self.queue = queue
+        """The whole queue is paused (every group, including groups that join later)."""
+        self.groups = groups
+        """Groups paused on their own."""
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, PauseState)
+            and self.queue == other.queue
+            and self.groups == other.groups
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.queue, self.groups))
+
+    def __repr__(self) -> str:
+        return f"PauseState(queue={self.queue!r}, groups={sorted(self.groups)!r})"
+
+    def is_paused(self, group: str | None) -> bool:
+        """True when ``group`` starts no delivery (``None``: when the whole queue is paused)."""
+        return self.queue or (group is not None and group in self.groups)
+
+
+@final
+class CancelReport:
+    """What ``Storage.cancel_job`` did."""
+
+    __slots__ = ("ended", "removed", "running")
+
+    def __init__(
+        self, removed: int = 0, running: Sequence[str] = (), ended: bool = False
+    ) -> None:
+        self.removed = removed
+        """Groups in which the job was waiting, delayed or retrying, and no longer is."""
+        self.running = running
+        """Groups in which a delivery of the job is running (in any process)."""
+        self.ended = ended
+        """True when the storage ended those running deliveries itself (the job is done
+        for those groups, and their holders learn it from ``heartbeat``); False when
+        the runtime ends them by settling ``CANCEL`` (an in-process storage)."""
+
+    @property
+    def cancelled(self) -> bool:
+        """True when anything was cancelled."""
+        return bool(self.removed or self.running)
+
+
+@final
+class HeartbeatReport:
+    """What ``Storage.heartbeat`` learned from the backend for the runtime."""
+
+    __slots__ = ("cancelled", "paused")
+
+    def __init__(
+        self, paused: PauseState | None = None, cancelled: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        self.paused = paused
+        """The queue's pause state as stored (``None``: not read this time)."""
+        self.cancelled = cancelled
+        """``(group, job_id)`` of deliveries held by this process that ``cancel_job``
+        (called in any process) ended: their handlers are to be cancelled."""
 
 
 @final
@@ -352,11 +442,16 @@ class Storage(Protocol):
         after ``wait_seconds``."""
         ...
 
-    async def heartbeat(self) -> None:
+    async def heartbeat(self) -> HeartbeatReport | None:
         """Periodic upkeep (every ``heartbeat_seconds``, also while the queue stops):
         re-anchoring a clock, or telling other processes this one is alive (and taking
         back the deliveries of those that stopped telling it). The scheduler advances
-        the timers right after it."""
+        the timers right after it.
+
+        Returns:
+          What other processes changed that this one must obey (a storage shared by
+          several processes: the pause state, deliveries cancelled), or ``None``.
+        """
         ...
 
     async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
@@ -445,6 +540,53 @@ class Storage(Protocol):
         Returns:
           How many entries were removed.
         """
+        ...
+
+
+    # -- job control ------------------------------------------------------------------------
+    #
+    # Like the failed-jobs record, these may run before the queue starts and after it stops.
+
+    async def set_paused(self, group: str | None, paused: bool) -> None:
+        """Pause or resume ``group``, or the whole queue (``None``).
+
+        A paused group (every group while the queue is paused) is claimed from no
+        more: ``send_claim`` claims nothing for it, and a storage shared by several
+        processes says so in ``ClaimTicket.paused``. Resuming the whole queue
+        (``group=None``, ``paused=False``) also resumes every group paused on its own.
+        The state outlives the queue's processes on a durable storage.
+        """
+        ...
+
+    async def pause_state(self) -> PauseState:
+        """The stored pause state."""
+        ...
+
+    async def job_info(self, job_id: str) -> JobInfo[Any] | None:
+        """Where the job stands in each group that owes it, or failed it (the failed
+        ones from the failed-jobs record); ``None`` when neither."""
+        ...
+
+    async def list_jobs(
+        self, state: JobState | None, group: str | None, limit: int
+    ) -> list[JobInfo[Any]]:
+        """At most ``limit`` (1..10,000) jobs with at least one group (``group`` only,
+        unless None) in ``state``; ``None``: any state but ``"failed"``.
+
+        Order: for one state, ``"waiting"`` in delivery order (best priority, then
+        available time, then enqueue order, merged over the groups), ``"running"`` in
+        no fixed order, ``"retrying"`` and ``"delayed"`` by the time they become
+        available, ``"failed"`` newest failure first. For ``None``: running, then
+        waiting, retrying and delayed jobs in those orders; a job appears once, at its
+        first place. The cost is proportional to ``limit`` (plus the groups' number),
+        not to the size of the queue, for every state but ``"running"`` and
+        ``"retrying"`` with a ``group`` (which may read past other groups' entries).
+        """
+        ...
+
+    async def cancel_job(self, job_id: str) -> CancelReport:
+        """Remove the job from every group in which it waits (ready, delayed, retrying),
+        and report where a delivery of it runs (see ``CancelReport``)."""
         ...
 
 
