@@ -38,7 +38,8 @@ or it was given back unrun or interrupted (``released``: not an attempt)."""
 class Instrument(Protocol):
     """Observes a queue. Every method is optional: define only those you need.
 
-    Methods are called synchronously from the queue's tasks and must not block;
+    A class may subclass it and define only some methods: those it inherits are never
+    called. Methods are called synchronously from the queue's tasks and must not block;
     an exception they raise is logged and ignored. ``queue`` is the backend queue
     doing the work (``queue.name`` is its name).
 
@@ -62,12 +63,15 @@ class Instrument(Protocol):
         out to be a duplicate of one already in the queue (then it is not stored, and
         ``job_enqueued`` is not called), or that the backend refuses.
         """
+        return None  # not abstract: a subclass defines only the hooks it needs
 
     def job_enqueued(self, queue: Any, job: QueueJob[Any]) -> None:
         """A job was stored (not called for an id already in the queue)."""
+        return None  # not abstract: a subclass defines only the hooks it needs
 
     def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
         """A handler of ``group`` is about to run ``job``."""
+        return None  # not abstract: a subclass defines only the hooks it needs
 
     def delivery_finished(
         self,
@@ -78,6 +82,7 @@ class Instrument(Protocol):
         duration: float,
     ) -> None:
         """A delivery ended with ``outcome`` after ``duration`` seconds of handler time."""
+        return None  # not abstract: a subclass defines only the hooks it needs
 
 
 _HOOKS = ("prepare_headers", "job_enqueued", "delivery_started", "delivery_finished")
