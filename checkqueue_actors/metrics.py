@@ -25,20 +25,22 @@ count lives on the server.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import trio
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
+    from prometheus_client import CollectorRegistry
     from prometheus_client.metrics_core import Metric
 
     from ._actors.instruments import DeliveryOutcome
@@ -100,34 +102,103 @@ class _StatsSource(Protocol):
     async def get_stats(self) -> QueueStats: ...
 
 
-class _PendingCollector(Collector):
-    """Reports ``checkqueue_jobs_pending`` from the instrument's cache at scrape time."""
+class _GroupSeries:
+    """The plain counters of one ``(queue, group)``: updated without a lock on the hot
+    path, read by the collector at scrape time."""
 
-    def __init__(self, pending: dict[str, int]) -> None:
-        self._pending = pending
+    __slots__ = ("buckets", "outcomes", "running", "total")
+
+    def __init__(self, buckets: int) -> None:
+        self.running = 0
+        self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+        self.buckets = [0] * buckets
+        """Observations per bucket (not cumulative: summed at scrape time)."""
+        self.total = 0.0
+        """The sum of the observed durations."""
+
+
+def _bound_text(bound: float) -> str:
+    return "+Inf" if bound == math.inf else repr(bound)
+
+
+class _Collector(Collector):
+    """Turns the instrument's plain counters into metric families at scrape time."""
+
+    def __init__(self, instrument: PrometheusInstrument) -> None:
+        self._instrument = instrument
+
+    def describe(self) -> Iterator[Metric]:
+        """The families' names, without samples (the registry refuses duplicates)."""
+        yield CounterMetricFamily("checkqueue_jobs_enqueued", "")
+        yield CounterMetricFamily("checkqueue_deliveries", "")
+        yield HistogramMetricFamily("checkqueue_delivery_duration_seconds", "", unit="seconds")
+        yield GaugeMetricFamily("checkqueue_deliveries_running", "")
+        yield GaugeMetricFamily("checkqueue_jobs_pending", "")
 
     def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(
+        instrument = self._instrument
+        enqueued = CounterMetricFamily(
+            "checkqueue_jobs_enqueued", "Jobs stored by this process", labels=["queue"]
+        )
+        for queue, count in sorted(instrument._enqueued.items()):  # pyright: ignore[reportPrivateUsage]
+            enqueued.add_metric([queue], count)
+        deliveries = CounterMetricFamily(
+            "checkqueue_deliveries",
+            "Deliveries that ended, by outcome",
+            labels=["queue", "group", "outcome"],
+        )
+        duration = HistogramMetricFamily(
+            "checkqueue_delivery_duration_seconds",
+            "Handler time of a delivery",
+            labels=["queue", "group"],
+            unit="seconds",
+        )
+        running = GaugeMetricFamily(
+            "checkqueue_deliveries_running",
+            "Handlers running now in this process",
+            labels=["queue", "group"],
+        )
+        bounds = instrument._bounds  # pyright: ignore[reportPrivateUsage]
+        for (queue, group), series in sorted(instrument._groups.items()):  # pyright: ignore[reportPrivateUsage]
+            for outcome, count in series.outcomes.items():
+                deliveries.add_metric([queue, group, outcome], count)
+            cumulative = 0
+            buckets: list[tuple[str, float]] = []
+            for bound, count in zip(bounds, list(series.buckets), strict=True):
+                cumulative += count
+                buckets.append((_bound_text(bound), cumulative))
+            duration.add_metric([queue, group], buckets, series.total)
+            running.add_metric([queue, group], series.running)
+        pending = GaugeMetricFamily(
             "checkqueue_jobs_pending",
             "Jobs waiting in the queue (ready, delayed or in retry backoff), as of the "
             "last refresh",
             labels=["queue"],
         )
-        for queue, pending in sorted(self._pending.items()):
-            family.add_metric([queue], pending)
-        yield family
+        for queue, count in sorted(instrument._pending.items()):  # pyright: ignore[reportPrivateUsage]
+            pending.add_metric([queue], count)
+        yield enqueued
+        yield deliveries
+        yield duration
+        yield running
+        yield pending
 
 
 class PrometheusInstrument:
-    """Counts enqueues and deliveries into a Prometheus registry (see the module doc).
+    """Counts enqueues and deliveries for a Prometheus registry (see the module doc).
+
+    The hooks update plain Python counters (no lock, no label lookup through
+    prometheus_client on the hot path); a collector registered in ``registry`` turns
+    them into metric families at scrape time.
 
     Args:
-      registry: Where the metrics are registered (``None``: prometheus_client's
+      registry: Where the collector is registered (``None``: prometheus_client's
         default ``REGISTRY``; a registry takes one instrument).
-      buckets: The duration histogram's bucket bounds, in seconds.
+      buckets: The duration histogram's bucket bounds, in seconds (``+Inf`` is added
+        when missing).
     Raises:
       ValueError: when ``registry`` already has these metrics (a second instrument on
-        the default registry, for one).
+        the default registry, for one), or for buckets that are not increasing.
     """
 
     def __init__(
@@ -140,69 +211,46 @@ class PrometheusInstrument:
             from prometheus_client import REGISTRY
 
             registry = REGISTRY
+        bounds = [float(b) for b in buckets]
+        if not bounds or bounds[-1] != math.inf:
+            bounds.append(math.inf)
+        if any(a >= b for a, b in itertools.pairwise(bounds)):
+            msg = f"buckets must be increasing, not {list(buckets)!r}"
+            raise ValueError(msg)
+        self._bounds: tuple[float, ...] = tuple(bounds)
+        self._search: tuple[float, ...] = tuple(bounds[:-1])
+        self._enqueued: dict[str, int] = {}
+        self._groups: dict[tuple[str, str], _GroupSeries] = {}
+        self._pending: dict[str, int] = {}
+        self._queues: dict[str, _StatsSource] = {}
         self.registry: CollectorRegistry = registry
         """The registry holding the metrics (pass it to ``generate_latest``)."""
-        self._enqueued = Counter(
-            "checkqueue_jobs_enqueued",
-            "Jobs stored by this process",
-            ["queue"],
-            registry=registry,
-        )
-        self._deliveries = Counter(
-            "checkqueue_deliveries",
-            "Deliveries that ended, by outcome",
-            ["queue", "group", "outcome"],
-            registry=registry,
-        )
-        self._duration = Histogram(
-            "checkqueue_delivery_duration_seconds",
-            "Handler time of a delivery",
-            ["queue", "group"],
-            registry=registry,
-            buckets=tuple(buckets),
-        )
-        self._running = Gauge(
-            "checkqueue_deliveries_running",
-            "Handlers running now in this process",
-            ["queue", "group"],
-            registry=registry,
-        )
-        self._pending: dict[str, int] = {}
-        registry.register(_PendingCollector(self._pending))
-        self._queues: dict[str, _StatsSource] = {}
-        # label children, created once per label values (labels() costs a lock and a
-        # dict lookup of a tuple it builds)
-        self._enqueued_of: dict[str, Any] = {}
-        self._group_of: dict[tuple[str, str], tuple[Any, Any, dict[str, Any]]] = {}
+        registry.register(_Collector(self))
 
     # -- the instrument's hooks --------------------------------------------------------------
 
     def job_enqueued(self, queue: Any, job: QueueJob[Any]) -> None:
         """Count a stored job."""
         name: str = queue.name
-        child = self._enqueued_of.get(name)
-        if child is None:
-            child = self._enqueued_of[name] = self._enqueued.labels(name)
+        enqueued = self._enqueued
+        if name in enqueued:
+            enqueued[name] += 1
+        else:
+            enqueued[name] = 1
             self._queues[name] = queue
-        child.inc()
 
-    def _children(self, queue: Any, group: str) -> tuple[Any, Any, dict[str, Any]]:
+    def _series(self, queue: Any, group: str) -> _GroupSeries:
         name: str = queue.name
-        children = self._group_of.get((name, group))
-        if children is None:
-            outcomes = {o: self._deliveries.labels(name, group, o) for o in OUTCOMES}
-            children = (
-                self._running.labels(name, group),
-                self._duration.labels(name, group),
-                outcomes,
-            )
-            self._group_of[name, group] = children
-            self._queues[name] = queue
-        return children
+        series = self._groups[name, group] = _GroupSeries(len(self._bounds))
+        self._queues[name] = queue
+        return series
 
     def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
         """A handler starts: one more running."""
-        self._children(queue, group)[0].inc()
+        series = self._groups.get((queue.name, group))
+        if series is None:
+            series = self._series(queue, group)
+        series.running += 1
 
     def delivery_finished(
         self,
@@ -213,10 +261,13 @@ class PrometheusInstrument:
         duration: float,
     ) -> None:
         """A delivery ended: one less running, its outcome counted, its duration observed."""
-        running, histogram, outcomes = self._children(queue, group)
-        running.dec()
-        histogram.observe(duration)
-        outcomes[outcome].inc()
+        series = self._groups.get((queue.name, group))
+        if series is None:
+            series = self._series(queue, group)
+        series.running -= 1
+        series.outcomes[outcome] += 1
+        series.buckets[bisect_left(self._search, duration)] += 1
+        series.total += duration
 
     # -- the pending gauge ---------------------------------------------------------------------
 

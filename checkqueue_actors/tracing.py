@@ -104,13 +104,15 @@ class OpenTelemetryInstrument:
         self._propagator = propagator if propagator is not None else propagate.get_global_textmap()
         self._fields = frozenset(self._propagator.fields)
         self._open: dict[tuple[int, str], tuple[trace.Span, Token[Context]]] = {}
+        self._off = isinstance(self._tracer, trace.NoOpTracer)
+        """A no-op tracer provider: every hook returns at once."""
 
     def prepare_headers(
         self, queue: Any, job_id: str, headers: Mapping[str, str]
     ) -> Mapping[str, str] | None:
         """Make the job's producer span and return its context as headers."""
-        if headers and not self._fields.isdisjoint(headers):
-            return None  # it carries a creation context already
+        if self._off or (headers and not self._fields.isdisjoint(headers)):
+            return None  # no tracing, or it carries a creation context already
         name: str = queue.name
         span = self._tracer.start_span(
             f"create {name}",
@@ -123,6 +125,8 @@ class OpenTelemetryInstrument:
                 "messaging.message.id": job_id,
             },
         )
+        if not span.get_span_context().is_valid:
+            return None  # a no-op tracer (the global one, unset): nothing to carry
         carrier: dict[str, str] = {}
         try:
             self._propagator.inject(
@@ -136,6 +140,8 @@ class OpenTelemetryInstrument:
 
     def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
         """Start the delivery's consumer span, the child of the job's creation context."""
+        if self._off:
+            return
         name: str = queue.name
         links: list[Link] | None = None
         parent = None
@@ -161,6 +167,8 @@ class OpenTelemetryInstrument:
             },
             links=links,
         )
+        if not span.get_span_context().is_valid:
+            return  # a no-op tracer: nothing to make current or to end
         token = otel_context.attach(trace.set_span_in_context(span))
         self._open[id(job), group] = (span, token)
 
