@@ -203,6 +203,16 @@ class QueueProxy(Generic[T]):
         """The queue's name."""
         return self._name
 
+    @property
+    def consumer_groups(self) -> dict[str, int]:
+        """The groups this proxy's ``consume`` calls joined (in this process), each with
+        its number of consumers, in the order first joined."""
+        groups: dict[str, int] = {}
+        for subscription in self._subscriptions:
+            name = subscription.consumer_group
+            groups[name] = groups.get(name, 0) + 1
+        return groups
+
     def __repr__(self) -> str:
         return f"<QueueProxy {self._name!r} {self._state.value} -> {self._delegate!r}>"
 

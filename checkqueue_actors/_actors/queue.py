@@ -369,6 +369,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         await self._admit(allow_stopping=True)
         the_id = checked_id if checked_id is not None else str(uuid.uuid4())
         delay *= self.delay_multiplier
+        instruments = self.instruments
+        if instruments.prepare_headers:
+            checked_headers = instruments.add_headers(self, the_id, checked_headers)
         if local is not None:
             stored = local.enqueue_nowait(
                 the_id, payload, checked_priority, delay, checked_timeout, checked_headers
@@ -445,6 +448,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         await self._admit(allow_stopping=True)
         the_id = checked_id if checked_id is not None else str(uuid.uuid4())
         delay *= self.delay_multiplier
+        instruments = self.instruments
+        if instruments.prepare_headers:
+            checked_headers = instruments.add_headers(self, the_id, checked_headers)
         stored = await self.storage.enqueue(
             NewJob(
                 the_id,
@@ -535,6 +541,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             )
             for job_id, payload in zip(ids, payloads, strict=True)
         ]
+        instruments = self.instruments
+        if instruments.prepare_headers:
+            for job in jobs:
+                job.headers = instruments.add_headers(self, job.id, checked_headers)
         if jobs:
             await self.storage.enqueue_many(jobs)
             if delay > 0 and self.local is None:
