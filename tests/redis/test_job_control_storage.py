@@ -595,3 +595,29 @@ async def test_list_reads_past_other_groups_entries(server: RedisServer, prefix:
         assert listed(await s.list_jobs("retrying", "b", 5)) == ["b0"]
         assert len(await s.list_jobs("retrying", "a", 700)) == 700
         assert len(await s.list_jobs("retrying", None, 10_000)) == 1201
+
+
+async def test_the_scripts_without_flags_do_the_same(server: RedisServer, prefix: str) -> None:
+    """Redis 6.2 runs the scripts without their ``#!lua`` line (see ``_scripts``)."""
+    from checkqueue_actors._backends.redis._scripts import LEGACY_SCRIPTS
+
+    async with opened(server, prefix) as holder, opened(server, prefix) as other:
+        for s in (holder, other):
+            s._set = LEGACY_SCRIPTS  # pyright: ignore[reportPrivateUsage]
+        await holder.register_group("a", 3)
+        await put(holder, "j0")
+        await put(holder, "j1", priority=1)
+        await holder.set_paused(None, True)
+        assert (await claim(holder, "a"))[1].paused
+        assert (await other.heartbeat()).paused == PauseState(queue=True)
+        await other.set_paused(None, False)
+        (d1, d0), _ = await claim(holder, "a")
+        await holder.settle([(d1, Settle.RETRY, (30.0, "E: one"))])
+        assert listed(await other.list_jobs(None, None, 10)) == ["j0", "j1"]
+        info = await other.job_info("j1")
+        assert info is not None
+        assert (info.groups["a"].state, info.groups["a"].last_error) == ("retrying", "E: one")
+        report = await other.cancel_job("j0")
+        assert (report.removed, list(report.running)) == (0, ["a"])
+        assert list((await holder.heartbeat()).cancelled) == [("a", "j0")]
+        assert await holder.settle([(d0, Settle.ACK, None)]) == []
