@@ -51,8 +51,6 @@ STATES: list[Any] = [None, *JOB_STATES]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     if find_redis_server() is None:
         pytest.skip("no redis-server binary")
-    if not hasattr(MemoryStorage, "cancel_job"):  # until the in-memory side is merged
-        pytest.skip("the in-memory storage has no job control yet")
     path: Path = tmp_path_factory.mktemp("control-agreement")
     server = RedisServer(path).start()
     try:
