@@ -430,7 +430,7 @@ async def test_a_release_keeps_the_last_error_and_an_ack_drops_it(
         assert info is not None
         assert (info.groups["a"].state, info.groups["a"].last_error) == ("waiting", "E: first")
         (d,), _ = await claim(s, "a")
-        await s.settle([(d, Settle.RETRY, 0.0)])  # a bare delay: the error stays as it was
+        await s.settle([(d, Settle.RETRY, (0.0, None))])  # no error text: the last one stays
         info = await s.job_info("j0")
         assert info is not None
         assert (info.groups["a"].attempts, info.groups["a"].last_error) == (2, "E: first")

@@ -32,7 +32,7 @@ import math
 import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, cast, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import trio
 from coredis.exceptions import NoScriptError, ReplicationError, ResponseError
@@ -318,19 +318,11 @@ class RedisDelivery(Delivery):
         self.timeout = timeout
 
 
-def _retry_detail(detail: Any) -> str | int:
-    """A retry's detail as ``settle_outcomes`` (common.lua) reads it: the delay in ms,
-    then ``:`` and the error text when there is one.
-
-    ``detail`` is ``(delay_seconds, error_text)``; a bare delay (no error text) is
-    accepted too.
-    """
-    delay: float
-    error: object
-    if isinstance(detail, tuple):
-        delay, error = cast("tuple[float, object]", detail)
-    else:
-        delay, error = detail, None
+def _retry_detail(detail: tuple[float, str | None]) -> str | int:
+    """A retry's detail, ``(delay_seconds, error_text)``, as ``settle_outcomes``
+    (common.lua) reads it: the delay in ms, then ``:`` and the error text when there
+    is one (without one, the group's last error of the job stays as it was)."""
+    delay, error = detail
     ms = seconds_to_ms(delay)
     return ms if error is None else f"{ms}:{error_text(error)}"
 
