@@ -53,14 +53,17 @@ logger = logging.getLogger("checkqueue_actors")
 
 _ACK = Settle.ACK
 _RETRY = Settle.RETRY
+_CANCEL = Settle.CANCEL
 
 
 class _Worker:
     """What one worker task runs now, for ``ConsumerActor.cancel``."""
 
-    __slots__ = ("delivery", "scope")
+    __slots__ = ("cancelled", "delivery", "scope")
 
     def __init__(self) -> None:
+        self.cancelled = False
+        """``scope`` was cancelled (read instead of ``scope.cancel_called``: cheaper)."""
         self.delivery: Delivery | None = None
         """The delivery whose handler runs (or is about to), None between jobs."""
         self.scope: trio.CancelScope | None = None
@@ -146,51 +149,62 @@ class ConsumerActor:
                 continue
             rt.cancelled.add(delivery)
             assert worker.scope is not None
+            worker.cancelled = True
             worker.scope.cancel(reason=f"job {job_id!r} cancelled")
             count += 1
         return count
 
     async def _worker(self) -> None:
-        rt = self._rt
-        run_queue = rt.run_queue
-        chained = 0
         self._waking -= 1
         me = _Worker()
         self._workers.add(me)
         try:
             while True:
-                if not run_queue:
-                    if self.retiring:
-                        return
-                    chained = 0
-                    await self._park()
-                    self._waking -= 1
-                    continue
-                delivery: Any = run_queue.popleft()
-                if run_queue and not self._waking:
-                    # the next delivery gets a worker of its own should this handler block;
-                    # one woken at a time: a handler that does not block chains to it first
-                    self.wake()
+                # one scope for as long as no cancel_job hits this worker (entering a
+                # scope per job would cost more than a short handler)
                 with trio.CancelScope() as scope:
                     me.scope = scope
-                    while delivery is not None:
-                        me.delivery = delivery
-                        await self.run_delivery(delivery)
-                        if scope.cancel_called:
-                            break  # cancelled, and its handler returned anyway: a new scope
-                        me.delivery = None
-                        chained += 1
-                        if chained >= CHAIN_MAX:
-                            chained = 0
-                            await trio.lowlevel.checkpoint()  # handlers that never yield
-                        delivery = self.chain(delivery)
+                    me.cancelled = False
+                    if await self._work(me):
+                        return
                 if me.delivery is not None:
                     # its handler was cancelled (cancel_job): the delivery is settled, its
                     # slot comes back
                     me.delivery = None
-                    rt.slots.give(1)
+                    self._rt.slots.give(1)
         finally:
             self._workers.discard(me)
+
+    async def _work(self, me: _Worker) -> bool:
+        """Run deliveries until the pool retires (returns True), or until ``cancel_job``
+        cancelled ``me.scope`` (returns False, or raises ``Cancelled``, which the scope
+        catches: the worker goes on in a new one)."""
+        run_queue = self._rt.run_queue
+        chained = 0
+        while True:
+            if not run_queue:
+                if self.retiring:
+                    return True
+                chained = 0
+                await self._park()
+                self._waking -= 1
+                continue
+            delivery: Any = run_queue.popleft()
+            if run_queue and not self._waking:
+                # the next delivery gets a worker of its own should this handler block;
+                # one woken at a time: a handler that does not block chains to it first
+                self.wake()
+            while delivery is not None:
+                me.delivery = delivery
+                await self.run_delivery(delivery)
+                if me.cancelled:
+                    return False  # cancelled, and its handler returned anyway: a new scope
+                me.delivery = None
+                chained += 1
+                if chained >= CHAIN_MAX:
+                    chained = 0
+                    await trio.lowlevel.checkpoint()  # handlers that never yield: let others run
+                delivery = self.chain(delivery)
 
     def chain(self, done: Delivery) -> Delivery | None:
         """After ``done`` ran: keep its slot for the group's next job, or give the slot back.
@@ -317,7 +331,7 @@ class ConsumerActor:
             if not self.running and self._idle_event is not None:  # stop() waits for it
                 self._idle_event.set()
         local = rt.local
-        if how is Settle.CANCEL:
+        if how is _CANCEL:
             rt.cancelled.discard(delivery)
         if local is not None:
             local.settle_nowait(delivery, how, detail)

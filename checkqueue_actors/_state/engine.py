@@ -539,10 +539,19 @@ class QueueEngine:
         self.running -= 1
         group = delivery.state
         record = delivery.record
-        _not_running(group, delivery)
+        current = group.running.pop(record.id, None)
+        if current is not delivery and current is not None:
+            group.running[record.id] = current  # a newer job with this id runs: it stays
         group.completed += 1
         self.completed += 1
-        self._finish(record, group)
+        record.remaining -= 1
+        if record.remaining == 0:
+            if not record.dropped:
+                self._forget(record)
+        else:
+            record.done = (*record.done, group.name)
+        if group.errors:
+            group.errors.pop(record.id, None)
 
     def retry(
         self, delivery: MemoryDelivery, now: float, delay: float, error: str | None = None
