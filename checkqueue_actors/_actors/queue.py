@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import trio
 
-from .._errors import QueueStoppedError
+from .._errors import BackendUnavailableError, QueueStoppedError
 from .._model import NO_HEADERS, QueueJob
 from .._queue_base import BaseQueue, LifeState
 from .._state import policy
@@ -144,7 +144,13 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         storage = self.storage
         await storage.open()
         try:
-            self.pause_gate.update(await storage.pause_state())
+            try:
+                self.pause_gate.update(await storage.pause_state())
+            except BackendUnavailableError:
+                # starting does not need the backend: a storage shared by several
+                # processes tells the state with each heartbeat, and claims nothing for
+                # a paused group meanwhile (ClaimTicket.paused)
+                pass
             async with trio.open_nursery() as keepalive:
                 await keepalive.start(self._scheduler.run)
                 if self.writer is not None:
