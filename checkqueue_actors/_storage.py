@@ -607,6 +607,12 @@ class InProcessStorage(Storage, Protocol):
         synchronously."""
         ...
 
+    def queued_job(self, job_id: str) -> QueueJob[Any] | None:
+        """The ``QueueJob`` (attempts 0) of a job stored just now, for the instruments'
+        ``job_enqueued``; ``None`` when it is no longer in the queue. The storage may
+        keep it for the job's first deliveries."""
+        ...
+
     def claim_nowait(self, group: str, n: int) -> list[Delivery]:
         """Claim up to ``n`` deliveries of ``group`` synchronously (no outcomes ride)."""
         ...

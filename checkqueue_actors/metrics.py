@@ -140,7 +140,7 @@ class _Collector(Collector):
         enqueued = CounterMetricFamily(
             "checkqueue_jobs_enqueued", "Jobs stored by this process", labels=["queue"]
         )
-        for queue, count in sorted(instrument._enqueued.items()):  # pyright: ignore[reportPrivateUsage]
+        for queue, count in sorted(instrument._enqueued_counts().items()):  # pyright: ignore[reportPrivateUsage]
             enqueued.add_metric([queue], count)
         deliveries = CounterMetricFamily(
             "checkqueue_deliveries",
@@ -219,8 +219,11 @@ class PrometheusInstrument:
             raise ValueError(msg)
         self._bounds: tuple[float, ...] = tuple(bounds)
         self._search: tuple[float, ...] = tuple(bounds[:-1])
-        self._enqueued: dict[str, int] = {}
+        self._enqueued_by: dict[object, int] = {}
+        """queue object -> jobs stored (added up by queue name at scrape time)."""
         self._groups: dict[tuple[str, str], _GroupSeries] = {}
+        self._by_queue: dict[object, dict[str, _GroupSeries]] = {}
+        """queue object -> group -> series: the hooks' lookup (no tuple, no name read)."""
         self._pending: dict[str, int] = {}
         self._queues: dict[str, _StatsSource] = {}
         self.registry: CollectorRegistry = registry
@@ -231,23 +234,35 @@ class PrometheusInstrument:
 
     def job_enqueued(self, queue: Any, job: QueueJob[Any]) -> None:
         """Count a stored job."""
-        name: str = queue.name
-        enqueued = self._enqueued
-        if name in enqueued:
-            enqueued[name] += 1
+        enqueued = self._enqueued_by
+        if queue in enqueued:
+            enqueued[queue] += 1
         else:
-            enqueued[name] = 1
-            self._queues[name] = queue
+            enqueued[queue] = 1
+            self._queues[queue.name] = queue
+
+    def _enqueued_counts(self) -> dict[str, int]:
+        """Jobs stored, by queue name (queue objects of one name, before and after a
+        backend switch, add up)."""
+        counts: dict[str, int] = {}
+        for queue, count in list(self._enqueued_by.items()):
+            name: str = getattr(queue, "name", "?")
+            counts[name] = counts.get(name, 0) + count
+        return counts
 
     def _series(self, queue: Any, group: str) -> _GroupSeries:
         name: str = queue.name
-        series = self._groups[name, group] = _GroupSeries(len(self._bounds))
+        series = self._groups.get((name, group))
+        if series is None:
+            series = self._groups[name, group] = _GroupSeries(len(self._bounds))
+        self._by_queue.setdefault(queue, {})[group] = series
         self._queues[name] = queue
         return series
 
     def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
         """A handler starts: one more running."""
-        series = self._groups.get((queue.name, group))
+        groups = self._by_queue.get(queue)
+        series = groups.get(group) if groups is not None else None
         if series is None:
             series = self._series(queue, group)
         series.running += 1
@@ -261,7 +276,8 @@ class PrometheusInstrument:
         duration: float,
     ) -> None:
         """A delivery ended: one less running, its outcome counted, its duration observed."""
-        series = self._groups.get((queue.name, group))
+        groups = self._by_queue.get(queue)
+        series = groups.get(group) if groups is not None else None
         if series is None:
             series = self._series(queue, group)
         series.running -= 1

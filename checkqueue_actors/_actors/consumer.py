@@ -267,8 +267,12 @@ class ConsumerActor:
                 return
         instruments = rt.instruments
         if instruments.delivery_started:
-            instruments.call(instruments.delivery_started, rt, delivery.group, job)
-        started = trio.current_time() if instruments.delivery_finished else 0.0
+            for hook in instruments.delivery_started:  # inline: once per job per hook
+                try:
+                    hook(rt, delivery.group, job)
+                except Exception:
+                    instruments.log_once(hook)
+        started = rt.now() if instruments.delivery_finished else 0.0
         consumer = delivery.consumer
         timeout = delivery.timeout  # the job's own, else its group's (None: no timeout)
         if timeout is None:
@@ -416,11 +420,9 @@ class ConsumerActor:
     ) -> None:
         instruments = self._rt.instruments
         if instruments.delivery_finished:
-            instruments.call(
-                instruments.delivery_finished,
-                self._rt,
-                delivery.group,
-                job,
-                outcome,
-                trio.current_time() - started,
-            )
+            duration = self._rt.now() - started
+            for hook in instruments.delivery_finished:  # inline: once per job per hook
+                try:
+                    hook(self._rt, delivery.group, job, outcome, duration)
+                except Exception:
+                    instruments.log_once(hook)

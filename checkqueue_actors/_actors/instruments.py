@@ -154,6 +154,10 @@ class Instruments:
                 logger.warning("headers added by instruments were dropped (logged once): %s", exc)
             return headers
 
+    def log_once(self, hook: Callable[..., object]) -> None:
+        """Log the exception being handled, raised by ``hook`` (once per hook)."""
+        self._log_once(hook)
+
     def _log_once(self, hook: Callable[..., object]) -> None:
         key = id(hook)  # the bound methods gathered once, at start
         if key not in self._broken:

@@ -42,7 +42,7 @@ from .slots import Slots
 from .writer import OutcomeWriter, report_lost
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from .._model import (
         FailedJob,
@@ -97,6 +97,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         """Deliveries claimed and not decided yet, under a lease (storages with leases)."""
         self.pause_gate = PauseGate()
         """Which groups this process knows to be paused (its routers wait on it)."""
+        self.now: Callable[[], float] = trio.current_time
+        """Now on trio's clock (the run's clock, looked up once when the queue starts)."""
         self.cancelled: set[Delivery] = set()
         """Deliveries whose handler ``cancel_job`` cancelled, until they are settled."""
         self._leases = storage.lease_seconds is not None
@@ -142,6 +144,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
 
     async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
         storage = self.storage
+        self.now = trio.lowlevel.current_clock().current_time
         await storage.open()
         try:
             try:
@@ -310,13 +313,21 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
 
     # -- producing ----------------------------------------------------------------------------
 
-    def _job_enqueued(self, job: NewJob) -> None:
+    def _job_enqueued(
+        self, job_id: str, data: Any, priority: int, headers: Mapping[str, str]
+    ) -> None:
+        """Tell the instruments a job was stored (an in-process storage lends the
+        ``QueueJob`` its first delivery will use: built once for both)."""
+        local = self.local
+        job = local.queued_job(job_id) if local is not None else None
+        if job is None:
+            job = QueueJob(id=job_id, data=data, priority=priority, headers=headers)
         instruments = self.instruments
-        instruments.call(
-            instruments.job_enqueued,
-            self,
-            QueueJob(id=job.id, data=job.data, priority=job.priority, headers=job.headers),
-        )
+        for hook in instruments.job_enqueued:  # inline: once per job per hook
+            try:
+                hook(self, job)
+            except Exception:
+                instruments.log_once(hook)
 
     async def enqueue(
         self,
@@ -391,17 +402,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             if delay > 0:
                 self._scheduler.wake()
         if stored and self.instruments.job_enqueued:
-            self._job_enqueued(
-                NewJob(
-                    the_id,
-                    data,
-                    checked_priority,
-                    delay,
-                    None,
-                    checked_timeout,
-                    headers=checked_headers,
-                )
-            )
+            self._job_enqueued(the_id, data, checked_priority, checked_headers)
         return the_id
 
     async def enqueue_for_groups(
@@ -471,17 +472,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         if delay > 0 and self.local is None:
             self._scheduler.wake()
         if stored and self.instruments.job_enqueued:
-            self._job_enqueued(
-                NewJob(
-                    the_id,
-                    data,
-                    checked_priority,
-                    delay,
-                    None,
-                    checked_timeout,
-                    headers=checked_headers,
-                )
-            )
+            self._job_enqueued(the_id, data, checked_priority, checked_headers)
         return the_id
 
     async def enqueue_many(
@@ -557,8 +548,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                 self._scheduler.wake()
             if self.instruments.job_enqueued:
                 for job, data in zip(jobs, datas, strict=True):
-                    job.data = data
-                    self._job_enqueued(job)
+                    self._job_enqueued(job.id, data, job.priority, job.headers)
         return [job.id for job in jobs]
 
     # -- consuming ----------------------------------------------------------------------------

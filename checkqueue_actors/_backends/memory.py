@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         JobState,
         Migration,
         PendingJob,
+        QueueJob,
         QueueStats,
         RecurringJobDetails,
     )
@@ -191,6 +192,10 @@ class MemoryStorage:
                     bell.ring()
                 sleepers.clear()
         return stored
+
+    def queued_job(self, job_id: str) -> QueueJob[Any] | None:
+        """The ``QueueJob`` of a job just stored (see ``QueueEngine.queued_job``)."""
+        return self.engine.queued_job(job_id)
 
     async def enqueue(self, job: NewJob) -> bool:
         """Store one job (see ``Storage.enqueue``); with ``job.groups``, for those groups

@@ -121,6 +121,9 @@ class JobRecord:
     done: tuple[str, ...] = ()
     """Names of the groups done with it while others still owe it (a job of one group
     never needs it)."""
+    job: QueueJob[Any] | None = None
+    """Its first delivery's ``QueueJob`` (attempts 0), once built for an instrument at
+    enqueue (``queued_job``): the deliveries with attempts 0 reuse it."""
 
 
 @attrs.define(eq=False, slots=True)
@@ -164,14 +167,17 @@ class MemoryDelivery(Delivery):
     ) -> None:
         # this runs once per delivery: only what every delivery needs is set
         self.group = state.name
-        self.job = QueueJob(
-            id=record.id,
-            data=record.data,
-            priority=record.priority,
-            timestamp=record.timestamp,
-            attempts=attempts,
-            headers=record.headers,
-        )
+        job = record.job
+        if job is None or attempts:
+            job = QueueJob(
+                id=record.id,
+                data=record.data,
+                priority=record.priority,
+                timestamp=record.timestamp,
+                attempts=attempts,
+                headers=record.headers,
+            )
+        self.job = job
         self.timeout = record.timeout
         self.record = record
         self.state = state
@@ -321,6 +327,24 @@ class QueueEngine:
     def get(self, job_id: str) -> JobRecord | None:
         """The live record of ``job_id``, if the job is still in the queue."""
         return self._index.get(job_id)
+
+    def queued_job(self, job_id: str) -> QueueJob[Any] | None:
+        """The ``QueueJob`` of a job just stored (attempts 0), built once: its first
+        deliveries reuse it."""
+        record = self._index.get(job_id)
+        if record is None:
+            return None
+        job = record.job
+        if job is None:
+            job = record.job = QueueJob(
+                id=record.id,
+                data=record.data,
+                priority=record.priority,
+                timestamp=record.timestamp,
+                attempts=0,
+                headers=record.headers,
+            )
+        return job
 
     def records(self) -> Iterable[JobRecord]:
         """Every job in the queue, in enqueue order."""
