@@ -234,6 +234,10 @@ class QueueManager:
         self._proxies[name] = proxy
         return proxy
 
+    def queue_names(self) -> list[str]:
+        """The names of the queues this manager holds (``get_queue`` was called), sorted."""
+        return sorted(self._proxies)
+
     def _create_queue(self, plugin: QueuePlugin[Any], name: str, config: Any) -> Queue[Any]:
         """A new queue of ``plugin``, observed by the manager's instruments."""
         queue = plugin.create_queue(name, config)
