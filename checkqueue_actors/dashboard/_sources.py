@@ -80,7 +80,11 @@ def _unwrap(queue: object) -> object:
 
 
 async def _local_presence(
-    queue: object, redis: _RedisReader | None, *, watching: bool = False
+    queue: object,
+    redis: _RedisReader | None,
+    *,
+    watching: bool = False,
+    exclude: str | None = None,
 ) -> Presence:
     """Groups from the backend (the in-memory engine, or the Redis group hash) and the
     consumers this process registered (unless it only ``watching``); processes alive
@@ -105,7 +109,7 @@ async def _local_presence(
     if isinstance(base, str) and config is not None:
         reader = redis if redis is not None else _RedisReader(config)
         async with reader.connected():
-            seen, processes = await reader.read(base)
+            seen, processes = await reader.read(base, exclude)
         names.update(seen)
     groups = tuple(
         GroupPresence(
@@ -190,21 +194,25 @@ class _RedisReader:
 
         return await queue_names(self._client, key_prefix, self.address, self._secret)
 
-    async def read(self, base: str) -> tuple[dict[str, float], int]:
-        """Seconds since each group was last seen, and the processes alive."""
+    async def read(self, base: str, exclude: str | None = None) -> tuple[dict[str, float], int]:
+        """Seconds since each group was last seen, and the processes alive (but
+        ``exclude``, a process id)."""
         from .._backends.redis._clients import mapped_errors
 
         client = self._client
         with mapped_errors(self.address, self._secret):
-            now = (await client.time()).timestamp() * 1000
+            # whole seconds: coredis keeps no more of TIME's reply (a process is taken for
+            # alive up to a second after its deadline, before others reap it)
+            now = math.floor((await client.time()).timestamp()) * 1000
             groups = await client.hkeys(base + "groups")
             seen_pairs = await client.zrange(base + "gseen", 0, -1, withscores=True)
-            alive = await client.zcount(base + "procs", math.floor(now), "+inf")
+            procs = await client.zrange(base + "procs", 0, -1, withscores=True)
         seen: dict[str, float] = {_text(name): math.inf for name in groups}
         for pair in seen_pairs:
             member, score = pair[0], pair[1]
             seen[_text(member)] = max(0.0, (now - float(score)) / 1000)
-        return seen, int(alive)
+        alive = [p for p in procs if float(p[1]) >= now and _text(p[0]) != exclude]
+        return seen, len(alive)
 
 
 def _text(value: object) -> str:
@@ -307,11 +315,11 @@ class RedisSource(Source):
     async def presence(self, name: str, queue: Queue[Any]) -> Presence:
         """Groups from Redis with the time each was last seen, and the processes alive
         other than this one."""
-        found = await _local_presence(queue, self._reader, watching=True)
-        alive = found.processes_alive
-        if alive is not None:
-            alive = max(0, alive - 1)  # this dashboard's own queue heartbeats too
-        return attrs.evolve(found, processes_alive=alive)
+        # this dashboard's own queue heartbeats too: its process id is not counted
+        own = getattr(getattr(queue, "_redis", None), "_token_prefix", None)
+        return await _local_presence(
+            queue, self._reader, watching=True, exclude=own if isinstance(own, str) else None
+        )
 
 
 def as_source(

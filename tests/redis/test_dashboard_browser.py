@@ -131,6 +131,12 @@ def _shot(page: Page, name: str, tmp: Path) -> None:
         shutil.copy(path, Path(target) / path.name)
 
 
+def _live(*parts: str) -> str:
+    """The selector of a live value (its key's parts joined by newlines, CSS-escaped)."""
+    key = "\\a ".join(parts)
+    return f'[data-live="{key}"]'
+
+
 def _log_in(page: Page, url: str, next_path: str) -> None:
     page.goto(f"{url}/login?next={next_path}")
     page.fill("input[name=token]", TOKEN)
@@ -155,11 +161,11 @@ async def test_overview_counts_and_live_updates(stack: Stack, tmp_path: Path) ->
             row = page.locator(f'tr[data-queue="{name}"]')
             expect(row).to_have_count(1)
             for field in ("pending", "processing", "failed", "completed"):
-                cell = row.locator(f'[data-live="{name}\n{field}"]')
+                cell = row.locator(_live(name, field))
                 expect(cell).to_have_text(str(getattr(stats, field)))
         page.evaluate("window.notReloaded = true")
         trio.from_thread.run(_enqueue_reports, stack.reports, 3)
-        pending = page.locator('[data-live="reports\npending"]')
+        pending = page.locator(_live("reports", "pending"))
         expect(pending).to_have_text(str(want["reports"].pending + 3), timeout=10_000)
         assert page.evaluate("window.notReloaded") is True
         _shot(page, "overview", tmp_path)
@@ -246,7 +252,8 @@ async def _runs_at_least(stack: Stack, key: str, n: int) -> bool:
 
 async def test_actions_refused_without_token_and_cross_site(stack: Stack) -> None:
     def script(browser: Browser) -> None:
-        page = browser.new_page()
+        context = browser.new_context()
+        page = context.new_page()
         page.goto(stack.url + "/queue?name=emails")
         assert page.locator('button[data-action="pause"]').count() == 0  # not logged in
         status = page.evaluate(
@@ -258,7 +265,7 @@ async def test_actions_refused_without_token_and_cross_site(stack: Stack) -> Non
         # logged in here, then a page of another site posts a form to the dashboard
         _log_in(page, stack.url, "/queue?name=emails")
         csrf = page.locator('input[name="csrf"]').first.get_attribute("value")
-        evil = page.context.new_page()
+        evil = context.new_page()  # the same browser session: its cookie is there
         evil.route(
             "http://evil.test/",
             lambda route: route.fulfill(

@@ -55,4 +55,4 @@ async def queue_names(
     """
     with mapped_errors(address, secret):
         members = await client.smembers(queues_key(key_prefix))
-    return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+    return sorted(m.decode() for m in members)
