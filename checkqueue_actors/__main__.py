@@ -1,4 +1,4 @@
-"""Command line: ``python -m checkqueue_actors demo|worker ...`` (see ``_cli``)."""
+"""Command line: ``python -m checkqueue_actors COMMAND ...`` (see ``_cli``)."""
 
 from __future__ import annotations
 

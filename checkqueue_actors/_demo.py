@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 import trio
@@ -138,7 +139,7 @@ def _table(rows: list[tuple[str, QueueStats]], out: TextIO) -> None:
         out.write(f"{name:<14}" + "".join(f"{v:>11}" for v in values) + "\n")
 
 
-async def _demo(out: TextIO) -> None:
+async def _demo(out: TextIO, *, dashboard: bool = False) -> None:
     say = _Printer(out)
     out.write("checkqueue_actors demo: in-memory backend, real clock, delays x0.25\n")
     health: InMemoryQueue[dict[str, str]] = InMemoryQueue("health-checks", _FAST)
@@ -147,7 +148,9 @@ async def _demo(out: TextIO) -> None:
         "exports", InMemoryQueueConfig(concurrency=2, delay_multiplier=0.25)
     )
     hooks: InMemoryQueue[str] = InMemoryQueue("webhooks", _FAST)
-    async with health, access, exports, hooks:
+    async with health, access, exports, hooks, trio.open_nursery() as nursery:
+        if dashboard:
+            await _serve_dashboard(nursery, [health, access, exports, hooks], out)
         await _health_checks(say, health)
         await _broadcast(say, access)
         await _priorities(say, exports)
@@ -155,11 +158,38 @@ async def _demo(out: TextIO) -> None:
         say.heading("5. A live backend switch through the QueueManager, jobs still flowing")
         await switch_scene(say)
         rows = [(queue.name, await queue.get_stats()) for queue in (health, access, exports, hooks)]
+        if dashboard:
+            out.write("\nthe dashboard stays up: press Ctrl+C to stop\n")
+            out.flush()
+            try:
+                await trio.sleep_forever()
+            finally:
+                nursery.cancel_scope.cancel()
     _table(rows, out)
 
 
+async def _serve_dashboard(nursery: trio.Nursery, queues: list[Any], out: TextIO) -> None:
+    """Serve a read-only dashboard of ``queues`` on 127.0.0.1 (port 8765, or any free
+    one) in ``nursery``, and print its URL."""
+    from .dashboard import create_app
+    from .dashboard._command import serve
+
+    app = create_app(queues, read_only=True, sample_interval=1.0, title="checkqueue demo")
+    try:
+        urls: list[str] = await nursery.start(serve, app, "127.0.0.1", 8765)
+    except OSError:  # 8765 is taken
+        urls = await nursery.start(serve, app, "127.0.0.1", 0)
+    out.write(f"dashboard (read-only): {urls[0]}/\n")
+    out.flush()
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the demo; returns the process exit code."""
-    del argv
-    trio.run(_demo, out if out is not None else sys.stdout)
+    """Run the demo (``--dashboard``: serve a read-only dashboard of its queues while it
+    runs, and until Ctrl+C); returns the process exit code."""
+    dashboard = "--dashboard" in (argv or [])
+    try:
+        trio.run(partial(_demo, dashboard=dashboard), out if out is not None else sys.stdout)
+    except KeyboardInterrupt:
+        if not dashboard:
+            raise
     return 0

@@ -238,6 +238,10 @@ class QueueManager:
         """The proxies of every queue created so far and not stopped, in creation order."""
         return self._live_proxies()
 
+    def queue_names(self) -> list[str]:
+        """The names of the queues this manager holds (``get_queue`` was called), sorted."""
+        return sorted(self._proxies)
+
     def _create_queue(self, plugin: QueuePlugin[Any], name: str, config: Any) -> Queue[Any]:
         """A new queue of ``plugin``, observed by the manager's instruments."""
         queue = plugin.create_queue(name, config)

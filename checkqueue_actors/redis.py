@@ -18,9 +18,16 @@ from ._backends.redis import (
 from ._backends.redis import (
     RedisQueuePlugin as RedisQueuePlugin,
 )
+from ._backends.redis._registry import list_queue_names as list_queue_names
 from ._model import FailedJob as FailedJob
 
-__all__ = ["RedisConfigStore", "RedisQueue", "RedisQueueConfig", "RedisQueuePlugin"]
+__all__ = [
+    "RedisConfigStore",
+    "RedisQueue",
+    "RedisQueueConfig",
+    "RedisQueuePlugin",
+    "list_queue_names",
+]
 # ``FailedJob`` stays importable from here: it is ``checkqueue_actors.FailedJob`` (whose
 # ``id`` and ``group`` still name the job and the group), no longer a class of its own.
 

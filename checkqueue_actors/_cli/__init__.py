@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from . import demo, worker
+from . import dashboard, demo, inspect_cmd, worker
 from ._parser import OneLineErrorParser
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "console_main", "main"]
 
-COMMANDS: tuple[ModuleType, ...] = (demo, worker)
+COMMANDS: tuple[ModuleType, ...] = (demo, worker, inspect_cmd, dashboard)
 """The subcommand modules, in the order ``--help`` lists them."""
 
 

@@ -14,11 +14,16 @@ HELP = "a short tour of the queue on the in-memory backend"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The demo takes no argument."""
+    """``--dashboard``: also serve a read-only dashboard of the demo's queues."""
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve a read-only dashboard of the demo's queues (needs the dashboard extra)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
     from .._demo import main as demo  # keep `--help` fast
 
-    return demo()
+    return demo(["--dashboard"] if args.dashboard else [])

@@ -75,6 +75,7 @@ from ._clients import (
 )
 from ._codec import PayloadCodec
 from ._failed import delivery_key, parse_failed_jobs
+from ._registry import record_queue_name
 from ._scripts import LEGACY_SCRIPTS, PROBE, SCRIPTS
 from ._settings import endpoint_of, key_base, seconds_to_ms
 
@@ -437,6 +438,7 @@ class RedisStorage:
             try:
                 with mapped_errors(self._address, self._secret):
                     await self._probe(scripts if scripts is not None else client)
+                    await record_queue_name(client, self.config.key_prefix, self.name)
             except BackendUnavailableError:
                 pass  # probed again before the first script runs
             except BaseException:
