@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Final
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .._model import FailedJob, JobInfo, QueueStats, RecurringJobDetails
+    from .._storage import PauseState
     from ..redis import RedisQueue, RedisQueueConfig
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
@@ -136,7 +138,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, flex: int = 
     return "\n".join(lines)
 
 
-def _stats_json(name: str, stats: QueueStats, paused: bool) -> dict[str, Any]:
+def _stats_json(name: str, stats: QueueStats, paused: PauseState) -> dict[str, Any]:
     return {
         "queue": name,
         "pending": stats.pending,
@@ -144,8 +146,13 @@ def _stats_json(name: str, stats: QueueStats, paused: bool) -> dict[str, Any]:
         "completed": stats.completed,
         "failed": stats.failed,
         "consumer_groups": stats.consumer_groups,
-        "paused": paused,
+        "paused": paused.queue,
+        "paused_groups": sorted(paused.groups),
     }
+
+
+async def _read_stats(queue: RedisQueue[Any]) -> tuple[QueueStats, PauseState]:
+    return await queue.get_stats(), await queue.storage.pause_state()
 
 
 def _job_json(info: JobInfo[Any]) -> dict[str, Any]:
@@ -273,7 +280,7 @@ async def _inspect(args: argparse.Namespace, config: RedisQueueConfig) -> tuple[
         documents: list[dict[str, Any]] = []
         for queue_name in await _queue_names(config):
             async with RedisQueue[Any](queue_name, config) as queue:
-                counters, paused = await queue.get_stats(), await queue.is_paused()
+                counters, paused = await _read_stats(queue)
             documents.append(_stats_json(queue_name, counters, paused))
         rows = [
             [
@@ -283,7 +290,7 @@ async def _inspect(args: argparse.Namespace, config: RedisQueueConfig) -> tuple[
                 str(d["completed"]),
                 str(d["failed"]),
                 str(d["consumer_groups"]),
-                "paused" if d["paused"] else "",
+                "paused" if d["paused"] else " ".join(f"{g}:paused" for g in d["paused_groups"]),
             ]
             for d in documents
         ]
@@ -294,11 +301,12 @@ async def _inspect(args: argparse.Namespace, config: RedisQueueConfig) -> tuple[
     if command == "stats":
 
         async def stats(queue: RedisQueue[Any]) -> dict[str, Any]:
-            return _stats_json(name, await queue.get_stats(), await queue.is_paused())
+            return _stats_json(name, *await _read_stats(queue))
 
         document = await _with_queue(config, name, stats)
         width = max(len(key) for key in document)
-        text = "\n".join(f"{key.ljust(width)}  {value}" for key, value in document.items())
+        shown = {**document, "paused_groups": ", ".join(document["paused_groups"]) or "-"}
+        text = "\n".join(f"{key.ljust(width)}  {value}" for key, value in shown.items())
         return document, text
     if command == "jobs":
         infos: list[JobInfo[Any]] = await _with_queue(
@@ -384,6 +392,9 @@ async def _inspect(args: argparse.Namespace, config: RedisQueueConfig) -> tuple[
 
 def run(args: argparse.Namespace) -> int:
     """Run the inspect command; returns the exit status."""
+    # the queues' own warnings (a server without AOF, say) are for workers' logs, not for
+    # the output of a command run by hand
+    logging.getLogger("checkqueue_actors").setLevel(logging.ERROR)
     try:
         config = _config(args)
         document, text = trio.run(_inspect, args, config)
