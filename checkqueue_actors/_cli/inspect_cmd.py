@@ -394,7 +394,16 @@ def run(args: argparse.Namespace) -> int:
     """Run the inspect command; returns the exit status."""
     # the queues' own warnings (a server without AOF, say) are for workers' logs, not for
     # the output of a command run by hand
-    logging.getLogger("checkqueue_actors").setLevel(logging.ERROR)
+    library = logging.getLogger("checkqueue_actors")
+    level = library.level
+    library.setLevel(logging.ERROR)
+    try:
+        return _run(args)
+    finally:
+        library.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         document, text = trio.run(_inspect, args, config)
