@@ -296,6 +296,7 @@ async def test_watching_queue_does_not_disturb_workers(stack: Stack) -> None:
         assert {q["name"] for q in overview["queues"]} == {"emails", "reports"}
         # the one worker process of "emails"; the dashboard's own is not counted (read
         # again while a busy machine delays the worker's heartbeat past its deadline)
+        detail: dict[str, Any] = {}
         with trio.move_on_after(10):
             while True:
                 detail = (await client.get("/api/queue", params={"name": "emails"})).json()
