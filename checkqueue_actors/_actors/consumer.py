@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from .._model import QueueJob
     from .._storage import Delivery
+    from .instruments import DeliveryOutcome
     from .queue import RuntimeQueue
 
 __all__ = ["ConsumerActor"]
@@ -54,6 +55,17 @@ logger = logging.getLogger("checkqueue_actors")
 _ACK = Settle.ACK
 _RETRY = Settle.RETRY
 _CANCEL = Settle.CANCEL
+_RELEASE = Settle.RELEASE
+
+_OUTCOMES: dict[Settle, DeliveryOutcome] = {
+    Settle.ACK: "completed",
+    Settle.RETRY: "retrying",
+    Settle.FAIL: "failed",
+    Settle.RELEASE: "released",
+    Settle.CANCEL: "cancelled",
+}
+"""What instruments see for each way a delivery ends (a failure past its timeout:
+``"timed_out"``)."""
 
 
 class _Worker:
@@ -342,20 +354,15 @@ class ConsumerActor:
         else:
             rt.settle(delivery, how, detail)
         if instruments.delivery_finished:
-            outcome = (
-                "cancelled"
-                if how is Settle.CANCEL
-                else "timed_out"
-                if timed_out and how is not Settle.RELEASE
-                else "completed"
-                if how is _ACK
-                else "retrying"
-                if how is _RETRY
-                else "failed"
-                if how is Settle.FAIL
-                else "released"
-            )
-            self._finished(delivery, job, outcome, started)
+            outcome = _OUTCOMES[how]
+            if timed_out and how is not _RELEASE and how is not _CANCEL:
+                outcome = "timed_out"
+            duration = rt.now() - started
+            for hook in instruments.delivery_finished:  # inline: once per job per hook
+                try:
+                    hook(rt, delivery.group, job, outcome, duration)
+                except Exception:
+                    instruments.log_once(hook)
 
     def _given_back(self, delivery: Delivery) -> Settle:
         """How a delivery whose handler was interrupted ends: ``CANCEL`` when
@@ -416,7 +423,7 @@ class ConsumerActor:
         return Settle.FAIL, f"{type(exc).__name__}: {exc}"
 
     def _finished(
-        self, delivery: Delivery, job: QueueJob[Any], outcome: str, started: float
+        self, delivery: Delivery, job: QueueJob[Any], outcome: DeliveryOutcome, started: float
     ) -> None:
         instruments = self._rt.instruments
         if instruments.delivery_finished:
