@@ -29,6 +29,7 @@ __all__ = [
     "TimeMode",
     "pending_is",
     "starts",
+    "stats_are",
 ]
 
 TimeMode = Literal["virtual", "real"]
@@ -187,6 +188,17 @@ def pending_is(queue: Queue[Any], count: int) -> Callable[[], Awaitable[bool]]:
 
     async def check() -> bool:
         return (await queue.get_stats()).pending == count
+
+    return check
+
+
+def stats_are(queue: Queue[Any], **counters: int) -> Callable[[], Awaitable[bool]]:
+    """A ``wait_until`` predicate: each named counter of ``get_stats()`` has its value
+    (``stats_are(q, completed=1, failed=2)``)."""
+
+    async def check() -> bool:
+        stats = await queue.get_stats()
+        return all(getattr(stats, name) == value for name, value in counters.items())
 
     return check
 
