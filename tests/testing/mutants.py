@@ -26,6 +26,7 @@ from checkqueue_actors._state.engine import (
     QueueEngine,
     Schedule,
 )
+from checkqueue_actors._state.failed import FailedRecord
 from checkqueue_actors._state.ready import ReadySet
 from checkqueue_actors._storage import ScheduleSpec
 from checkqueue_actors.testing import MakeQueue, wait_until
@@ -33,7 +34,7 @@ from checkqueue_actors.testing import MakeQueue, wait_until
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from checkqueue_actors import PendingJob, Queue, QueueStats
+    from checkqueue_actors import FailedJob, PendingJob, Queue, QueueStats
     from checkqueue_actors._protocols import Handler
 
 
@@ -386,6 +387,39 @@ class ExportLosesBackoffEngine(QueueEngine):
         backoff = {job_id for group in self.groups for job_id in group.retrying}
         ready = {r.id for group in self.groups for r in group.ready.records()}
         return [p for p in super().export_pending(now) if p.id not in backoff or p.id in ready]
+
+
+# -- timeouts and the failed-jobs record ------------------------------------------------------
+
+
+class JobTimeoutDroppedEngine(QueueEngine):
+    """Bug: a job's own ``timeout`` is not kept with the job: it is never enforced (only
+    its group's timeout applies)."""
+
+    def enqueue(self, **kwargs: Any) -> bool:
+        kwargs["timeout"] = None
+        return super().enqueue(**kwargs)
+
+
+class _RecordKeyedByJob(FailedRecord):
+    """A failed-jobs record keyed by the job id alone."""
+
+    __slots__ = ()
+
+    def add(self, entry: FailedJob[Any], seq: int) -> None:
+        for old in self.newest(None, len(self)):
+            if old.job_id == entry.job_id:
+                self.remove(old.job_id, old.consumer_group)
+        super().add(entry, seq)
+
+
+class FailedRecordByJobEngine(QueueEngine):
+    """Bug: the failed-jobs record is keyed by job id alone: when a second group fails a
+    job for good, the first group's entry is lost."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failed_record = _RecordKeyedByJob(self.failed_record.max_size)
 
 
 # -- volume -----------------------------------------------------------------------------------
@@ -761,6 +795,20 @@ _MUTANT_LIST = [
         "export",
         ExportLosesBackoffEngine,
         "test_export_pending_includes_jobs_in_backoff",
+    ),
+    # timeouts and the failed-jobs record
+    _mutant(
+        "job-timeout-not-enforced",
+        "timeouts",
+        JobTimeoutDroppedEngine,
+        "test_the_jobs_own_timeout_wins_over_the_groups",
+        "test_a_jobs_timeout_applies_without_a_group_timeout",
+    ),
+    _mutant(
+        "failed-record-keyed-by-job",
+        "failed record",
+        FailedRecordByJobEngine,
+        "test_a_failure_for_good_is_recorded_newest_first",
     ),
     # volume
     _mutant(
