@@ -234,6 +234,10 @@ class QueueManager:
         self._proxies[name] = proxy
         return proxy
 
+    def get_queues(self) -> list[QueueProxy[Any]]:
+        """The proxies of every queue created so far and not stopped, in creation order."""
+        return self._live_proxies()
+
     def _create_queue(self, plugin: QueuePlugin[Any], name: str, config: Any) -> Queue[Any]:
         """A new queue of ``plugin``, observed by the manager's instruments."""
         queue = plugin.create_queue(name, config)
@@ -630,6 +634,9 @@ class QueueManager:
         """Stop polling and every queue gracefully (running handlers finish); idempotent.
 
         A switch under way completes first. Leaving ``open_queue_manager`` does the same.
+        A call made while another is stopping the queues waits for it; with a shorter
+        ``grace_period`` (counted from this call) it shortens that stop's (``0``: the
+        running handlers are cancelled at once and their deliveries released).
 
         Args:
           grace_period: ``None`` lets running handlers finish however long they take;
@@ -644,6 +651,10 @@ class QueueManager:
         grace = check_grace_period(grace_period)
         self.stop_polling()
         if self._closed:
+            if grace is not None and not self._shut_down.is_set():
+                async with trio.open_nursery() as nursery:
+                    for proxy in list(self._proxies.values()):
+                        nursery.start_soon(partial(proxy.stop, grace_period=grace))
             await self._shut_down.wait()
             return
         self._closed = True

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAILED_COUNT_MAX",
     "ConsumerReplayFailed",
+    "PauseNotCarried",
     "EnqueueOccurrence",
     "EnqueuePending",
     "ExportFailed",
@@ -164,6 +165,13 @@ class ConsumerReplayFailed:
     error: Exception
 
 
+@attrs.frozen
+class PauseNotCarried:
+    """Reading the old queue's pause state, or pausing the new queue, raised."""
+
+    error: Exception
+
+
 SwitchError: TypeAlias = (
     OldQueueStopFailed
     | GraceNotSupported
@@ -173,6 +181,7 @@ SwitchError: TypeAlias = (
     | ExportNotImplemented
     | ExportFailed
     | ConsumerReplayFailed
+    | PauseNotCarried
 )
 """An error a switch met on the old queue, or while replaying consumers, before planning."""
 
@@ -330,6 +339,11 @@ def _warning_of(error: SwitchError, label: str) -> str:
             return f"{label}: exporting pending jobs failed, they were not migrated: {exc!r}"
         case ConsumerReplayFailed(group, exc):
             return f"{label}: replaying a consumer of group {group!r} failed: {exc!r}"
+        case PauseNotCarried(exc):
+            return (
+                f"{label}: the pause state was not carried over (the new queue runs every "
+                f"group): {exc!r}"
+            )
 
 
 def _seconds(value: float) -> str:

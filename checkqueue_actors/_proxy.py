@@ -61,6 +61,7 @@ from ._migration import (
     MigrationReport,
     MoveFailed,
     OldQueueStopFailed,
+    PauseNotCarried,
     RecurringDetailsFailed,
     RecurringListFailed,
     ScheduleRecurring,
@@ -77,8 +78,16 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._migration import MigrationPlan, Operation, SwitchError
-    from ._model import FailedJob, PendingJob, QueueStats, RecurringJobDetails
+    from ._model import (
+        FailedJob,
+        JobInfo,
+        JobState,
+        PendingJob,
+        QueueStats,
+        RecurringJobDetails,
+    )
     from ._protocols import Handler, Queue
+    from ._storage import PauseState
 
 __all__ = ["ProxyEvent", "ProxyState", "QueueProxy"]
 
@@ -193,6 +202,16 @@ class QueueProxy(Generic[T]):
     def name(self) -> str:
         """The queue's name."""
         return self._name
+
+    @property
+    def consumer_groups(self) -> dict[str, int]:
+        """The groups this proxy's ``consume`` calls joined (in this process), each with
+        its number of consumers, in the order first joined."""
+        groups: dict[str, int] = {}
+        for subscription in self._subscriptions:
+            name = subscription.consumer_group
+            groups[name] = groups.get(name, 0) + 1
+        return groups
 
     def __repr__(self) -> str:
         return f"<QueueProxy {self._name!r} {self._state.value} -> {self._delegate!r}>"
@@ -576,6 +595,72 @@ class QueueProxy(Generic[T]):
 
         return await self._call(op)
 
+    # -- job control --------------------------------------------------------------------------
+
+    async def pause(self, consumer_group: str | None = None) -> None:
+        """Pause ``consumer_group`` (every group when None) on the active backend; a
+        switch carries the pause over (see ``Queue.pause``).
+
+        Raises:
+          ValueError: for a bad group name.
+          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+        """
+        await self._call(lambda q: q.pause(consumer_group))
+
+    async def resume(self, consumer_group: str | None = None) -> None:
+        """Undo ``pause`` (see ``Queue.resume``).
+
+        Raises:
+          ValueError: for a bad group name.
+          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+        """
+        await self._call(lambda q: q.resume(consumer_group))
+
+    async def is_paused(self, consumer_group: str | None = None) -> bool:
+        """True when ``consumer_group`` (the whole queue, for None) is paused (see
+        ``Queue.is_paused``).
+
+        Raises:
+          ValueError: for a bad group name.
+          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
+        """
+        return await self._read(lambda q: q.is_paused(consumer_group))
+
+    async def get_job(self, job_id: str) -> JobInfo[T] | None:
+        """Where the job stands in each group, on the active backend (see ``Queue.get_job``).
+
+        Raises:
+          ValueError: for a bad id.
+          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
+        """
+        return await self._read(lambda q: q.get_job(job_id))
+
+    async def list_jobs(
+        self,
+        *,
+        state: JobState | None = None,
+        consumer_group: str | None = None,
+        limit: int = 100,
+    ) -> list[JobInfo[T]]:
+        """Jobs by state on the active backend (see ``Queue.list_jobs``).
+
+        Raises:
+          ValueError: for a bad state, group name or limit.
+          QueueStoppedError: after the manager's shutdown, for a proxy that never ran.
+        """
+        return await self._read(
+            lambda q: q.list_jobs(state=state, consumer_group=consumer_group, limit=limit)
+        )
+
+    async def cancel_job(self, job_id: str) -> bool:
+        """Cancel a job on the active backend (see ``Queue.cancel_job``).
+
+        Raises:
+          ValueError: for a bad id.
+          QueueStoppedError: after ``stop()`` or the manager's shutdown.
+        """
+        return await self._call(lambda q: q.cancel_job(job_id))
+
     async def test_connection(self) -> None:
         """Probe the active backend; never waits for a switch.
 
@@ -686,8 +771,12 @@ class QueueProxy(Generic[T]):
                     recurring = await _read_recurring(old, errors)
                     pending = await _read_pending(old, errors)
                 failed_left = await _count_failed(old) if old is not None else 0
-                self._install(new)
                 subscriptions = list(self._subscriptions)
+                if old is not None:
+                    # before any consumer joins the new queue: a paused group never starts
+                    # a delivery there
+                    await _carry_pause(old, new, subscriptions, errors)
+                self._install(new)
                 for sub in subscriptions:
                     try:
                         await _consume(new, sub)
@@ -755,6 +844,33 @@ async def _count_failed(old: Queue[Any]) -> int:
             "queue %r: cannot read the old backend's failed-jobs record", old.name, exc_info=True
         )
         return 0
+
+
+async def _carry_pause(
+    old: Queue[T],
+    new: Queue[T],
+    subscriptions: Sequence[Subscription[T]],
+    errors: list[SwitchError],
+) -> None:
+    """Pause on ``new`` what is paused on ``old``: the whole queue, and each group paused
+    on its own (every group of the old backend when it runs on the one runtime, the
+    groups consumed through this proxy otherwise)."""
+    try:
+        storage = getattr(old, "storage", None)
+        read = getattr(storage, "pause_state", None)
+        if read is not None:
+            state = cast("PauseState", await read())
+            queue_paused, groups = state.queue, sorted(state.groups)
+        else:
+            queue_paused = await old.is_paused()
+            names = sorted({sub.consumer_group for sub in subscriptions})
+            groups = [name for name in names if await old.is_paused(name)]
+        for group in groups:
+            await new.pause(group)
+        if queue_paused:
+            await new.pause()
+    except Exception as exc:
+        errors.append(PauseNotCarried(exc))
 
 
 async def _read_recurring(old: Queue[T], errors: list[SwitchError]) -> list[RecurringJobDetails[T]]:

@@ -244,9 +244,7 @@ class CancelReport:
 
     __slots__ = ("ended", "removed", "running")
 
-    def __init__(
-        self, removed: int = 0, running: Sequence[str] = (), ended: bool = False
-    ) -> None:
+    def __init__(self, removed: int = 0, running: Sequence[str] = (), ended: bool = False) -> None:
         self.removed = removed
         """Groups in which the job was waiting, delayed or retrying, and no longer is."""
         self.running = running
@@ -541,7 +539,6 @@ class Storage(Protocol):
           How many entries were removed.
         """
         ...
-
 
     # -- job control ------------------------------------------------------------------------
     #

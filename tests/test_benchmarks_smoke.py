@@ -47,3 +47,15 @@ def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
 
 def test_unknown_driver_is_refused(tmp_path: Path) -> None:
     assert main(["--tiny", "--drivers", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_list_jobs_benchmark_runs_tiny(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.list_jobs import main as list_jobs
+
+    if list_jobs(["--jobs", "10000", "--runs", "1"]) == 1:
+        pytest.skip("no redis-server binary")
+    out = capsys.readouterr().out
+    assert "| `get_job(id)` | 1 |" in out
+    for state in ("waiting", "delayed", "retrying", "running"):
+        assert f'`list_jobs(state="{state}")` | 100 |' in out
+    assert "`list_jobs() (any state)` | 100 |" in out

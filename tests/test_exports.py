@@ -10,6 +10,8 @@ import checkqueue_actors
 PUBLIC_NAMES = {
     # data
     "FailedJob",
+    "JobGroupState",
+    "JobInfo",
     "QueueJob",
     "QueueStats",
     "RecurringJobDetails",

@@ -36,10 +36,13 @@ import trio
 from .._errors import JobTimeoutError
 from .._queue_base import current_handler_queue
 from .._state import policy
+from .._state.failed import error_text
 from .._state.policy import CHAIN_MAX
 from .._storage import Settle
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .._model import QueueJob
     from .._storage import Delivery
     from .queue import RuntimeQueue
@@ -50,6 +53,22 @@ logger = logging.getLogger("checkqueue_actors")
 
 _ACK = Settle.ACK
 _RETRY = Settle.RETRY
+_CANCEL = Settle.CANCEL
+
+
+class _Worker:
+    """What one worker task runs now, for ``ConsumerActor.cancel``."""
+
+    __slots__ = ("cancelled", "delivery", "scope")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        """``scope`` was cancelled (read instead of ``scope.cancel_called``: cheaper)."""
+        self.delivery: Delivery | None = None
+        """The delivery whose handler runs (or is about to), None between jobs."""
+        self.scope: trio.CancelScope | None = None
+        """Around the worker's deliveries: cancelled to cancel the running one, then
+        replaced (one scope per worker, not per job)."""
 
 
 class ConsumerActor:
@@ -57,6 +76,7 @@ class ConsumerActor:
 
     def __init__(self, runtime: RuntimeQueue[Any]) -> None:
         self._rt = runtime
+        self._workers: set[_Worker] = set()
         self._idle: list[trio.lowlevel.Task] = []
         """Parked workers, the most recently parked last (woken first: its caches are warm)."""
         self._waking = 0
@@ -105,15 +125,66 @@ class ConsumerActor:
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
-    async def _worker(self) -> None:
+    def cancel(self, job_id: str, groups: Iterable[str] | None = None) -> int:
+        """Cancel the running handlers of ``job_id`` (of ``groups`` only, unless None).
+
+        Each one sees ``trio.Cancelled``; its delivery is settled ``CANCEL`` (neither
+        retried nor counted), whatever the handler does with the cancellation.
+
+        Returns:
+          How many handlers were cancelled.
+        """
         rt = self._rt
-        run_queue = rt.run_queue
-        chained = 0
+        count = 0
+        for worker in self._workers:
+            delivery = worker.delivery
+            if delivery is None or delivery in rt.cancelled:
+                continue
+            job = delivery.job
+            if (
+                job is None
+                or job.id != job_id
+                or (groups is not None and delivery.group not in groups)
+            ):
+                continue
+            rt.cancelled.add(delivery)
+            assert worker.scope is not None
+            worker.cancelled = True
+            worker.scope.cancel(reason=f"job {job_id!r} cancelled")
+            count += 1
+        return count
+
+    async def _worker(self) -> None:
         self._waking -= 1
+        me = _Worker()
+        self._workers.add(me)
+        try:
+            while True:
+                # one scope for as long as no cancel_job hits this worker (entering a
+                # scope per job would cost more than a short handler)
+                with trio.CancelScope() as scope:
+                    me.scope = scope
+                    me.cancelled = False
+                    if await self._work(me):
+                        return
+                if me.delivery is not None:
+                    # its handler was cancelled (cancel_job): the delivery is settled, its
+                    # slot comes back
+                    me.delivery = None
+                    self._rt.slots.give(1)
+        finally:
+            self._workers.discard(me)
+
+    async def _work(self, me: _Worker) -> bool:
+        """Run deliveries until the pool retires (returns True), or until ``cancel_job``
+        cancelled ``me.scope`` (returns False, or raises ``Cancelled``, which the scope
+        catches: the worker goes on in a new one)."""
+        run_queue = self._rt.run_queue
+        chained = 0
         while True:
             if not run_queue:
                 if self.retiring:
-                    return
+                    return True
                 chained = 0
                 await self._park()
                 self._waking -= 1
@@ -124,7 +195,11 @@ class ConsumerActor:
                 # one woken at a time: a handler that does not block chains to it first
                 self.wake()
             while delivery is not None:
+                me.delivery = delivery
                 await self.run_delivery(delivery)
+                if me.cancelled:
+                    return False  # cancelled, and its handler returned anyway: a new scope
+                me.delivery = None
                 chained += 1
                 if chained >= CHAIN_MAX:
                     chained = 0
@@ -144,6 +219,7 @@ class ConsumerActor:
         local = rt.local
         slots = rt.slots
         if local is not None and not rt.stopping and not rt.run_queue:
+            # (a paused group's claims come back empty: the engine obeys the pause)
             router = rt.routers[done.group]
             if slots.waiters <= router.waiting_for_slot:
                 claimed = local.claim_one_nowait(done.group)
@@ -182,7 +258,7 @@ class ConsumerActor:
                 extra = await self._take_every_slot()
             except BaseException:
                 rt.alone = False
-                rt.settle(delivery, Settle.RELEASE, None)
+                rt.settle(delivery, self._given_back(delivery), None)
                 raise
             if cast("bool", rt.stopping):  # stop() came while it waited: it does not start
                 rt.alone = False
@@ -215,7 +291,11 @@ class ConsumerActor:
                 if timed_out:
                     raise JobTimeoutError(job.id, timeout)  # failed below, once
         except Exception as exc:
-            if rt.interrupting:
+            if rt.cancelled and delivery in rt.cancelled:
+                # cancelled (cancel_job), and the handler turned the cancellation into an
+                # error of its own: cancelled all the same
+                how, detail = Settle.CANCEL, None
+            elif rt.interrupting:
                 # cancelled once the stop's grace period passed, and the handler turned
                 # the cancellation into an error: released all the same
                 rt.interrupted_deliveries.append((job.id, delivery.group))
@@ -228,15 +308,20 @@ class ConsumerActor:
                     exc = error
                 how, detail = self._failed(delivery, job, exc)
         except BaseException:
-            # cancelled (a hard stop, or the stop's grace period passed) or interrupted:
-            # the job goes back, at least once
-            if rt.interrupting:
+            # cancelled (cancel_job, a hard stop, or the stop's grace period passed) or
+            # interrupted: the job goes back, at least once, unless cancel_job ended it
+            how = self._given_back(delivery)
+            if how is Settle.RELEASE and rt.interrupting:
                 rt.interrupted_deliveries.append((job.id, delivery.group))
-            rt.settle(delivery, Settle.RELEASE, None)
-            self._finished(delivery, job, "released", started)
+            rt.settle(delivery, how, None)
+            self._finished(
+                delivery, job, "cancelled" if how is Settle.CANCEL else "released", started
+            )
             raise
         else:
             how, detail = _ACK, None
+            if rt.cancelled and delivery in rt.cancelled:
+                how = Settle.CANCEL  # the handler swallowed the cancellation
         finally:
             current_handler_queue.reset(reset)
             self.running -= 1
@@ -246,13 +331,17 @@ class ConsumerActor:
             if not self.running and self._idle_event is not None:  # stop() waits for it
                 self._idle_event.set()
         local = rt.local
+        if how is _CANCEL:
+            rt.cancelled.discard(delivery)
         if local is not None:
             local.settle_nowait(delivery, how, detail)
         else:
             rt.settle(delivery, how, detail)
         if instruments.delivery_finished:
             outcome = (
-                "timed_out"
+                "cancelled"
+                if how is Settle.CANCEL
+                else "timed_out"
                 if timed_out and how is not Settle.RELEASE
                 else "completed"
                 if how is _ACK
@@ -263,6 +352,15 @@ class ConsumerActor:
                 else "released"
             )
             self._finished(delivery, job, outcome, started)
+
+    def _given_back(self, delivery: Delivery) -> Settle:
+        """How a delivery whose handler was interrupted ends: ``CANCEL`` when
+        ``cancel_job`` interrupted it, else ``RELEASE`` (it runs again)."""
+        cancelled = self._rt.cancelled
+        if cancelled and delivery in cancelled:
+            cancelled.discard(delivery)
+            return Settle.CANCEL
+        return Settle.RELEASE
 
     async def _take_every_slot(self) -> int:
         """Wait until no other handler of the queue runs and none can start: take every
@@ -300,7 +398,8 @@ class ConsumerActor:
                 attempts + 1,
                 exc,
             )
-            return Settle.RETRY, policy.retry_delay(attempts + 1, rt.delay_multiplier)
+            delay = policy.retry_delay(attempts + 1, rt.delay_multiplier)
+            return Settle.RETRY, (delay, error_text(f"{type(exc).__name__}: {exc}"))
         logger.warning(
             "queue %r group %r: job %r failed for good after %d attempt(s): %r",
             rt.name,

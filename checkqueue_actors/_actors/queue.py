@@ -25,16 +25,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import trio
 
-from .._errors import QueueStoppedError
+from .._errors import BackendUnavailableError, QueueStoppedError
 from .._model import NO_HEADERS, QueueJob
 from .._queue_base import BaseQueue, LifeState
 from .._state import policy
 from .._state.cron import CronSchedule, load_zone
 from .._state.failed import RETRY_DONE, RETRY_NO_GROUP, check_limit
-from .._storage import InProcessStorage, NewJob, ScheduleSpec, Settle
+from .._storage import HeartbeatReport, InProcessStorage, NewJob, ScheduleSpec, Settle
 from .backoff import BackendHealth
 from .consumer import ConsumerActor
 from .instruments import Instruments
+from .pausegate import PauseGate
 from .router import GroupRouterActor
 from .scheduler import SchedulerActor
 from .slots import Slots
@@ -43,7 +44,14 @@ from .writer import OutcomeWriter, report_lost
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from .._model import FailedJob, PendingJob, QueueStats, RecurringJobDetails
+    from .._model import (
+        FailedJob,
+        JobInfo,
+        JobState,
+        PendingJob,
+        QueueStats,
+        RecurringJobDetails,
+    )
     from .._protocols import Handler
     from .._storage import Delivery, ReapReport, Storage
 
@@ -87,6 +95,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         self.writer = OutcomeWriter(storage, name, self.health) if self.local is None else None
         self.held: dict[Delivery, None] = {}
         """Deliveries claimed and not decided yet, under a lease (storages with leases)."""
+        self.pause_gate = PauseGate()
+        """Which groups this process knows to be paused (its routers wait on it)."""
+        self.cancelled: set[Delivery] = set()
+        """Deliveries whose handler ``cancel_job`` cancelled, until they are settled."""
         self._leases = storage.lease_seconds is not None
         self.stopping = False
         self._instrument_list = tuple(instruments)
@@ -132,6 +144,13 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         storage = self.storage
         await storage.open()
         try:
+            try:
+                self.pause_gate.update(await storage.pause_state())
+            except BackendUnavailableError:
+                # starting does not need the backend: a storage shared by several
+                # processes tells the state with each heartbeat, and claims nothing for
+                # a paused group meanwhile (ClaimTicket.paused)
+                pass
             async with trio.open_nursery() as keepalive:
                 await keepalive.start(self._scheduler.run)
                 if self.writer is not None:
@@ -252,6 +271,31 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         lost = await self.storage.renew(list(self.held))
         report_lost(self.name, [delivery for delivery in lost if delivery in self.held])
 
+    def apply_heartbeat(self, report: HeartbeatReport | None) -> None:
+        """Obey what other processes changed (the scheduler calls it after each heartbeat)."""
+        if report is None:
+            return
+        if report.paused is not None:
+            self.pause_gate.update(report.paused)
+        for group, job_id in report.cancelled:
+            self._cancel_here(job_id, (group,))
+
+    def _cancel_here(self, job_id: str, groups: Iterable[str] | None) -> int:
+        """End this process's deliveries of ``job_id`` (of ``groups`` only, unless None):
+        those not started leave the run queue, running handlers are cancelled; each is
+        settled ``CANCEL``. Returns how many."""
+        count = 0
+        run_queue = self.run_queue
+        if run_queue:
+            for delivery in [d for d in run_queue if d.job is not None and d.job.id == job_id]:
+                if groups is not None and delivery.group not in groups:
+                    continue
+                run_queue.remove(delivery)
+                self.settle(delivery, Settle.CANCEL, None)
+                self.slots.give(1)
+                count += 1
+        return count + self._workers.cancel(job_id, groups)
+
     def report_reaped(self, report: ReapReport) -> None:
         """Log what a reap took back."""
         if report.redelivered or report.failed:
@@ -331,6 +375,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         await self._admit(allow_stopping=True)
         the_id = checked_id if checked_id is not None else str(uuid.uuid4())
         delay *= self.delay_multiplier
+        instruments = self.instruments
+        if instruments.prepare_headers:
+            checked_headers = instruments.add_headers(self, the_id, checked_headers)
         if local is not None:
             stored = local.enqueue_nowait(
                 the_id, payload, checked_priority, delay, checked_timeout, checked_headers
@@ -407,6 +454,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         await self._admit(allow_stopping=True)
         the_id = checked_id if checked_id is not None else str(uuid.uuid4())
         delay *= self.delay_multiplier
+        instruments = self.instruments
+        if instruments.prepare_headers:
+            checked_headers = instruments.add_headers(self, the_id, checked_headers)
         stored = await self.storage.enqueue(
             NewJob(
                 the_id,
@@ -497,6 +547,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             )
             for job_id, payload in zip(ids, payloads, strict=True)
         ]
+        instruments = self.instruments
+        if instruments.prepare_headers:
+            for job in jobs:
+                job.headers = instruments.add_headers(self, job.id, checked_headers)
         if jobs:
             await self.storage.enqueue_many(jobs)
             if delay > 0 and self.local is None:
@@ -786,6 +840,130 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         if pairs is not None and not pairs:
             return 0
         return await self.storage.drop_failed(consumer_group, pairs)
+
+    # -- job control --------------------------------------------------------------------------
+
+    async def pause(self, consumer_group: str | None = None) -> None:
+        """Start no new delivery in ``consumer_group``, or in every group when None.
+
+        Running handlers finish; enqueues, delays, retries and recurring ticks go on,
+        so jobs accumulate as pending until ``resume``. Pausing the whole queue also
+        holds groups that join while it is paused. A durable backend keeps the state:
+        every process obeys it (on Redis, within one heartbeat, 0.2 s by default;
+        their claims obey at once) and it outlives restarts. A group that does not
+        exist (yet) may be paused.
+
+        Raises:
+          ValueError: for a group name breaking the naming rules.
+          BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it; nothing was changed.
+        """
+        await self._set_paused(consumer_group, paused=True)
+
+    async def resume(self, consumer_group: str | None = None) -> None:
+        """Undo ``pause`` of ``consumer_group``; with None, resume the whole queue and
+        every group paused on its own. Resuming a group while the whole queue is
+        paused changes nothing until the queue is resumed.
+
+        Raises:
+          ValueError: for a group name breaking the naming rules.
+          BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it; nothing was changed.
+        """
+        await self._set_paused(consumer_group, paused=False)
+
+    async def _set_paused(self, consumer_group: str | None, *, paused: bool) -> None:
+        if consumer_group is not None:
+            consumer_group = policy.check_name("consumer_group", consumer_group)
+        await self._read()
+        storage = self.storage
+        await storage.set_paused(consumer_group, paused)
+        self.pause_gate.update(await storage.pause_state())
+
+    async def is_paused(self, consumer_group: str | None = None) -> bool:
+        """True when ``consumer_group`` starts no new delivery: it is paused, or the whole
+        queue is. With None: True when the whole queue is paused.
+
+        Raises:
+          ValueError: for a group name breaking the naming rules.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        if consumer_group is not None:
+            consumer_group = policy.check_name("consumer_group", consumer_group)
+        await self._read()
+        state = await self.storage.pause_state()
+        self.pause_gate.update(state)
+        return state.is_paused(consumer_group)
+
+    async def get_job(self, job_id: str) -> JobInfo[T] | None:
+        """Where the job stands in each consumer group that still owes it, or failed it.
+
+        Returns:
+          ``None`` when the queue holds nothing of that id: unknown, or finished in
+          every group (a failure is remembered as long as the failed-jobs record keeps
+          its entry).
+        Raises:
+          ValueError: for an id breaking the naming rules.
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        checked = policy.check_job_id(job_id, required=True)
+        assert checked is not None
+        await self._read()
+        return await self.storage.job_info(checked)
+
+    async def list_jobs(
+        self,
+        *,
+        state: JobState | None = None,
+        consumer_group: str | None = None,
+        limit: int = 100,
+    ) -> list[JobInfo[T]]:
+        """Jobs with at least one group (``consumer_group`` only, unless None) in ``state``.
+
+        ``state`` is one of ``"waiting"``, ``"delayed"``, ``"running"``,
+        ``"retrying"``, ``"failed"``, or None for every state a job in the queue can
+        be in (all but ``"failed"``). Order: waiting jobs in the order they would be
+        delivered (priority, then availability, then enqueue order), retrying and
+        delayed ones by the time they become available, failed ones newest failure
+        first, running ones in no fixed order; with None: running, waiting, retrying,
+        then delayed jobs, each job once. On Redis the cost grows with ``limit``, not
+        with the size of the queue.
+
+        Raises:
+          ValueError: for an unknown ``state``, a ``limit`` outside ``1 .. 10_000``, or a
+            group name breaking the naming rules (a ``TypeError`` too for a wrong type).
+          BackendUnavailableError: the backend cannot be reached.
+        """
+        checked_state = policy.check_job_state(state)
+        checked_limit = policy.check_list_limit(limit)
+        if consumer_group is not None:
+            consumer_group = policy.check_name("consumer_group", consumer_group)
+        await self._read()
+        return await self.storage.list_jobs(checked_state, consumer_group, checked_limit)
+
+    async def cancel_job(self, job_id: str) -> bool:
+        """Cancel a job in every consumer group.
+
+        Where it waits (ready, delayed or retrying) it is removed. Where it runs, its
+        handler is cancelled (``trio.Cancelled`` is raised inside it; on Redis also in
+        another process, within one heartbeat, 0.2 s by default), and the delivery is
+        neither retried nor counted as completed or failed. A recurring job's
+        occurrence is cancelled alone (``cancel_recurring`` cancels the schedule).
+
+        Returns:
+          True when something was cancelled; False when the queue holds no such job
+          waiting or running.
+        Raises:
+          ValueError: for an id breaking the naming rules.
+          BackendUnavailableError: the backend cannot be reached.
+          BackendRefusedError: the backend refused it; nothing was changed.
+        """
+        checked = policy.check_job_id(job_id, required=True)
+        assert checked is not None
+        await self._read()
+        report = await self.storage.cancel_job(checked)
+        here = self._cancel_here(checked, None)
+        return report.cancelled or here > 0
 
     async def test_connection(self) -> None:
         """Probe the backend (works whether or not the queue runs).

@@ -111,12 +111,15 @@ class GroupRouterActor:
         rt = self._rt
         local = rt.local
         assert local is not None
-        slots, group, storage = rt.slots, self.group, rt.storage
+        slots, group, storage, gate = rt.slots, self.group, rt.storage, rt.pause_gate
         while True:
             if rt.stopping:
                 # stop() cancels this task at its next checkpoint; claiming meanwhile would
                 # hand out jobs that are given back at once, over and over
                 await trio.sleep_forever()
+            if gate.any and gate.paused(group):
+                await gate.wait_resumed(group)
+                continue
             if not slots.take_one_nowait():
                 self.waiting_for_slot = True
                 try:
@@ -140,6 +143,7 @@ class GroupRouterActor:
     async def _run_io(self) -> None:
         rt = self._rt
         storage, slots, writer, group = rt.storage, rt.slots, rt.writer, self.group
+        gate = rt.pause_gate
         assert writer is not None
         depth = max(1, storage.claim_depth)
         concurrency = slots.total
@@ -159,6 +163,19 @@ class GroupRouterActor:
                 inflight = len(self._inflight)
                 if inflight >= depth or (inflight and self._drained):
                     await self._wait_changed()
+                    continue
+                if gate.any and gate.paused(group):
+                    if inflight:
+                        await self._wait_changed()
+                        continue
+                    # paused: nothing to claim until a resume (the outcomes still to write
+                    # are written by the writer meanwhile)
+                    writer.carrier_asleep()
+                    try:
+                        await gate.wait_resumed(group)
+                    finally:
+                        writer.carrier_awake()
+                    self._drained = False
                     continue
                 if self._drained and not writer.pending:
                     writer.carrier_asleep()
@@ -250,6 +267,8 @@ class GroupRouterActor:
         self._inflight.popleft()
         self._backoff.reset()  # a reply came: the backend answers (a sent claim proves nothing)
         report_lost(rt.name, ticket.lost)
+        if ticket.paused:
+            rt.pause_gate.mark_paused(self.group)
         if len(deliveries) < ticket.n:
             rt.slots.give(ticket.n - len(deliveries))
         self._drained = not deliveries

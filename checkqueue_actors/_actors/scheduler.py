@@ -86,7 +86,7 @@ class SchedulerActor:
                     # that this one (still running handlers) is alive
                     next_heartbeat = now + heartbeat if heartbeat else math.inf
                     called = True
-                    await storage.heartbeat()
+                    rt.apply_heartbeat(await storage.heartbeat())
                     next_advance = now  # the heartbeat re-checks due work
                 if self._timers_on:
                     if now >= next_reap:

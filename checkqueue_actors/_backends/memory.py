@@ -22,15 +22,24 @@ from .._actors.queue import RuntimeQueue
 from .._clock import WallClock
 from .._errors import QueueStoppedError
 from .._model import NO_HEADERS
+from .._state import inspection
 from .._state.engine import QueueEngine
 from .._state.failed import RETRY_DONE
-from .._storage import ClaimTicket, ReapReport, Settle
+from .._storage import CancelReport, ClaimTicket, PauseState, ReapReport, Settle
 from .._validators import finite_float, strict_int
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .._model import FailedJob, Migration, PendingJob, QueueStats, RecurringJobDetails
+    from .._model import (
+        FailedJob,
+        JobInfo,
+        JobState,
+        Migration,
+        PendingJob,
+        QueueStats,
+        RecurringJobDetails,
+    )
     from .._state.engine import MemoryDelivery
     from .._storage import Delivery, NewJob, Outcome, ScheduleSpec
 
@@ -282,11 +291,14 @@ class MemoryStorage:
         if how is _ACK:
             engine.ack(d)
         elif how is Settle.RETRY:
-            due = engine.retry(d, trio.current_time(), detail)
+            delay, error = detail
+            due = engine.retry(d, trio.current_time(), delay, error)
             if due is not None:
                 self._timer_added(due)
         elif how is Settle.FAIL:
             engine.fail(d, detail, trio.current_time())
+        elif how is Settle.CANCEL:
+            engine.cancel_delivery(d)
         else:
             engine.release(d)
             self._wake_group(d.group)
@@ -418,6 +430,38 @@ class MemoryStorage:
         dropped = self.engine.drop_failed(group, entries)
         await trio.lowlevel.checkpoint_if_cancelled()
         return dropped
+
+    # -- job control ------------------------------------------------------------------------
+
+    async def set_paused(self, group: str | None, paused: bool) -> None:
+        """Pause or resume a group or the whole queue (the engine's claims obey at once)."""
+        self.engine.set_paused(group, paused)
+        await trio.lowlevel.checkpoint_if_cancelled()
+
+    async def pause_state(self) -> PauseState:
+        """The engine's pause state."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        engine = self.engine
+        return PauseState(engine.paused_queue, frozenset(engine.paused_groups))
+
+    async def job_info(self, job_id: str) -> JobInfo[Any] | None:
+        """Where the job stands in each group (see ``_state/inspection.py``)."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return inspection.job_info(self.engine, job_id)
+
+    async def list_jobs(
+        self, state: JobState | None, group: str | None, limit: int
+    ) -> list[JobInfo[Any]]:
+        """Jobs by state (see ``_state/inspection.py``)."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return inspection.list_jobs(self.engine, state, group, limit)
+
+    async def cancel_job(self, job_id: str) -> CancelReport:
+        """Remove the job where it waits; its running deliveries end when the runtime
+        settles them with ``CANCEL``."""
+        await trio.lowlevel.checkpoint_if_cancelled()  # before: the report must reach the caller
+        removed, running = self.engine.cancel(job_id)
+        return CancelReport(removed, [delivery.group for delivery in running], ended=False)
 
     async def export_pending(self) -> list[PendingJob[Any]]:
         """Take out every pending job, ``remaining_delay`` measured on trio's clock."""

@@ -118,6 +118,9 @@ class JobRecord:
     """Seconds one delivery may run (``None``: none of its own)."""
     headers: Mapping[str, str] = NO_HEADERS
     """The job's headers (read-only)."""
+    done: tuple[str, ...] = ()
+    """Names of the groups done with it while others still owe it (a job of one group
+    never needs it)."""
 
 
 @attrs.define(eq=False, slots=True)
@@ -131,6 +134,13 @@ class GroupState:
     """job id -> (attempts made, due) for jobs waiting out a retry backoff."""
     attempts: dict[str, int] = attrs.field(factory=dict[str, int])
     """job id -> retries already made, for jobs back in ``ready`` after a failure."""
+    since: dict[str, float] = attrs.field(factory=dict[str, float])
+    """job id -> when it became ready again, for jobs back in ``ready`` after a retry's
+    backoff (others became ready at their record's ``available_at``)."""
+    running: dict[str, MemoryDelivery] = attrs.field(factory=dict[str, "MemoryDelivery"])
+    """job id -> its delivery, for jobs claimed and not settled yet."""
+    errors: dict[str, str] = attrs.field(factory=dict[str, str])
+    """job id -> the error of its last failed delivery, while the group owes the job."""
     completed: int = 0
     failed: int = 0
 
@@ -213,6 +223,25 @@ class Schedule:
         return self.cron.timezone if self.cron is not None else None
 
 
+def _not_running(group: GroupState, delivery: MemoryDelivery) -> None:
+    """``delivery`` is settled: it leaves its group's running deliveries (a newer job
+    with the same id, enqueued after a cancel, may run there already: it stays)."""
+    record_id = delivery.record.id
+    running = group.running
+    current = running.pop(record_id, None)
+    if current is not delivery and current is not None:
+        running[record_id] = current
+
+
+def _forget_marks(group: GroupState, job_id: str) -> None:
+    """The group owes the job nothing any more: its per-job marks go."""
+    if group.attempts:
+        group.attempts.pop(job_id, None)
+        group.since.pop(job_id, None)
+    if group.errors:
+        group.errors.pop(job_id, None)
+
+
 class QueueEngine:
     """All state of one in-memory queue (see the module docstring)."""
 
@@ -238,6 +267,12 @@ class QueueEngine:
         self.failed = 0
         self.failed_record = FailedRecord(max_failed_jobs)
         """The newest ``max_failed_jobs`` deliveries that failed for good."""
+        self.paused_queue = False
+        """The whole queue is paused: no group is claimed from."""
+        self.paused_groups: set[str] = set()
+        """Groups paused on their own."""
+        self._paused = False
+        """Either of the above (one test on the claim paths)."""
 
     # -- bookkeeping helpers ------------------------------------------------------------------
 
@@ -258,11 +293,16 @@ class QueueEngine:
     def _push_timer(self, due: float, kind: int, a: Any, b: Any = None) -> None:
         heapq.heappush(self._timers, (due, self._next_seq(), kind, a, b))
 
-    def _finish(self, record: JobRecord) -> None:
-        """One group is done with the record."""
+    def _finish(self, record: JobRecord, group: GroupState) -> None:
+        """``group`` is done with the record."""
         record.remaining -= 1
-        if record.remaining == 0 and not record.dropped:
-            self._forget(record)
+        if record.remaining == 0:
+            if not record.dropped:
+                self._forget(record)
+        else:
+            record.done = (*record.done, group.name)
+        if group.errors:
+            group.errors.pop(record.id, None)
 
     def _forget(self, record: JobRecord) -> None:
         index = self._index
@@ -281,6 +321,14 @@ class QueueEngine:
     def get(self, job_id: str) -> JobRecord | None:
         """The live record of ``job_id``, if the job is still in the queue."""
         return self._index.get(job_id)
+
+    def records(self) -> Iterable[JobRecord]:
+        """Every job in the queue, in enqueue order."""
+        return self._index.values()
+
+    def orphans(self) -> Iterable[JobRecord]:
+        """Jobs waiting for the first group, in enqueue order."""
+        return self._orphans.values()
 
     @property
     def has_groups(self) -> bool:
@@ -426,7 +474,10 @@ class QueueEngine:
     def claim(self, group_name: str, n: int) -> list[MemoryDelivery]:
         """Take up to ``n`` of the group's best ready jobs; they are running from now on."""
         group = self._groups[group_name]
+        if self._paused and self.is_paused(group_name):
+            return []
         ready = group.ready
+        running = group.running
         out: list[MemoryDelivery] = []
         while len(out) < n:
             entry = ready.pop()
@@ -436,13 +487,20 @@ class QueueEngine:
             self._sub_waiting(record)
             record.claims += 1
             self.running += 1
-            attempts = group.attempts.pop(record.id, 0) if group.attempts else 0
-            out.append(MemoryDelivery(record, group, attempts, (neg_priority, available_at, seq)))
+            attempts = 0
+            if group.attempts:
+                attempts = group.attempts.pop(record.id, 0)
+                group.since.pop(record.id, None)
+            delivery = MemoryDelivery(record, group, attempts, (neg_priority, available_at, seq))
+            running[record.id] = delivery
+            out.append(delivery)
         return out
 
     def claim_one(self, group_name: str) -> MemoryDelivery | None:
         """``claim`` of one job, without a list (a worker chaining jobs)."""
         group = self._groups[group_name]
+        if self._paused and self.is_paused(group_name):
+            return None
         entry = group.ready.pop()
         if entry is None:
             return None
@@ -450,18 +508,55 @@ class QueueEngine:
         self._sub_waiting(record)
         record.claims += 1
         self.running += 1
-        attempts = group.attempts.pop(record.id, 0) if group.attempts else 0
-        return MemoryDelivery(record, group, attempts, (neg_priority, available_at, seq))
+        attempts = 0
+        if group.attempts:
+            attempts = group.attempts.pop(record.id, 0)
+            group.since.pop(record.id, None)
+        delivery = MemoryDelivery(record, group, attempts, (neg_priority, available_at, seq))
+        group.running[record.id] = delivery
+        return delivery
+
+    # -- pausing ------------------------------------------------------------------------------
+
+    def is_paused(self, group_name: str | None) -> bool:
+        """True when ``group_name`` is claimed from no more (None: the whole queue is paused)."""
+        return self.paused_queue or (group_name is not None and group_name in self.paused_groups)
+
+    def set_paused(self, group_name: str | None, paused: bool) -> None:
+        """Pause or resume a group, or the whole queue (resuming it resumes every group)."""
+        if group_name is None:
+            self.paused_queue = paused
+            if not paused:
+                self.paused_groups.clear()
+        elif paused:
+            self.paused_groups.add(group_name)
+        else:
+            self.paused_groups.discard(group_name)
+        self._paused = self.paused_queue or bool(self.paused_groups)
 
     def ack(self, delivery: MemoryDelivery) -> None:
         """The delivery's handler succeeded."""
         self.running -= 1
-        delivery.state.completed += 1
+        group = delivery.state
+        record = delivery.record
+        current = group.running.pop(record.id, None)
+        if current is not delivery and current is not None:
+            group.running[record.id] = current  # a newer job with this id runs: it stays
+        group.completed += 1
         self.completed += 1
-        self._finish(delivery.record)
+        record.remaining -= 1
+        if record.remaining == 0:
+            if not record.dropped:
+                self._forget(record)
+        else:
+            record.done = (*record.done, group.name)
+        if group.errors:
+            group.errors.pop(record.id, None)
 
-    def retry(self, delivery: MemoryDelivery, now: float, delay: float) -> float | None:
-        """The delivery failed and its group retries it after ``delay`` seconds.
+    def retry(
+        self, delivery: MemoryDelivery, now: float, delay: float, error: str | None = None
+    ) -> float | None:
+        """The delivery failed (with ``error``) and its group retries it after ``delay`` seconds.
 
         Returns:
           When the retry is due; None when the job was dropped meanwhile (a cancelled
@@ -469,9 +564,12 @@ class QueueEngine:
         """
         self.running -= 1
         record, group = delivery.record, delivery.state
+        _not_running(group, delivery)
         if record.dropped:
-            self._finish(record)
+            self._finish(record, group)
             return None
+        if error is not None:
+            group.errors[record.id] = error
         due = now + delay
         group.retrying[record.id] = (delivery.attempts + 1, due)
         self._add_waiting(record)
@@ -483,6 +581,7 @@ class QueueEngine:
         records it in ``failed_record`` (``error`` says why; ``now`` is when)."""
         self.running -= 1
         record, group = delivery.record, delivery.state
+        _not_running(group, delivery)
         group.failed += 1
         self.failed += 1
         if self.failed_record.max_size:
@@ -498,8 +597,9 @@ class QueueEngine:
                     timestamp=record.timestamp,
                 ),
                 record.seq,
+                record.headers,
             )
-        self._finish(record)
+        self._finish(record, group)
 
     def retry_failed(self, job_id: str, group_name: str, now: float) -> int:
         """Deliver a recorded failure again to its group alone, attempts from 0, and take
@@ -544,9 +644,11 @@ class QueueEngine:
                     return RETRY_NO_ENTRY  # a newer job with this id owes that group already
                 record.groups = (*record.groups, group)
             record.remaining += 1
+            if group_name in record.done:
+                record.done = tuple(name for name in record.done if name != group_name)
             self._add_waiting(record)
         record_.remove(job_id, group_name)
-        group.attempts.pop(job_id, None)
+        _forget_marks(group, job_id)
         if not record.delayed:
             group.ready.push(-record.priority, now, record.seq, record)
         return RETRY_DONE
@@ -564,16 +666,73 @@ class QueueEngine:
             return sum(self.failed_record.remove(job_id, group) for job_id, group in entries)
         return self.failed_record.drop(group_name)
 
+    def cancel_delivery(self, delivery: MemoryDelivery) -> None:
+        """The delivery was cancelled (``cancel``): its group is done with the job,
+        counting neither a completion nor a failure."""
+        self.running -= 1
+        group = delivery.state
+        _not_running(group, delivery)
+        self._finish(delivery.record, group)
+
+    def cancel(self, job_id: str) -> tuple[int, list[MemoryDelivery]]:
+        """Remove the job from every group in which it waits (ready, delayed, retrying,
+        or kept for a group to come) and from the queue.
+
+        Returns:
+          How many groups it waited in, and its deliveries running now: each ends when
+          the runtime settles it with ``cancel_delivery`` (the job is gone from the
+          queue already).
+        """
+        record = self._index.get(job_id)
+        if record is None:
+            return 0, []
+        running: list[MemoryDelivery] = []
+        waited = 0
+        if record.groups is None:
+            self._orphans.pop(job_id, None)
+            waited = 1
+        else:
+            for group in record.groups:
+                if group.name in record.done:
+                    continue
+                delivery = group.running.get(job_id)
+                if delivery is not None and delivery.record is record:
+                    running.append(delivery)
+                    continue
+                waited += 1
+                if record.delayed:
+                    pass  # not in a ready set yet; its timer is skipped when due
+                elif job_id in group.retrying:
+                    del group.retrying[job_id]
+                else:
+                    group.ready.forget_one()
+                _forget_marks(group, job_id)
+        for name in record.reserved:
+            self._reserved.get(name, {}).pop(job_id, None)
+            waited += 1
+        record.dropped = True
+        if record.waiting:
+            self.pending -= 1
+        record.waiting = 0
+        record.remaining = len(running)
+        if record.delayed:
+            self._timers_dead += 1
+        self._forget(record)
+        self._maybe_compact_timers()
+        return waited, running
+
     def release(self, delivery: MemoryDelivery) -> None:
         """Give an unstarted (or interrupted) delivery back to its group, attempts unchanged."""
         self.running -= 1
         record, group = delivery.record, delivery.state
+        _not_running(group, delivery)
         record.claims -= 1
         if record.dropped:
-            self._finish(record)
+            self._finish(record, group)
             return
         if delivery.attempts:
             group.attempts[record.id] = delivery.attempts
+            group.since[record.id] = delivery.key[1]
         self._add_waiting(record)
         key = delivery.key
         group.ready.push(key[0], key[1], key[2], record)
@@ -623,6 +782,7 @@ class QueueEngine:
         if record.dropped or entry is None:
             return
         group.attempts[record.id] = entry[0]
+        group.since[record.id] = due
         group.ready.push(-record.priority, due, record.seq, record)
         woken.add(group.name)
 
@@ -712,7 +872,7 @@ class QueueEngine:
                     del group.retrying[record.id]
                 else:
                     group.ready.forget_one()
-                group.attempts.pop(record.id, None)
+                _forget_marks(group, record.id)
 
     def _maybe_compact_timers(self) -> None:
         if self._timers_dead > _COMPACT_MIN and self._timers_dead * 2 > len(self._timers):
@@ -872,6 +1032,8 @@ class QueueEngine:
             group.ready.clear()
             group.retrying.clear()
             group.attempts.clear()
+            group.since.clear()
+            group.errors.clear()
         self._orphans.clear()
         self._reserved.clear()
         self._timers = [t for t in self._timers if t[2] == _TICK]

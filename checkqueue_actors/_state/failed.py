@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from .._model import NO_HEADERS
 from .policy import ArgumentTypeError, shown
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .._model import FailedJob
 
 __all__ = [
@@ -74,24 +77,34 @@ class FailedRecord:
     it failed in (to tell a retry whether that record is still the live one).
     """
 
-    __slots__ = ("_entries", "max_size")
+    __slots__ = ("_entries", "_headers", "max_size")
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
         self._entries: dict[tuple[str, str], tuple[FailedJob[Any], int]] = {}
         """(job id, group) -> (entry, seq), oldest first."""
+        self._headers: dict[tuple[str, str], Mapping[str, str]] = {}
+        """(job id, group) -> the job's headers, for entries of jobs that had some."""
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, entry: FailedJob[Any], seq: int) -> None:
+    def add(self, entry: FailedJob[Any], seq: int, headers: Mapping[str, str] = NO_HEADERS) -> None:
         """Record a failure as the newest entry; drop the oldest beyond ``max_size``."""
         entries = self._entries
         key = (entry.job_id, entry.consumer_group)
         entries.pop(key, None)
         entries[key] = (entry, seq)
+        if headers:
+            self._headers[key] = headers
         while len(entries) > self.max_size:
-            del entries[next(iter(entries))]
+            oldest = next(iter(entries))
+            del entries[oldest]
+            self._headers.pop(oldest, None)
+
+    def headers(self, job_id: str, group: str) -> Mapping[str, str]:
+        """The headers of the job of an entry (empty when it had none)."""
+        return self._headers.get((job_id, group), NO_HEADERS)
 
     def newest(self, group: str | None, limit: int) -> list[FailedJob[Any]]:
         """At most ``limit`` entries, newest first, of ``group`` (of every group for None)."""
@@ -111,6 +124,7 @@ class FailedRecord:
 
     def remove(self, job_id: str, group: str) -> bool:
         """Take out one entry; False when there is none."""
+        self._headers.pop((job_id, group), None)
         return self._entries.pop((job_id, group), None) is not None
 
     def drop(self, group: str | None) -> int:
@@ -119,8 +133,10 @@ class FailedRecord:
         if group is None:
             count = len(entries)
             self._entries = {}
+            self._headers = {}
             return count
         keys = [key for key in entries if key[1] == group]
         for key in keys:
             del entries[key]
+            self._headers.pop(key, None)
         return len(keys)

@@ -29,11 +29,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast
 
-from .._model import NO_HEADERS
+from .._model import JOB_STATES, NO_HEADERS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from .._model import JobState
     from .cron import CronSchedule
 
 __all__ = [
@@ -255,6 +256,43 @@ def check_priority(priority: object) -> int:
         msg = f"priority must lie in {PRIORITY_MIN} .. {PRIORITY_MAX}, not {shown(priority)}"
         raise ValueError(msg)
     return priority
+
+
+LIST_LIMIT_MAX: Final = 10_000
+"""The most jobs one ``list_jobs`` call returns."""
+
+
+def check_job_state(state: object) -> JobState | None:
+    """``None`` or one of the job states (``JOB_STATES``) ``list_jobs`` filters by.
+
+    Raises:
+      ArgumentTypeError: for a non-str.
+      ValueError: for another str.
+    """
+    if state is None:
+        return None
+    if not isinstance(state, str):
+        raise ArgumentTypeError(_type_message("state", "a str or None", state))
+    if state not in JOB_STATES:
+        choices = ", ".join(repr(s) for s in JOB_STATES)
+        msg = f"state must be one of {choices} or None, not {shown(state)}"
+        raise ValueError(msg)
+    return state
+
+
+def check_list_limit(limit: object) -> int:
+    """A ``list_jobs`` limit: an int in ``1 .. LIST_LIMIT_MAX``.
+
+    Raises:
+      ArgumentTypeError: for a non-int (``bool`` included).
+      ValueError: out of range.
+    """
+    if type(limit) is not int:
+        raise ArgumentTypeError(_type_message("limit", f"an int in 1..{LIST_LIMIT_MAX}", limit))
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        msg = f"limit must be an int in 1..{LIST_LIMIT_MAX}, not {shown(limit)}"
+        raise ValueError(msg)
+    return limit
 
 
 def check_job_id(job_id: object, *, required: bool = False) -> str | None:

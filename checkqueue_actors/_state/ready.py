@@ -116,6 +116,16 @@ class ReadySet(Generic[R]):
         self.live = 0
         self.size = 0
 
+    def ordered(self) -> Iterator[tuple[int, float, int, R]]:
+        """The live entries in ``pop`` order, without taking them out:
+        ``(neg_priority, available_at, seq, record)``. Reading the first ``k`` costs
+        about ``k`` steps (plus sorting the few out-of-order arrivals of each level)."""
+        for neg_priority in sorted(self._levels):
+            level = self._levels[neg_priority]
+            for available_at, seq, record in heapq.merge(level.fifo, sorted(level.late)):
+                if not record.dropped:
+                    yield neg_priority, available_at, seq, record
+
     def records(self) -> Iterator[R]:
         """Every live record, in no particular order."""
         for level in self._levels.values():

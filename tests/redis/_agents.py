@@ -100,6 +100,9 @@ class Ledger:
     dones: collections.Counter[tuple[str, str]] = attrs.field(
         factory=collections.Counter[tuple[str, str]]
     )
+    cancels: collections.Counter[tuple[str, str]] = attrs.field(
+        factory=collections.Counter[tuple[str, str]]
+    )
     ready: int = 0
     start_pids: dict[tuple[str, str], list[int]] = attrs.field(
         factory=dict[tuple[str, str], list[int]]
@@ -134,6 +137,8 @@ def read_ledgers(paths: list[Path]) -> Ledger:
                 ledger.start_pids.setdefault(key, []).append(int(parts[4]))
             elif parts[0] == "done" and len(parts) == 4:
                 ledger.dones[(parts[1], parts[2])] += 1
+            elif parts[0] == "cancelled" and len(parts) == 4:
+                ledger.cancels[(parts[1], parts[2])] += 1
     return ledger
 
 

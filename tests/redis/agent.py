@@ -7,9 +7,11 @@ ledgers)::
 
     start <job id> <group> <attempts> <pid>
     done <job id> <group> <pid>
+    cancelled <job id> <group> <pid>      (its handler saw trio.Cancelled)
 
 SIGTERM stops the queue gracefully. A job whose data is ``{"kill": true}``
-SIGKILLs its own process when it starts (a poison job).
+SIGKILLs its own process when it starts (a poison job); one whose data holds
+``"work"`` works that many seconds instead of ``--work``.
 """
 
 from __future__ import annotations
@@ -56,9 +58,18 @@ async def main(args: argparse.Namespace) -> None:
         async def handler(job: QueueJob[Any]) -> None:
             write(f"start {job.id} {group} {job.attempts} {pid}")
             data: object = job.data
-            if isinstance(data, dict) and cast("dict[str, object]", data).get("kill"):
-                os.kill(pid, signal.SIGKILL)
-            await trio.sleep(args.work)
+            work = args.work
+            if isinstance(data, dict):
+                options = cast("dict[str, object]", data)
+                if options.get("kill"):
+                    os.kill(pid, signal.SIGKILL)
+                if isinstance(options.get("work"), int | float):
+                    work = float(cast("float", options["work"]))
+            try:
+                await trio.sleep(work)
+            except trio.Cancelled:
+                write(f"cancelled {job.id} {group} {pid}")
+                raise
             write(f"done {job.id} {group} {pid}")
 
         return handler
@@ -66,7 +77,12 @@ async def main(args: argparse.Namespace) -> None:
     with trio.open_signal_receiver(signal.SIGTERM) as signals:
         async with queue:
             for group in args.group:
-                await queue.consume(handler_for(group), consumer_group=group, max_retries=3)
+                await queue.consume(
+                    handler_for(group),
+                    consumer_group=group,
+                    max_retries=3,
+                    timeout=args.timeout or None,
+                )
             if args.schedule_interval:
                 await queue.schedule_recurring(
                     {"tick": True},
@@ -92,6 +108,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--liveness", type=float, default=1.0)
     parser.add_argument("--work", type=float, default=0.0)
     parser.add_argument("--max-stalls", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=0.0, help="the groups' timeout (0: none)")
     parser.add_argument("--schedule-interval", type=float, default=0.0)
     return parser.parse_args(argv)
 

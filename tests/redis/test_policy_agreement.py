@@ -199,7 +199,7 @@ class Pair:
                 outcome = (Settle.RELEASE, None)
             elif policy.should_retry(m.job.attempts, m.max_retries):
                 delay = policy.retry_delay(m.job.attempts + 1, MULTIPLIER)
-                outcome = (Settle.RETRY, delay)
+                outcome = (Settle.RETRY, (delay, None))
                 self._timer(delay)
                 self.retried += 1
             else:
@@ -208,7 +208,7 @@ class Pair:
             mine.append((m, settle, detail))
             theirs.append((r, settle, detail))
         self.held = [pair for i, pair in enumerate(self.held) if i not in chosen]
-        await self._separate([detail for _, how, detail in mine if how is Settle.RETRY])
+        await self._separate([detail[0] for _, how, detail in mine if how is Settle.RETRY])
         before = trio.current_time()
         lost = (await self.memory.settle(mine), await self.redis.settle(theirs))
         self._gap(before)

@@ -219,23 +219,29 @@ class SharedRetryCounterEngine(QueueEngine):
     def claim_one(self, group_name: str) -> MemoryDelivery | None:
         return self._shared(super().claim_one(group_name))
 
-    def retry(self, delivery: MemoryDelivery, now: float, delay: float) -> float | None:
+    def retry(
+        self, delivery: MemoryDelivery, now: float, delay: float, error: str | None = None
+    ) -> float | None:
         self.shared[delivery.record.id] = delivery.attempts + 1
-        return super().retry(delivery, now, delay)
+        return super().retry(delivery, now, delay, error)
 
 
 class FixedBackoffEngine(QueueEngine):
     """Bug: every retry waits 1 s instead of ``2 ** attempt`` s."""
 
-    def retry(self, delivery: MemoryDelivery, now: float, delay: float) -> float | None:
-        return super().retry(delivery, now, delay / 2 ** (delivery.attempts + 1))
+    def retry(
+        self, delivery: MemoryDelivery, now: float, delay: float, error: str | None = None
+    ) -> float | None:
+        return super().retry(delivery, now, delay / 2 ** (delivery.attempts + 1), error)
 
 
 class BackoffOffByOneEngine(QueueEngine):
     """Bug: the backoff exponent counts the retries already made (1, 2, 4 s, not 2, 4, 8 s)."""
 
-    def retry(self, delivery: MemoryDelivery, now: float, delay: float) -> float | None:
-        return super().retry(delivery, now, delay / 2)
+    def retry(
+        self, delivery: MemoryDelivery, now: float, delay: float, error: str | None = None
+    ) -> float | None:
+        return super().retry(delivery, now, delay / 2, error)
 
 
 class _OneMoreRetry(MemoryDelivery):
@@ -354,9 +360,11 @@ class PendingPerGroupEngine(QueueEngine):
 class FailedCountsRetriesEngine(QueueEngine):
     """Bug: ``failed`` counts every failed delivery, retried ones included."""
 
-    def retry(self, delivery: MemoryDelivery, now: float, delay: float) -> float | None:
+    def retry(
+        self, delivery: MemoryDelivery, now: float, delay: float, error: str | None = None
+    ) -> float | None:
         self.failed += 1
-        return super().retry(delivery, now, delay)
+        return super().retry(delivery, now, delay, error)
 
 
 class CompletedOncePerJobEngine(QueueEngine):

@@ -44,8 +44,11 @@ from ..._errors import (
     SerializationError,
 )
 from ..._model import (
+    JOB_STATES,
     NO_HEADERS,
     FailedJob,
+    JobGroupState,
+    JobInfo,
     PendingJob,
     QueueJob,
     QueueStats,
@@ -54,7 +57,15 @@ from ..._model import (
 from ..._state import policy
 from ..._state.cron import CronSchedule
 from ..._state.failed import error_text
-from ..._storage import ClaimTicket, Delivery, ReapReport, Settle
+from ..._storage import (
+    CancelReport,
+    ClaimTicket,
+    Delivery,
+    HeartbeatReport,
+    PauseState,
+    ReapReport,
+    Settle,
+)
 from ._clients import (
     backend_error,
     is_backend_error,
@@ -70,6 +81,7 @@ from ._settings import endpoint_of, key_base, seconds_to_ms
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping, Sequence
 
+    from ..._model import JobState
     from ..._storage import NewJob, Outcome, ScheduleSpec
     from ._clients import Client
     from ._scripts import Script
@@ -97,7 +109,16 @@ _FIELDS: Final = 11
 _FLAGS_VERSION: Final = 0x07_00_00
 """Script flags (a ``#!lua`` first line) need Redis 7.0 (``REDIS_VERSION_NUM``)."""
 _HOW: Final = {Settle.ACK: "0", Settle.RETRY: "1", Settle.FAIL: "2", Settle.RELEASE: "3"}
-"""How an outcome is named to the scripts (see ``settle_outcomes`` in common.lua)."""
+"""How an outcome is named to the scripts (see ``settle_outcomes`` in common.lua);
+``Settle.CANCEL`` is never sent (``cancel_job`` ended the delivery in the script)."""
+_INBOX_MS: Final = 60_000
+"""How long a process's cancel inbox outlives the last cancel put in it (see cancel.lua):
+a live holder empties it within a heartbeat; a dead one leaves nothing behind."""
+_CANCELLED_KEEP_MS: Final = 600_000
+"""How long a delivery ended by ``cancel_job`` is remembered, so that its holder's late
+outcome or renewal of it is not reported as a lost lease (see cancel.lua)."""
+_VIEW_FIELDS: Final = 5
+"""Values per group in a job's view (see ``job_view`` in common.lua)."""
 _CREATED_GROUP_MAX_RETRIES: Final = 3
 """``max_retries`` of a group an enqueue for named groups creates (its first consumer's
 registration replaces it; nothing claims for the group before)."""
@@ -209,6 +230,66 @@ def _info_fields(text: str) -> dict[str, str]:
     return fields
 
 
+def _pause_state(members: Sequence[Any]) -> PauseState:
+    """The pause state from the members of the ``paused`` set (``''``: the whole queue)."""
+    names = {_text(member) for member in members}
+    queue = "" in names
+    names.discard("")
+    return PauseState(queue=queue, groups=frozenset(names))
+
+
+_STATES: Final[dict[str, JobState]] = {state: state for state in JOB_STATES}
+
+
+def _job_infos(raw: Sequence[Any], codec: PayloadCodec) -> list[JobInfo[Any]]:
+    """The job views of ``job_info.lua`` or ``list_jobs.lua`` (see ``job_view`` in
+    common.lua), in their order. A payload that cannot be decoded is shown as its
+    stored text; a corrupted priority, timestamp or headers as 0, the epoch, none."""
+    out: list[JobInfo[Any]] = []
+    i = 0
+    while i < len(raw):
+        job_id, stored, priority, ts_ms, extras, n = raw[i : i + 6]
+        i += 6
+        groups: dict[str, JobGroupState] = {}
+        for _ in range(_int(n)):
+            group, state, attempts, available_ms, error = raw[i : i + _VIEW_FIELDS]
+            i += _VIEW_FIELDS
+            available = _int(available_ms)
+            groups[_text(group)] = JobGroupState(
+                state=_STATES[_text(state)],
+                attempts=_int(attempts),
+                available_at=_utc(available) if available >= 0 else None,
+                last_error=_text(error) if error is not None else None,
+            )
+        try:
+            data = codec.decode(stored)
+        except SerializationError:
+            data = _text(stored)
+        try:
+            shown_priority = _stored_priority(priority)
+        except SerializationError:
+            shown_priority = 0
+        try:
+            timestamp = _stored_time(ts_ms)
+        except SerializationError:
+            timestamp = _utc(0)
+        try:
+            _, headers = _stored_extras(extras)
+        except SerializationError:
+            headers = NO_HEADERS
+        out.append(
+            JobInfo(
+                id=_text(job_id),
+                data=data,
+                priority=shown_priority,
+                timestamp=timestamp,
+                headers=headers,
+                groups=groups,
+            )
+        )
+    return out
+
+
 class RedisDelivery(Delivery):
     """A delivery held under a lease: its key and fencing token travel with its outcome."""
 
@@ -237,16 +318,30 @@ class RedisDelivery(Delivery):
         self.timeout = timeout
 
 
+def _retry_detail(detail: tuple[float, str | None]) -> str | int:
+    """A retry's detail, ``(delay_seconds, error_text)``, as ``settle_outcomes``
+    (common.lua) reads it: the delay in ms, then ``:`` and the error text when there
+    is one (without one, the group's last error of the job stays as it was)."""
+    delay, error = detail
+    ms = seconds_to_ms(delay)
+    return ms if error is None else f"{ms}:{error_text(error)}"
+
+
 def _outcome_args(
     args: list[str | float | bytes], outcomes: Sequence[Outcome], failed_max: int
 ) -> list[Outcome]:
     """Append ``outcomes`` as ``settle_outcomes`` (common.lua) reads them: the acks
-    first, two values each, then the others, four values each. Returns the outcomes
+    first, two values each, then the others, four values each; ``CANCEL`` outcomes
+    are left out (``cancel_job`` ended those deliveries). Returns the outcomes sent,
     in the order the script answers for them."""
     acks: list[Outcome] = []
     others: list[Outcome] = []
     for outcome in outcomes:
-        (acks if outcome[1] is Settle.ACK else others).append(outcome)
+        how = outcome[1]
+        if how is Settle.ACK:
+            acks.append(outcome)
+        elif how is not Settle.CANCEL:  # cancel_job ended it already: nothing to write
+            others.append(outcome)
     args += (failed_max, len(acks))
     for delivery, _, _ in acks:
         d: RedisDelivery = delivery  # type: ignore[assignment]  # this storage's own
@@ -256,7 +351,7 @@ def _outcome_args(
     for delivery, how, detail in others:
         d = delivery  # type: ignore[assignment]
         if how is Settle.RETRY:
-            value: str | int = seconds_to_ms(detail)
+            value: str | int = _retry_detail(detail)
         elif how is Settle.FAIL:
             value = error_text(detail)
         else:
@@ -634,8 +729,9 @@ class RedisStorage:
 
     async def receive_claim(self, ticket: ClaimTicket) -> list[Delivery]:
         """Read a claim's reply (in send order), decode its deliveries and set
-        ``ticket.lost``. A claim answered NOSCRIPT (the server forgot its scripts) runs
-        again whole; any other failure breaks the group's pipeline."""
+        ``ticket.lost`` and ``ticket.paused``. A claim answered NOSCRIPT (the server
+        forgot its scripts) runs again whole; any other failure breaks the group's
+        pipeline."""
         line, sent, order = ticket.state
         if line is None:
             await trio.lowlevel.checkpoint_if_cancelled()
@@ -660,6 +756,9 @@ class RedisStorage:
     def _deliveries(
         self, ticket: ClaimTicket, raw: list[Any], order: list[Outcome]
     ) -> list[Delivery]:
+        if (len(raw) - len(order)) % _FIELDS == 1:  # the last value says: paused
+            ticket.paused = True
+            raw = raw[:-1]
         if order:
             end = len(raw) - len(order)
             ticket.lost = [
@@ -718,12 +817,17 @@ class RedisStorage:
                 await current.pipe.aclose()
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[Delivery]:
-        """Write a batch of mixed outcomes with one ``settle`` script call."""
+        """Write a batch of mixed outcomes with one ``settle`` script call (``CANCEL``
+        outcomes are not sent: ``cancel_job`` ended those deliveries in Redis, and a
+        late outcome of one of them is not reported as a lost lease)."""
         if not outcomes:
             await trio.lowlevel.checkpoint()
             return []
         args: list[str | float | bytes] = []
         order = _outcome_args(args, outcomes, self.config.failed_jobs_max)
+        if not order:  # cancelled deliveries only
+            await trio.lowlevel.checkpoint()
+            return []
         statuses = await self._script("settle", *args)
         return [outcome[0] for outcome, status in zip(order, statuses, strict=True) if not status]
 
@@ -816,7 +920,7 @@ class RedisStorage:
         with mapped_errors(self._address, self._secret):
             await blocking.blpop([f"{self.base}tw"], timeout=wait)
 
-    async def heartbeat(self) -> None:
+    async def heartbeat(self) -> HeartbeatReport:
         """Say this process is alive for ``liveness_seconds``, and take back at once the
         deliveries of processes that stopped saying so (``alive.lua``): a killed worker's
         jobs come back within about ``liveness_seconds``, not after a whole lease.
@@ -824,6 +928,10 @@ class RedisStorage:
         The runtime's scheduler calls it every ``heartbeat_seconds``, also while the
         queue stops (its handlers still run). A pause of the server is nobody's death:
         the script moves every deadline by the time nobody could speak.
+
+        Returns:
+          The queue's pause state, and the deliveries this process holds that
+          ``cancel_job`` ended since the last heartbeat (its cancel inbox, emptied).
         """
         config = self.config
         out = await self._script(
@@ -844,6 +952,12 @@ class RedisStorage:
                 reclaimed,
                 failed,
             )
+        end = 4 + _int(out[3])
+        inbox = out[end:]
+        return HeartbeatReport(
+            paused=_pause_state(out[4:end]),
+            cancelled=[(_text(inbox[i]), _text(inbox[i + 1])) for i in range(0, len(inbox), 2)],
+        )
 
     async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
         """Extend the leases of ``deliveries`` and mark this process's groups as seen."""
@@ -1005,3 +1119,51 @@ class RedisStorage:
         if group is not None:
             return _int(await self._script("failed_drop", "group", group))
         return _int(await self._script("failed_drop", "all"))
+
+    # -- job control ----------------------------------------------------------------------------
+
+    async def set_paused(self, group: str | None, paused: bool) -> None:
+        """Pause (``pause.lua``) or resume (``resume.lua``) ``group``, or the whole queue
+        (``None``; resuming it resumes every group too). Stored in the queue's
+        ``paused`` set: it outlives every process. Claims stop at once (claim.lua reads
+        the set); a resume wakes the resumed groups' routers, and every process learns
+        the state from its next heartbeat.
+        """
+        if paused:
+            await self._script("pause", group or "")
+        elif group is None:
+            await self._script("resume")
+        else:
+            await self._script("resume", group)
+
+    async def pause_state(self) -> PauseState:
+        """The stored pause state (``SMEMBERS`` of the ``paused`` set)."""
+        async with self._connection() as client:
+            members = await client.smembers(f"{self.base}paused")
+        return _pause_state(list(members))
+
+    async def job_info(self, job_id: str) -> JobInfo[Any] | None:
+        """Where the job stands in each of its groups, and its failed-jobs entries, read
+        at once (``job_info.lua``); ``None`` when neither."""
+        infos = _job_infos(await self._script("job_info", job_id), self.codec)
+        return infos[0] if infos else None
+
+    async def list_jobs(
+        self, state: JobState | None, group: str | None, limit: int
+    ) -> list[JobInfo[Any]]:
+        """At most ``limit`` jobs in ``state`` (any but failed for None), of ``group``
+        unless None, read at once (``list_jobs.lua``: its docstring says the orders and
+        what each costs)."""
+        raw = await self._script("list_jobs", state or "", group or "", limit)
+        return _job_infos(raw, self.codec)
+
+    async def cancel_job(self, job_id: str) -> CancelReport:
+        """Take the job out of every group in which it waits and end its running
+        deliveries, in one script (``cancel.lua``): each running one's lease is dropped,
+        its group is done with the job, and its holder learns it from its next
+        heartbeat (``HeartbeatReport.cancelled``); a later outcome of it writes
+        nothing and is no lost lease. The job is then gone from the queue."""
+        out = await self._script("cancel", job_id, _INBOX_MS, _CANCELLED_KEEP_MS)
+        return CancelReport(
+            removed=_int(out[0]), running=[_text(group) for group in out[1:]], ended=True
+        )

@@ -5,7 +5,11 @@
 -- reclaimed as reap.lua does (each counts as a stall).
 -- A pause of the server (or of every process) is nobody's death: when no process
 -- has spoken for half a liveness period, every deadline moves by that gap first.
--- returns {reclaimed, failed, dead processes}
+-- Then reads the queue's pause state and empties this process's cancel inbox (the
+-- deliveries it holds that cancel_job ended, see cancel.lua).
+-- returns {reclaimed, failed, dead processes, n, the n members of the pause set
+-- ('' for the whole queue, else group names), then group and job id of each
+-- delivery of the inbox}
 local me, live = ARGV[1], tonumber(ARGV[2])
 local limit, max_stalls, maxf = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if not (live and limit and max_stalls and maxf) then
@@ -39,4 +43,20 @@ if #dead > 0 then
   end
 end
 local reclaimed, failed = reclaim_expired(limit, max_stalls, maxf, now)
-return {reclaimed, failed, #dead}
+local out = {reclaimed, failed, #dead}
+local paused = redis.call('SMEMBERS', B .. 'paused')
+out[4] = #paused
+for _, p in ipairs(paused) do
+  out[#out + 1] = p
+end
+local ik = B .. 'cx:' .. me
+local inbox = redis.call('HKEYS', ik)
+if #inbox > 0 then
+  redis.call('DEL', ik)
+  for _, dk in ipairs(inbox) do
+    local g, id = split_dkey(dk)
+    out[#out + 1] = g
+    out[#out + 1] = id
+  end
+end
+return out

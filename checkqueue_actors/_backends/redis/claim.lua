@@ -8,8 +8,9 @@
 -- returns a flat list: group index (1-based), dkey, token, id, data, priority, ts_ms,
 -- attempts, the group's max_retries, the times it was lost together with others,
 -- the job's timeout and headers as JSON (nil when it has none) (per delivery), then
--- one status per outcome
--- settled (1 written, 0 lease lost)
+-- one status per outcome settled (1 written, 0 lease lost, 2 ended by cancel_job),
+-- then, only when a group was not claimed from because it (or the queue) is paused,
+-- one more value, 'paused' (see pause.lua; one EXISTS when nothing is paused)
 local n, lease, ng = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
 if not (n and lease and ng) then
   error('claim: bad arguments')
@@ -18,13 +19,24 @@ local settled = settle_outcomes(ARGV, 5 + ng)
 local now = now_ms()
 local out = {}
 local left_waiting = 0
+local paused, pk = 0, B .. 'paused'
+local pausing = redis.call('EXISTS', pk) == 1
+if pausing and redis.call('SISMEMBER', pk, '') == 1 then
+  paused, ng = 1, 0
+end
 for gi = 1, ng do
   if n <= 0 then
     break
   end
   local g = ARGV[4 + gi]
   local rk = B .. 'r:' .. g
-  local popped = redis.call('ZPOPMIN', rk, n)
+  local popped = {}
+  local skip = pausing and redis.call('SISMEMBER', pk, g) == 1
+  if skip then
+    paused = 1
+  else
+    popped = redis.call('ZPOPMIN', rk, n)
+  end
   if #popped > 0 then
     local maxr = redis.call('HGET', B .. 'groups', g) or '0'
     -- one token number per popped job, taken at once
@@ -76,7 +88,7 @@ for gi = 1, ng do
   local left = redis.call('ZCARD', rk)
   if left == 0 then
     redis.call('DEL', B .. 'w:' .. g)
-  else
+  elseif not skip then
     redis.call('LTRIM', B .. 'w:' .. g, -left, -1)
   end
 end
@@ -85,5 +97,8 @@ if left_waiting > 0 then
 end
 for _, s in ipairs(settled) do
   out[#out + 1] = s
+end
+if paused == 1 then
+  out[#out + 1] = 'paused'
 end
 return out

@@ -201,11 +201,12 @@ end
 
 -- bounded, inspectable record of failed deliveries (one per job and group)
 local function record_failure(g, id, jk, attempts, err, maxf, now)
-  local j = redis.call('HMGET', jk, 'd', 'p', 'ts')
+  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'e')
   local dk = dkey(g, id)
+  -- e: the job's timeout and headers (extras JSON), kept only when it has some
   local rec = cjson.encode({
     id = id, group = g, data = j[1] or 'null', priority = finite(j[2]),
-    ts = finite(j[3]), attempts = attempts, error = err, failed_at = now,
+    ts = finite(j[3]), attempts = attempts, error = err, failed_at = now, e = j[4] or nil,
   })
   redis.call('HSET', B .. 'failed', dk, rec)
   redis.call('ZADD', B .. 'failedx', now, dk)
@@ -218,7 +219,7 @@ local function record_failure(g, id, jk, attempts, err, maxf, now)
     redis.call('ZREMRANGEBYRANK', B .. 'failedx', 0, over - 1)
   end
   redis.call('HINCRBY', B .. 'stats', 'failed', 1)
-  redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g)
+  redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g, 'le:' .. g)
 end
 
 -- give a leased delivery back to its group's ready set (attempts unchanged)
@@ -244,6 +245,24 @@ local function started(jk)
   return tonumber(redis.call('HGET', jk, 'st') or '0') > 0
 end
 
+-- a retry's detail, "<delay ms>" or "<delay ms>:<error text>": the delay (nil when
+-- it is not a number) and the error text (nil for none)
+local function retry_detail(d)
+  local c = string.find(d, ':', 1, true)
+  if not c then
+    return tonumber(d), nil
+  end
+  return tonumber(string.sub(d, 1, c - 1)), string.sub(d, c + 1)
+end
+
+-- the token of a delivery that cancel_job ended (its lease dropped there): a late
+-- outcome or renewal of it is no lost lease. cancel_job keeps the tokens it ended
+-- for a while (zset 'cancelled', token -> when); a token names one lease of the
+-- queue (its process and a counter of the queue), so it is enough
+local function was_cancelled(token)
+  return redis.call('ZSCORE', B .. 'cancelled', token) ~= false
+end
+
 local function drop_lease(dk)
   redis.call('ZREM', B .. 'active', dk)
   redis.call('HDEL', B .. 'lease', dk)
@@ -252,12 +271,15 @@ end
 -- settle the outcomes given in args from index `from` on: failed_max, the number
 -- of acks k, then dkey and token of each acked delivery (k pairs), then four
 -- values per other outcome: dkey, token, how (1 retry, 2 fail, 3 release; 0 ack
--- is accepted too) and detail (retry: the delay in ms, decided by the caller;
--- fail: the error text; otherwise empty). An outcome is applied only where its
+-- is accepted too) and detail (retry: the delay in ms, decided by the caller,
+-- then, when the failure has an error text, ':' and that text, kept as the
+-- group's last error of the job (field 'le:<group>') until the group is done with
+-- it; fail: the error text; otherwise empty). An outcome is applied only where its
 -- token still holds the lease (a delivery taken over by another holder is not
 -- touched).
 -- returns one status per outcome, acks first, then the others, each in the order
--- given: 1 written, 0 the lease was lost
+-- given: 1 written, 0 the lease was lost, 2 nothing written: cancel_job ended the
+-- delivery (see was_cancelled)
 local function settle_outcomes(args, from)
   local out = {}
   if #args < from then
@@ -272,7 +294,7 @@ local function settle_outcomes(args, from)
   for i = rest, #args, 4 do
     local how = args[i + 2]
     if how == '1' then
-      if not tonumber(args[i + 3]) then
+      if not retry_detail(args[i + 3]) then
         error('settle: bad retry delay ' .. tostring(args[i + 3]))
       end
     elseif how ~= '0' and how ~= '2' and how ~= '3' then
@@ -308,7 +330,13 @@ local function settle_outcomes(args, from)
         done[#done + 1] = dk
         at[dk] = k
       end
-      out[k] = holds and 1 or 0
+      if holds then
+        out[k] = 1
+      elseif was_cancelled(toks[k]) then
+        out[k] = 2
+      else
+        out[k] = 0
+      end
     end
     if #done > 0 then
       redis.call('ZREM', B .. 'active', unpack(done))
@@ -332,15 +360,19 @@ local function settle_outcomes(args, from)
             redis.call('DEL', jk)
           else
             redis.call('HSET', jk, 'rem', rem)
-            redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g)
+            redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g, 'le:' .. g)
           end
         end
       elseif redis.call('EXISTS', jk) == 1 then
         if how == '1' then
           now = now or now_ms()
+          local delay, err = retry_detail(details[k])
           redis.call('HINCRBY', jk, 'a:' .. g, 1)
           redis.call('HDEL', jk, 'x:' .. g) -- it ran and came back: not a suspect
-          redis.call('ZADD', B .. 'retry', now + tonumber(details[k]), dk)
+          if err then
+            redis.call('HSET', jk, 'le:' .. g, err)
+          end
+          redis.call('ZADD', B .. 'retry', now + delay, dk)
           add_waiting(jk)
           retried = true
         elseif how == '2' then
@@ -412,4 +444,104 @@ local function reclaim_expired(limit, max_stalls, maxf, now)
     end
   end
   return reclaimed, failed
+end
+
+-- one job as job_info.lua and list_jobs.lua show it, appended to out: id, data,
+-- priority, ts_ms, extras (false for none), the number of groups, then per group:
+-- name, state, attempts, available ms (-1 for none), last error (false for none).
+-- Its groups: those that owe it (the job's group list; every group in `all`, the
+-- current groups, when the list is empty), with where it stands in each, and the
+-- groups whose failed-jobs record has an entry of it (a group that owes the job
+-- again is shown where it stands). Nothing is appended when the job is neither in
+-- the queue nor in the record (a job only in the record shows the record's data).
+-- returns true when something was appended
+local function job_view(out, id, all)
+  local jk = B .. 'j:' .. id
+  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'e', 'gl', 'dl', 'av')
+  local exists = {}
+  for _, g in ipairs(all) do
+    exists[g] = true
+  end
+  local rows, shown = {}, {}
+  local function row(g, state, attempts, av, err)
+    shown[g] = true
+    local r = #rows
+    rows[r + 1] = g
+    rows[r + 2] = state
+    rows[r + 3] = attempts
+    rows[r + 4] = av
+    rows[r + 5] = err or false
+  end
+  local owed = {}
+  if j[1] then
+    owed = decode_list(j[5])
+    local listed = #owed > 0
+    if not listed and not j[6] then
+      owed = all
+    end
+    for _, g in ipairs(owed) do
+      local f = redis.call('HMGET', jk, 'a:' .. g, 'le:' .. g, 'm:' .. g)
+      local attempts = tonumber(f[1] or '0')
+      local dk = dkey(g, id)
+      if j[6] then
+        if exists[g] then
+          row(g, 'delayed', attempts, finite(j[7]), f[2])
+        end
+      elseif redis.call('HEXISTS', B .. 'lease', dk) == 1 then
+        row(g, 'running', attempts, -1, f[2])
+      else
+        local due = redis.call('ZSCORE', B .. 'retry', dk)
+        if due then
+          row(g, 'retrying', attempts, finite(due), f[2])
+        elseif f[3] and redis.call('ZSCORE', B .. 'r:' .. g, f[3]) then
+          row(g, 'waiting', attempts, finite(string.sub(f[3], 1, 15)), f[2])
+        end
+      end
+    end
+  end
+  -- the failed-jobs record: its entries of this job, in any group the job had or has
+  local dks, names, seen = {}, {}, {}
+  for _, list in ipairs({owed, all}) do
+    for _, g in ipairs(list) do
+      if not seen[g] then
+        seen[g] = true
+        names[#names + 1] = g
+        dks[#dks + 1] = dkey(g, id)
+      end
+    end
+  end
+  local newest = nil
+  if #dks > 0 then
+    local recs = redis.call('HMGET', B .. 'failed', unpack(dks))
+    for k, rec in ipairs(recs) do
+      if rec and not shown[names[k]] then
+        local r = cjson.decode(rec)
+        row(names[k], 'failed', finite(r.attempts), -1, r.error)
+        if not newest or finite(r.failed_at) > finite(newest.failed_at) then
+          newest = r
+        end
+      end
+    end
+  end
+  local o = #out
+  if j[1] then
+    out[o + 1] = id
+    out[o + 2] = j[1]
+    out[o + 3] = j[2] or '0'
+    out[o + 4] = j[3] or '0'
+    out[o + 5] = j[4] or false
+  elseif newest then
+    out[o + 1] = id
+    out[o + 2] = newest.data
+    out[o + 3] = finite(newest.priority)
+    out[o + 4] = finite(newest.ts)
+    out[o + 5] = type(newest.e) == 'string' and newest.e or false
+  else
+    return false
+  end
+  out[o + 6] = #rows / 5
+  for k = 1, #rows do
+    out[o + 6 + k] = rows[k]
+  end
+  return true
 end

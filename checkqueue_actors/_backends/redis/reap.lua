@@ -18,7 +18,7 @@ if abandon > 0 then
       local id = member_id(m)
       local jk = B .. 'j:' .. id
       if redis.call('EXISTS', jk) == 1 then
-        redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g)
+        redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g, 'le:' .. g)
         sub_waiting(jk)
         finish(jk, id)
       end
@@ -30,7 +30,7 @@ if abandon > 0 then
         redis.call('ZREM', B .. 'retry', dk)
         local jk = B .. 'j:' .. id
         if redis.call('EXISTS', jk) == 1 then
-          redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g)
+          redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g, 'le:' .. g)
           sub_waiting(jk)
           finish(jk, id)
         end

@@ -1,0 +1,148 @@
+"""``python -m benchmarks.instruments``: what attaching instruments costs the in-memory backend.
+
+One process per measurement, rows interleaved run by run, the median of ``--runs``:
+20,000 no-op jobs enqueued one by one while one group of 10 consumers runs them
+(scenario 1a's workload), with
+
+- ``none``: no instrument (the baseline);
+- ``empty_hooks``: an instrument whose three hooks do nothing (what the runtime's
+  calls cost by themselves: the ``QueueJob`` built for ``job_enqueued``, the clock
+  read for the duration);
+- ``prometheus``: ``PrometheusInstrument`` on its own registry;
+- ``otel_noop``: ``OpenTelemetryInstrument`` on the API's no-op tracer provider (no SDK);
+- ``otel_sdk_1pct``: ``OpenTelemetryInstrument`` on an SDK ``TracerProvider`` sampling
+  1% of traces (``ParentBased(TraceIdRatioBased(0.01))``), spans to an
+  ``InMemorySpanExporter`` through a ``SimpleSpanProcessor``;
+- ``otel_sdk``: the same, every trace sampled (the SDK's default);
+- ``both``: ``prometheus`` and ``otel_sdk``.
+
+Prints one table row per setup: jobs per second and the ratio to ``none``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import trio
+import trio.lowlevel
+
+SETUPS = ("none", "empty_hooks", "prometheus", "otel_noop", "otel_sdk_1pct", "otel_sdk", "both")
+
+
+class _EmptyHooks:
+    """Every hook, doing nothing."""
+
+    def job_enqueued(self, queue: Any, job: Any) -> None:
+        pass
+
+    def delivery_started(self, queue: Any, group: str, job: Any) -> None:
+        pass
+
+    def delivery_finished(
+        self, queue: Any, group: str, job: Any, outcome: str, duration: float
+    ) -> None:
+        pass
+
+
+def _instruments(setup: str) -> list[object]:
+    found: list[object] = []
+    if setup == "empty_hooks":
+        found.append(_EmptyHooks())
+    if setup in ("prometheus", "both"):
+        from prometheus_client import CollectorRegistry
+
+        from checkqueue_actors.metrics import PrometheusInstrument
+
+        found.append(PrometheusInstrument(CollectorRegistry()))
+    if setup == "otel_noop":
+        from opentelemetry.trace import NoOpTracerProvider
+
+        from checkqueue_actors.tracing import OpenTelemetryInstrument
+
+        found.append(OpenTelemetryInstrument(NoOpTracerProvider()))
+    if setup in ("otel_sdk", "otel_sdk_1pct", "both"):
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+        from checkqueue_actors.tracing import OpenTelemetryInstrument
+
+        provider = (
+            TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.01)))
+            if setup == "otel_sdk_1pct"
+            else TracerProvider()
+        )
+        provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+        found.append(OpenTelemetryInstrument(provider))
+    return found
+
+
+async def _live(setup: str, n: int) -> float:
+    from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig, QueueJob
+
+    done = trio.Event()
+    count = 0
+
+    async def handler(job: QueueJob[Any]) -> None:
+        nonlocal count
+        count += 1
+        if count == n:
+            done.set()
+
+    config = InMemoryQueueConfig(concurrency=10, max_queue_size=n)
+    queue: InMemoryQueue[int] = InMemoryQueue("bench", config, instruments=_instruments(setup))
+    async with queue:
+        await queue.consume(handler, consumer_group="bench")
+        await trio.lowlevel.checkpoint()
+        t0 = time.perf_counter()
+        for i in range(n):
+            await queue.enqueue(i)
+        await done.wait()
+        return n / (time.perf_counter() - t0)
+
+
+def _one(setup: str, n: int) -> float:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.instruments", "--one", setup, "--jobs", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(json.loads(out)["jobs_per_s"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the rows; print the table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.instruments", description=__doc__)
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--setups", default=",".join(SETUPS))
+    parser.add_argument("--one", choices=SETUPS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps({"jobs_per_s": trio.run(_live, args.one, args.jobs)}))
+        return 0
+    setups = [s for s in args.setups.split(",") if s]
+    figures: dict[str, list[float]] = {s: [] for s in setups}
+    for _ in range(args.runs):
+        for setup in setups:
+            figures[setup].append(_one(setup, args.jobs))
+    base = statistics.median(figures["none"]) if "none" in figures else None
+    print(f"| setup | jobs_per_s (median of {args.runs}) | ratio to none | cost |")
+    print("|---|---:|---:|---:|")
+    for setup, values in figures.items():
+        median = statistics.median(values)
+        ratio = median / base if base else float("nan")
+        print(f"| {setup} | {median:,.0f} | {ratio:.3f} | {(1 - ratio) * 100:.1f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
