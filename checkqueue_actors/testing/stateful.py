@@ -1601,7 +1601,7 @@ class QueueStateMachine(RuleBasedStateMachine):
         ids = [*known[-7:], "never-enqueued"]
         job_id = ids[index % len(ids)]
 
-        async def look() -> tuple[list[Any], list[Any], Any, list[Any]]:
+        async def look() -> tuple[list[Any], list[Any], Any]:
             everything = await queue.list_jobs(limit=10_000)
             some = await queue.list_jobs(
                 state=state,  # type: ignore[arg-type]
@@ -1651,9 +1651,9 @@ class QueueStateMachine(RuleBasedStateMachine):
         if state == "failed":
             for job_id, name in self._failed_record:
                 if group is None or name == group:
-                    job = self._by_id.get(job_id)
-                    if job is not None and job.schedule is None:
-                        want.add(job.seq)
+                    owner = self._by_id.get(job_id)
+                    if owner is not None and owner.schedule is None:
+                        want.add(owner.seq)
         got = {job.seq for _, job in listed}
         if state == "failed":  # an id reused since: the record names the newest job
             got = {self._by_id[info.id].seq for info, _ in listed if info.id in self._by_id}

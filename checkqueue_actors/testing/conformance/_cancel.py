@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._recording import DeliveryLog, RecordingHandler
-from .._waiting import wait_until
 from ._harness import ConformanceBase, pending_is, stats_are
 
 if TYPE_CHECKING:
@@ -66,6 +65,7 @@ class CancelConformance(ConformanceBase):
                 delivered = sorted(d.job.id for d in log.deliveries[8:])
                 await q.enqueue("w again", job_id="w")
                 await log.wait_finished(len(log) + 2)
+                await cq.wait_until(stats_are(q, completed=4, pending=0))
                 stats = await q.get_stats()
         assert pending == 3
         assert results == [True, True, True]
@@ -90,7 +90,7 @@ class CancelConformance(ConformanceBase):
                 cancelled = await q.cancel_job("x")
                 await a.log.wait_finished(1)
                 await b.log.wait_finished(1)
-                await wait_until(pending_is(q, 0), timeout=cq.timeout)
+                await cq.wait_until(pending_is(q, 0))
                 await cq.sleep(50)  # a retry would have come by now
                 stats = await q.get_stats()
                 failed = await q.get_failed_jobs()
@@ -148,7 +148,7 @@ class CancelConformance(ConformanceBase):
                 await q.enqueue("x", job_id="x")
                 await started.wait()
                 assert await q.cancel_job("x")
-                await wait_until(pending_is(q, 0), timeout=cq.timeout)
+                await cq.wait_until(pending_is(q, 0))
                 await cq.sleep(50)
                 stats = await q.get_stats()
                 failed = await q.get_failed_jobs()
@@ -168,7 +168,7 @@ class CancelConformance(ConformanceBase):
                 await q.enqueue("bad", job_id="bad")
                 await rec.log.wait_finished(2)
 
-                await wait_until(stats_are(q, completed=1, failed=1), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, completed=1, failed=1))
                 results = [await q.cancel_job(job_id) for job_id in ("unknown", "ok", "bad")]
                 failed = await q.get_failed_jobs()
         assert results == [False, False, False]

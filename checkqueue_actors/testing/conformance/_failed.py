@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .._recording import DeliveryLog, RecordingHandler
-from .._waiting import wait_until
 from ._harness import ConformanceBase, stats_are
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ class FailedRecordConformance(ConformanceBase):
                 await q.enqueue({"n": 1}, job_id="x", priority=3)
                 await cq.sleep(10)
                 await q.enqueue({"n": 2}, job_id="y")
-                await wait_until(stats_are(q, failed=4), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, failed=4))
                 failed = await q.get_failed_jobs()
                 in_a = await q.get_failed_jobs(consumer_group="a")
                 first = await q.get_failed_jobs(limit=1)
@@ -90,12 +89,12 @@ class FailedRecordConformance(ConformanceBase):
             async with cq.queue() as q:
                 await q.consume(rec, consumer_group="g", max_retries=1)
                 await q.enqueue(1, job_id="old")
-                await wait_until(stats_are(q, failed=1), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, failed=1))
                 await q.enqueue(2, job_id="new")
-                await wait_until(stats_are(q, failed=2), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, failed=2))
                 await cq.sleep(1)
                 assert await q.retry_failed_job("old", consumer_group="g")
-                await wait_until(stats_are(q, failed=3), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, failed=3))
                 failed = await q.get_failed_jobs()
         assert [(f.job_id, f.attempts) for f in failed] == [("old", 1), ("new", 1)]
         assert [(j.id, j.attempts) for j in rec.log.jobs] == [
@@ -120,7 +119,7 @@ class FailedRecordConformance(ConformanceBase):
                 await q.consume(a, consumer_group="a", max_retries=1)
                 await q.consume(b, consumer_group="b", max_retries=1)
                 await q.enqueue("payload", job_id="j")
-                await wait_until(stats_are(q, failed=1), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, failed=1))
                 await log.wait_finished(3)
                 assert not await q.retry_failed_job("j", consumer_group="b")
                 assert not await q.retry_failed_job("j", consumer_group="nobody")
@@ -131,7 +130,7 @@ class FailedRecordConformance(ConformanceBase):
                 assert not await q.retry_failed_job("j", consumer_group="a")
                 await log.wait_finished(4)
 
-                await wait_until(stats_are(q, completed=2), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, completed=2))
                 await cq.sleep(20)
                 stats = await q.get_stats()
         runs = [(d.consumer, d.job.attempts) for d in log.deliveries]
@@ -152,7 +151,7 @@ class FailedRecordConformance(ConformanceBase):
                 await q.consume(b, consumer_group="b", max_retries=0)
                 for name in sorted(names):
                     await q.enqueue(name, job_id=name)
-                await wait_until(stats_are(q, failed=6), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, failed=6))
                 assert await q.drop_failed_jobs(consumer_group="a") == 3
                 assert await q.drop_failed_jobs(consumer_group="a") == 0
                 left = await q.get_failed_jobs()

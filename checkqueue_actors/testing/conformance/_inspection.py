@@ -9,7 +9,6 @@ import pytest
 
 from ..._model import JobGroupState
 from .._recording import DeliveryLog, RecordingHandler
-from .._waiting import wait_until
 from ._harness import ConformanceBase, stats_are
 
 if TYPE_CHECKING:
@@ -139,11 +138,11 @@ class InspectionConformance(ConformanceBase):
                 await q.enqueue("fine", job_id="ok")
                 await a.log.wait_finished(2)
 
-                await wait_until(stats_are(q, failed=1), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, failed=1))
                 both = await q.get_job("j")
                 await b.log.wait_finished(2)
 
-                await wait_until(stats_are(q, completed=3), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, completed=3))
                 failed_only = await q.get_job("j")
                 finished = await q.get_job("ok")
                 listed_failed = await q.list_jobs(state="failed")

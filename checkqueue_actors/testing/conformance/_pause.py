@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._recording import RecordingHandler
-from .._waiting import wait_until
 from ._harness import ConformanceBase, pending_is, starts
 
 if TYPE_CHECKING:
@@ -140,7 +139,7 @@ class PauseConformance(ConformanceBase):
                 flags = (await q.is_paused(), await q.is_paused("a"), await q.is_paused("b"))
                 await a.log.wait_for(1)
                 await b.log.wait_for(1)
-                await wait_until(pending_is(q, 0), timeout=cq.timeout)
+                await cq.wait_until(pending_is(q, 0))
         assert under_queue == (True, True)
         assert held == (0, 0)
         assert flags == (False, False, False)

@@ -9,7 +9,6 @@ import pytest
 import trio
 
 from .._recording import RecordingHandler
-from .._waiting import wait_until
 from ._harness import ConformanceBase, starts, stats_are
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ class TimeoutsConformance(ConformanceBase):
                 await q.enqueue("quick", job_id="quick")
                 await rec.log.wait_finished(4)
 
-                await wait_until(stats_are(q, completed=1, failed=1), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, completed=1, failed=1))
                 failed = await q.get_failed_jobs()
         slow = [d for d in rec.log.deliveries if d.job.id == "slow"]
         assert [d.job.attempts for d in slow] == [0, 1, 2]
@@ -89,7 +88,7 @@ class TimeoutsConformance(ConformanceBase):
                 await q.enqueue(1, job_id="within")
                 await rec.log.wait_finished(4)
 
-                await wait_until(stats_are(q, completed=2, failed=2), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, completed=2, failed=2))
         runs = _runs(rec.log)
         assert runs["longer"] == [None]
         assert runs["within"] == [None]
@@ -111,7 +110,7 @@ class TimeoutsConformance(ConformanceBase):
                 await rec.log.wait_finished(2)
                 done = trio.current_time()
 
-                await wait_until(stats_are(q, completed=1, failed=1), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, completed=1, failed=1))
         runs = _runs(rec.log)
         assert runs["untimed"] == [None]
         assert runs["timed"] != [None], runs
@@ -137,7 +136,7 @@ class TimeoutsConformance(ConformanceBase):
                 await q.consume(swallow, consumer_group="g", max_retries=1, timeout=cq.seconds(4))
                 await q.enqueue("x", job_id="x")
 
-                await wait_until(stats_are(q, failed=1), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, failed=1))
                 stats = await q.get_stats()
         assert [attempts for attempts, _ in seen] == [0, 1]
         cq.assert_times([took for _, took in seen], [4, 4])
@@ -157,7 +156,7 @@ class TimeoutsConformance(ConformanceBase):
                 await q.enqueue("x", job_id="x")
                 await rec.log.wait_finished(2)
 
-                await wait_until(stats_are(q, completed=1), timeout=cq.timeout)
+                await cq.wait_until(stats_are(q, completed=1))
                 stats = await q.get_stats()
         assert [j.attempts for j in rec.log.jobs] == [0, 1]
         cq.assert_times(starts(rec.log, t0), [0, 5])
