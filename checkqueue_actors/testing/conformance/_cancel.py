@@ -76,6 +76,25 @@ class CancelConformance(ConformanceBase):
         assert sorted(d.job.data for d in log.deliveries[10:]) == ["w again", "w again"]
         assert (stats.completed, stats.failed, stats.pending) == (4, 0, 0)
 
+    async def test_an_id_reused_after_cancelling_a_retry_retries_normally(
+        self, cq: ConformanceHarness, cq_clock: object
+    ) -> None:
+        """The backoff of a cancelled job ends nothing: a new job with its id retries."""
+        rec = RecordingHandler[Any](fail_when=lambda job: job.attempts == 0)
+        with cq.fail_after():
+            async with cq.queue() as q:
+                await q.consume(rec, consumer_group="g", max_retries=3)
+                t0 = trio.current_time()
+                await q.enqueue("old", job_id="j")  # fails at 0: back at 2
+                await rec.log.wait_finished(1)
+                await cq.sleep(1)
+                assert await q.cancel_job("j")
+                await q.enqueue("new", job_id="j")  # fails at 1: back at 3
+                await rec.log.wait_finished(3)
+                await cq.wait_until(stats_are(q, completed=1, pending=0))
+        assert [(j.data, j.attempts) for j in rec.log.jobs] == [("old", 0), ("new", 0), ("new", 1)]
+        cq.assert_times([d.started_at - t0 for d in rec.log.deliveries[1:]], [1, 3])
+
     async def test_cancel_a_running_job(self, cq: ConformanceHarness, cq_clock: object) -> None:
         """The handler sees ``trio.Cancelled``; no retry, no completion, no failure."""
         a = RecordingHandler[Any]("a", duration=cq.seconds(1000))
