@@ -9,7 +9,10 @@
   (``EnqueueConformance``, ``OrderingConformance``, ``DedupConformance``,
   ``GroupsConformance``, ``RetriesConformance``, ``ConcurrencyConformance``,
   ``RecurringConformance``, ``LifetimesConformance``, ``StatsConformance``,
-  ``ExportConformance``), which a backend can also subclass on their own to run only
+  ``ExportConformance``, ``TimeoutsConformance``, ``HeadersConformance``,
+  ``GracePeriodConformance``, ``FailedRecordConformance``, ``PauseConformance``,
+  ``InspectionConformance``, ``CancelConformance``), which a backend can also
+  subclass on their own to run only
   the areas it supports (see ``checkqueue_actors.testing.conformance``).
 - ``QueueStateMachine``: a Hypothesis state machine that checks a backend against a
   reference model over random interleavings (see ``checkqueue_actors.testing.stateful``).
@@ -39,6 +42,9 @@ from ._waiting import drain as drain
 from ._waiting import is_virtual_clock as is_virtual_clock
 from ._waiting import wait_until as wait_until
 from .conformance import (
+    CancelConformance as CancelConformance,
+)
+from .conformance import (
     ConcurrencyConformance as ConcurrencyConformance,
 )
 from .conformance import (
@@ -57,7 +63,19 @@ from .conformance import (
     ExportConformance as ExportConformance,
 )
 from .conformance import (
+    FailedRecordConformance as FailedRecordConformance,
+)
+from .conformance import (
+    GracePeriodConformance as GracePeriodConformance,
+)
+from .conformance import (
     GroupsConformance as GroupsConformance,
+)
+from .conformance import (
+    HeadersConformance as HeadersConformance,
+)
+from .conformance import (
+    InspectionConformance as InspectionConformance,
 )
 from .conformance import (
     LifetimesConformance as LifetimesConformance,
@@ -67,6 +85,9 @@ from .conformance import (
 )
 from .conformance import (
     OrderingConformance as OrderingConformance,
+)
+from .conformance import (
+    PauseConformance as PauseConformance,
 )
 from .conformance import (
     QueueConformanceTests as QueueConformanceTests,
@@ -82,6 +103,9 @@ from .conformance import (
 )
 from .conformance import (
     TimeMode as TimeMode,
+)
+from .conformance import (
+    TimeoutsConformance as TimeoutsConformance,
 )
 from .stateful import QueueStateMachine as QueueStateMachine
 
@@ -110,4 +134,11 @@ __all__ = [
     "LifetimesConformance",
     "StatsConformance",
     "ExportConformance",
+    "TimeoutsConformance",
+    "HeadersConformance",
+    "GracePeriodConformance",
+    "FailedRecordConformance",
+    "PauseConformance",
+    "InspectionConformance",
+    "CancelConformance",
 ]

@@ -51,6 +51,9 @@ class DeliveryLog(Generic[T]):
         """Handler calls that have returned or raised."""
         self.max_running: int = 0
         """The most handler calls of this log ever running at once."""
+        self.cancelled: list[tuple[RecordedDelivery[T], float]] = []
+        """Handler calls that ``trio.Cancelled`` ended (a timeout, a grace period,
+        ``cancel_job``), with ``trio.current_time()`` when it reached the handler."""
         self._waiters: list[tuple[Callable[[], bool], trio.Event]] = []
 
     def __len__(self) -> int:
@@ -70,6 +73,11 @@ class DeliveryLog(Generic[T]):
     def data(self) -> list[T]:
         """The delivered payloads, in start order."""
         return [d.job.data for d in self.deliveries]
+
+    @property
+    def cancelled_ids(self) -> list[str]:
+        """The job ids of the cancelled handler calls, in the order they were cancelled."""
+        return [d.job.id for d, _ in self.cancelled]
 
     @property
     def running(self) -> int:
@@ -122,7 +130,8 @@ class RecordingHandler(Generic[T]):
       log: Where deliveries are recorded; a new ``DeliveryLog`` by default.
 
     Failures raise ``HandlerFailure`` after the sleep / gate, so a failing delivery is
-    "running" for ``duration`` like a successful one.
+    "running" for ``duration`` like a successful one. A call that ``trio.Cancelled``
+    ends during the sleep or the wait is recorded in ``log.cancelled``.
     """
 
     def __init__(
@@ -164,11 +173,10 @@ class RecordingHandler(Generic[T]):
         """Record the delivery, then sleep / wait for the gate, then fail if told to."""
         fail = self._should_fail(job)
         log = self.log
-        log.deliveries.append(
-            RecordedDelivery(
-                job=job, consumer=self.name, started_at=trio.current_time(), failed=fail
-            )
+        delivery = RecordedDelivery(
+            job=job, consumer=self.name, started_at=trio.current_time(), failed=fail
         )
+        log.deliveries.append(delivery)
         log.max_running = max(log.max_running, log.running)
         log._changed()  # pyright: ignore[reportPrivateUsage]  # same module's helper
         try:
@@ -179,6 +187,9 @@ class RecordingHandler(Generic[T]):
                 await self.gate.wait()
             else:
                 await trio.lowlevel.checkpoint()
+        except trio.Cancelled:
+            log.cancelled.append((delivery, trio.current_time()))
+            raise
         finally:
             log.finished += 1
             log._changed()  # pyright: ignore[reportPrivateUsage]  # same module's helper

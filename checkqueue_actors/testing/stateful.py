@@ -105,8 +105,12 @@ _PRIORITIES = st.integers(-1, 2)
 _DELAYS = st.sampled_from([0, 0, 0, 1, 2, 5])
 _FAILS = st.tuples(*[st.sampled_from([0, 0, 1, 2, 3, 9])] * len(GROUPS))
 _DURATIONS = st.sampled_from([0, 0, 0, 1, 3])
+_TIMEOUTS = st.sampled_from([None, 0.5, 2])
+_STATES = st.sampled_from([None, "waiting", "delayed", "running", "retrying", "failed"])
+_SECTIONS = {"running": 0, "waiting": 1, "retrying": 2, "delayed": 3}
+"""The order of the states in ``list_jobs()``."""
 
-TaskState = Literal["waiting", "running", "done", "failed", "gone"]
+TaskState = Literal["waiting", "running", "done", "failed", "gone", "cancelled"]
 
 
 class _TrioThread:
@@ -169,9 +173,15 @@ class _Spec:
 
     fails: tuple[int, ...] = (0, 0, 0)
     duration: float = 0.0
+    timeout: float | None = None
+    """The job's own delivery timeout (unscaled seconds; virtual mode only)."""
 
     def fails_in(self, group: str) -> int:
         return self.fails[GROUPS.index(group)]
+
+    def times_out(self) -> bool:
+        """Every run of the job outlasts its timeout."""
+        return self.timeout is not None and self.duration > self.timeout
 
 
 @attrs.define(eq=False)
@@ -218,6 +228,10 @@ class _Task:
     state: TaskState = "waiting"
     attempts: int = 0
     """Deliveries started so far."""
+    started_at: float = 0.0
+    """Model time the running (or last) delivery started."""
+    last_error: str | None = None
+    """The error text of the group's last failed delivery of the job."""
 
 
 @attrs.define(eq=False)
@@ -242,6 +256,8 @@ class _Job:
     gone: bool = False
     """Exported, or dropped (an unstarted occurrence of a replaced or cancelled schedule)."""
     available_hi: float = 0.0
+    cancelled: bool = False
+    """``cancel_job`` removed it (a running delivery of it ends cancelled)."""
 
     def in_queue(self) -> bool:
         if not self.stored or self.gone:
@@ -287,6 +303,10 @@ class _Event:
     time: float
     step: int
     failed: bool = False
+    cancelled: bool = False
+    """The handler was ended by ``trio.Cancelled`` (a timeout or ``cancel_job``)."""
+    error: str | None = None
+    """The error text of a failure the handler raised."""
 
 
 def _note(message: str) -> None:
@@ -316,6 +336,13 @@ class QueueStateMachine(RuleBasedStateMachine):
         draw, to reach it; the others use 10000).
       check_export: Call ``export_pending`` after the ``stop`` rule and check it.
       check_recurring: Virtual mode: declare interval and cron recurring jobs.
+      check_timeouts: Virtual mode: give some jobs a delivery timeout shorter than their
+        handler's run time.
+      check_job_control: Virtual mode: pause and resume groups and the queue, cancel
+        jobs, and check ``get_job``, ``list_jobs`` and ``get_failed_jobs`` against the
+        model.
+      check_failed_record: Virtual mode: check ``get_failed_jobs()`` after every step.
+      max_failed_jobs: How many entries the backend's failed-jobs record keeps.
       real_timeout: Real mode: seconds to wait for expected deliveries at teardown.
       real_early_tolerance: Real mode: seconds a delivery may start before it is due.
       real_late_tolerance: Real mode: seconds a delivery may start after it is due.
@@ -328,6 +355,10 @@ class QueueStateMachine(RuleBasedStateMachine):
     max_queue_size: ClassVar[int] = 5
     check_export: ClassVar[bool] = True
     check_recurring: ClassVar[bool] = True
+    check_timeouts: ClassVar[bool] = True
+    check_job_control: ClassVar[bool] = True
+    check_failed_record: ClassVar[bool] = True
+    max_failed_jobs: ClassVar[int] = 1000
     real_timeout: ClassVar[float] = 30.0
     real_early_tolerance: ClassVar[float] = 0.05
     real_late_tolerance: ClassVar[float] = 5.0
@@ -383,6 +414,10 @@ class QueueStateMachine(RuleBasedStateMachine):
         self._exported = False
         self._t0 = 0.0
         self._lo = self._hi = 0.0
+        self._queue_paused = False
+        self._paused_groups: set[str] = set()
+        self._failed_record: dict[tuple[str, str], tuple[int, str, float]] = {}
+        """(job id, group) -> (attempts, error, model time of the failure), oldest first."""
 
     def _start_queue(self) -> None:
         self.queue = self.make_queue(
@@ -479,14 +514,22 @@ class QueueStateMachine(RuleBasedStateMachine):
             runs = self._handler_runs[key, group] = self._handler_runs.get((key, group), 0) + 1
             fields = (job.id, job.data, job.priority, job.attempts, group, consumer)
             self._log.append(_Event("start", *fields, self._model_now(), self._step))
-            if spec.duration and self._virtual:
-                await trio.sleep(spec.duration * self._m)
-            else:
-                await trio.lowlevel.checkpoint()
+            try:
+                if spec.duration and self._virtual:
+                    await trio.sleep(spec.duration * self._m)
+                else:
+                    await trio.lowlevel.checkpoint()
+            except trio.Cancelled:
+                now = self._model_now()
+                self._log.append(_Event("end", *fields, now, self._step, cancelled=True))
+                raise
             failed = runs <= spec.fails_in(group)
-            self._log.append(_Event("end", *fields, self._model_now(), self._step, failed))
+            msg = f"{job.id} fails in group {group!r} (run {runs})"
+            error = f"{HandlerFailure.__name__}: {msg}" if failed else None
+            self._log.append(
+                _Event("end", *fields, self._model_now(), self._step, failed, error=error)
+            )
             if failed:
-                msg = f"{job.id} fails in group {group!r} (run {runs})"
                 raise HandlerFailure(msg)
 
         return handle
@@ -673,6 +716,9 @@ class QueueStateMachine(RuleBasedStateMachine):
             late = ev.step >= self._stopped_step if self._virtual else ev.time > self._stop_returned
             assert not late, f"{what} started in group {ev.group!r} after stop()"
         if self._virtual:
+            assert not self._group_paused(ev.group), (
+                f"{what} started in group {ev.group!r}, which is paused"
+            )
             assert task.ready_at <= ev.time + _EPS, (
                 f"{what} started at {ev.time:g} in group {ev.group!r}, before it was due "
                 f"at {task.ready_at:g}"
@@ -704,6 +750,7 @@ class QueueStateMachine(RuleBasedStateMachine):
         self._starts += 1
         task.state = "running"
         task.attempts += 1
+        task.started_at = ev.time
 
     def _check_claim(self, task: _Task, ev: _Event) -> None:
         """Virtual mode: the group's best visible job, and as soon as a slot allowed."""
@@ -734,10 +781,40 @@ class QueueStateMachine(RuleBasedStateMachine):
     def _on_end(self, ev: _Event) -> None:
         job = self._find(ev)
         task = job.tasks[ev.group]
-        assert task.state == "running", f"{job.describe()} ended while {task.state}"
+        what = job.describe()
+        assert task.state == "running", f"{what} ended while {task.state}"
         self._running -= 1
         self._set_count(ev.time)
-        if not ev.failed:
+        spec = job.spec
+        error = ev.error
+        if ev.cancelled and job.cancelled:
+            task.state = "cancelled"  # cancel_job: neither completed nor failed
+            if not job.in_queue() and job.groups is not None:
+                self._live.pop(job.seq, None)
+            return
+        if ev.cancelled:
+            assert self._virtual, f"{what} was cancelled in group {ev.group!r}"
+            assert spec.times_out(), (
+                f"{what} was cancelled in group {ev.group!r} at {ev.time:g} although "
+                f"neither a timeout nor cancel_job applies"
+            )
+            assert spec.timeout is not None
+            due = task.started_at + spec.timeout
+            assert abs(ev.time - due) < 1e-6, (
+                f"{what} was cut at {ev.time:g} in group {ev.group!r}, not at its timeout ({due:g})"
+            )
+            error = f"JobTimeoutError: job {ev.job_id!r} ran past its timeout of " + (
+                f"{spec.timeout * self._m:g} s"
+            )
+        else:
+            assert not (self._virtual and spec.times_out()), (
+                f"{what} ran {spec.duration:g} s in group {ev.group!r}, past its timeout "
+                f"of {spec.timeout:g} s"
+            )
+        failed = ev.failed or ev.cancelled
+        if failed:
+            task.last_error = error
+        if not failed:
             task.state = "done"
             self._completed += 1
         elif task.attempts - 1 < self._groups[ev.group].max_retries:
@@ -750,6 +827,12 @@ class QueueStateMachine(RuleBasedStateMachine):
         else:
             task.state = "failed"
             self._failed += 1
+            key = (ev.job_id, ev.group)
+            record = self._failed_record
+            record.pop(key, None)
+            record[key] = (task.attempts - 1, error or "", ev.time)
+            while len(record) > self.max_failed_jobs:
+                del record[next(iter(record))]
         if not job.in_queue() and job.groups is not None:
             self._live.pop(job.seq, None)
 
@@ -776,9 +859,23 @@ class QueueStateMachine(RuleBasedStateMachine):
         self._replay()
         if not self._virtual:
             return
+        for job in self._live.values():
+            for task in job.tasks.values():
+                if task.state != "running":
+                    continue
+                assert not job.cancelled, (
+                    f"{job.describe()} still runs in group {task.group!r} after cancel_job"
+                )
+                timeout = job.spec.timeout
+                assert timeout is None or task.started_at + timeout > self._now + _EPS, (
+                    f"{job.describe()} still runs in group {task.group!r} at {self._now:g}, "
+                    f"past its timeout of {timeout:g} s (started at {task.started_at:g})"
+                )
         if self._stopped_step is None and self._running < self._slots:
             for job in self._live.values():
                 for task in job.tasks.values():
+                    if self._group_paused(task.group):
+                        continue
                     assert not (task.state == "waiting" and task.ready_at <= self._now + _EPS), (
                         f"{job.describe()} is due in group {task.group!r} since "
                         f"{task.ready_at:g} but has not started at {self._now:g} "
@@ -788,6 +885,9 @@ class QueueStateMachine(RuleBasedStateMachine):
         assert queue is not None
         stats: QueueStats = self._trio.call(queue.get_stats)
         self._check_stats(stats, len(self._pending()))
+        if self.check_failed_record:
+            limit = self.max_failed_jobs
+            self._check_failed(self._trio.call(lambda: queue.get_failed_jobs(limit=limit)))
 
     def _check_stats(self, stats: QueueStats, pending: int) -> None:
         want = (pending, self._running, self._completed, self._failed, len(self._groups))
@@ -911,6 +1011,7 @@ class QueueStateMachine(RuleBasedStateMachine):
         delay=_DELAYS,
         fails=_FAILS,
         duration=_DURATIONS,
+        timeout=_TIMEOUTS,
     )
     def enqueue(
         self,
@@ -919,10 +1020,14 @@ class QueueStateMachine(RuleBasedStateMachine):
         delay: float,
         fails: tuple[int, ...],
         duration: float,
+        timeout: float | None = None,
     ) -> None:
-        """``queue.enqueue(seq, priority=, start_delay=, job_id=)``; groups fail ``fails`` times."""
+        """``queue.enqueue(seq, priority=, start_delay=, job_id=, timeout=)``; groups fail
+        ``fails`` times; a run longer than ``timeout`` fails (virtual mode)."""
         queue = self.queue
         assert queue is not None
+        if not (self._virtual and self.check_timeouts):
+            timeout = None
         latest = self._by_id.get(job_id) if job_id is not None else None
         expect = "stored"
         if self._stopped_step is not None:
@@ -936,16 +1041,25 @@ class QueueStateMachine(RuleBasedStateMachine):
             expect = "full"
         _note(f"expect {expect}")
         job = self._new_job(
-            len(self._jobs), priority, delay, _Spec(fails, duration), ("enqueue", len(self._jobs))
+            len(self._jobs),
+            priority,
+            delay,
+            _Spec(fails, duration, timeout),
+            ("enqueue", len(self._jobs)),
         )
         job.given_id = job.job_id = job_id
         job.step = self._step + 1
         seq = job.seq
+        scaled = timeout * self._m if timeout is not None else None
 
         async def call() -> str | BaseException:
             try:
                 return await queue.enqueue(
-                    seq, priority=priority, start_delay=delay or None, job_id=job_id
+                    seq,
+                    priority=priority,
+                    start_delay=delay or None,
+                    job_id=job_id,
+                    timeout=scaled,
                 )
             except (QueueFullError, QueueStoppedError) as exc:
                 return exc
@@ -1300,6 +1414,303 @@ class QueueStateMachine(RuleBasedStateMachine):
                 assert detail.next_run_at is not None
                 gap = abs((detail.next_run_at - want).total_seconds())
                 assert gap < 1e-3, f"{rid!r}: next_run_at {detail.next_run_at} != {want}"
+
+    # -- rules: job control -----------------------------------------------------------------
+
+    def _control(self) -> bool:
+        return self._virtual and self.check_job_control
+
+    def _controllable(self) -> bool:
+        return self._control() and self._stopped_step is None
+
+    def _group_paused(self, group: str) -> bool:
+        return self._queue_paused or group in self._paused_groups
+
+    @precondition(_controllable)
+    @rule(
+        action=st.sampled_from(["pause_or_resume", "cancel_job", "inspect"]),
+        index=st.integers(0, 7),
+        state=_STATES,
+        group=st.sampled_from((None, *GROUPS)),
+    )
+    def job_control(self, action: str, index: int, state: str | None, group: str | None) -> None:
+        """One of ``pause_or_resume``, ``cancel_job`` and ``inspect`` (one rule for the
+        three, so that the other rules keep their share of the steps)."""
+        if action == "pause_or_resume":
+            self.pause_or_resume(index % 4)
+        elif action == "cancel_job":
+            self.cancel_job(index)
+        else:
+            self.inspect(index, state, group)
+
+    def pause_or_resume(self, index: int) -> None:
+        """``pause`` of a group (or the queue) when nothing is paused, else ``resume``:
+        one pause at a time, so that most examples keep delivering."""
+        if self._queue_paused or self._paused_groups:
+            self.resume(index)
+        else:
+            self.pause(index)
+
+    def pause(self, index: int) -> None:
+        """``queue.pause(group)`` of an existing group, or of the whole queue."""
+        queue = self.queue
+        assert queue is not None
+        names = sorted(self._groups)
+        group = names[index] if index < len(names) else None
+        if group is None:
+            self._queue_paused = True
+        else:
+            self._paused_groups.add(group)
+        self._run_step(lambda: queue.pause(group))
+        self._check()
+        assert self._trio.call(lambda: queue.is_paused(group)) is True, (
+            f"is_paused({group!r}) is False right after pause({group!r})"
+        )
+
+    def resume(self, index: int) -> None:
+        """``queue.resume(group)`` (the whole queue and every group for None)."""
+        queue = self.queue
+        assert queue is not None
+        names = sorted(self._groups)
+        group = names[index] if index < len(names) else None
+        before = {name for name in self._groups if self._group_paused(name)}
+        if group is None:
+            self._queue_paused = False
+            self._paused_groups.clear()
+        else:
+            self._paused_groups.discard(group)
+        step = self._step + 1
+        for name in before:
+            if self._group_paused(name):
+                continue
+            for job in self._live.values():
+                task = job.tasks.get(name)
+                if (
+                    task is not None
+                    and task.state == "waiting"
+                    and task.ready_at <= self._now + _EPS
+                ):
+                    # due while paused: ready together, from now
+                    task.ready_at = task.ready_hi = self._now
+                    task.batch = ("resume", step)
+                    task.known_step = step
+        self._run_step(lambda: queue.resume(group))
+        self._check()
+        names = sorted(self._groups)
+
+        async def flags() -> list[bool]:
+            return [await queue.is_paused(name) for name in [*names, None]]
+
+        want = [self._group_paused(name) for name in names] + [self._queue_paused]
+        got = self._trio.call(flags)
+        assert got == want, f"is_paused() of {[*names, None]}: {got}, expected {want}"
+
+    def cancel_job(self, index: int) -> None:
+        """``queue.cancel_job(job_id)`` of an ordinary job (or an unknown id)."""
+        queue = self.queue
+        assert queue is not None
+        known = sorted(i for i, job in self._by_id.items() if job.schedule is None)
+        ids = [*known[-7:], "never-enqueued"]
+        job_id = ids[index % len(ids)]
+        job = self._by_id.get(job_id)
+        expect = job is not None and job.in_queue()
+        if job is not None and expect:
+            job.cancelled = True
+            job.gone = True
+            for task in job.tasks.values():
+                if task.state == "waiting":
+                    task.state = "cancelled"
+            if not any(task.state == "running" for task in job.tasks.values()):
+                self._live.pop(job.seq, None)
+        _note(f"cancel_job({job_id!r}): expect {expect}")
+        result = self._run_step(lambda: queue.cancel_job(job_id))
+        assert result is expect, f"cancel_job({job_id!r}) returned {result}, expected {expect}"
+        self._check()
+
+    def _group_view(self, job: _Job, task: _Task) -> tuple[str, int, float | None, str | None]:
+        """Where ``job`` stands in ``task``'s group: (state, attempts, available, last error)."""
+        if task.state == "running":
+            return ("running", task.attempts - 1, None, task.last_error)
+        assert task.state == "waiting"
+        if task.ready_at > self._now + _EPS:
+            state = "retrying" if task.attempts else "delayed"
+        else:
+            state = "waiting"
+        return (state, task.attempts, task.key_at, task.last_error)
+
+    def _job_view(self, job_id: str) -> dict[str, tuple[str, int, float | None, str | None]] | None:
+        """The groups ``get_job(job_id)`` must show (None: it must return None)."""
+        job = self._by_id.get(job_id)
+        groups: dict[str, tuple[str, int, float | None, str | None]] = {}
+        live = job is not None and job.in_queue()
+        if job is not None and live:
+            for name, task in job.tasks.items():
+                if task.state in ("waiting", "running"):
+                    groups[name] = self._group_view(job, task)
+        for name in self._groups:
+            entry = self._failed_record.get((job_id, name))
+            if name not in groups and entry is not None:
+                groups[name] = ("failed", entry[0], None, entry[1])
+        if not live and not groups:
+            return None
+        return groups
+
+    def _shown(self, info: Any) -> dict[str, tuple[str, int, float | None, str | None]]:
+        """A ``JobInfo``'s groups in the model's terms (times as model seconds)."""
+        out: dict[str, tuple[str, int, float | None, str | None]] = {}
+        for name, state in info.groups.items():
+            at = state.available_at
+            when = None if at is None else (at - WALL_ANCHOR).total_seconds() / self._m
+            out[name] = (state.state, state.attempts, when, state.last_error)
+        return out
+
+    def _assert_view(self, job_id: str, info: Any) -> None:
+        want = self._job_view(job_id)
+        if want is None:
+            assert info is None, f"get_job({job_id!r}) is {info}, expected None"
+            return
+        assert info is not None, f"get_job({job_id!r}) is None, expected {want}"
+        got = self._shown(info)
+        assert sorted(got) == sorted(want), f"job {job_id!r}: groups {got} != {want}"
+        for name, (state, attempts, when, error) in want.items():
+            g_state, g_attempts, g_when, g_error = got[name]
+            assert (g_state, g_attempts, g_error) == (state, attempts, error), (
+                f"job {job_id!r} in group {name!r}: (state, attempts, last_error) "
+                f"{(g_state, g_attempts, g_error)} != {(state, attempts, error)}"
+            )
+            if when is None or g_when is None:
+                assert when is g_when, f"job {job_id!r} in {name!r}: available_at {g_when}"
+            else:
+                assert abs(g_when - when) < 1e-3, (
+                    f"job {job_id!r} in group {name!r}: available at {g_when:g}, expected {when:g}"
+                )
+
+    def _placement(self, job: _Job, group: str | None) -> tuple[int, tuple[float, ...]]:
+        """Where ``job`` belongs in ``list_jobs()``: its section and its key there."""
+        best: tuple[int, tuple[float, ...]] | None = None
+        for name, task in job.tasks.items():
+            if group is not None and name != group:
+                continue
+            if task.state not in ("waiting", "running"):
+                continue
+            state = self._group_view(job, task)[0]
+            rank = _SECTIONS[state]
+            if state == "running":
+                key: tuple[float, ...] = ()
+            elif state == "waiting":
+                key = (-job.priority, task.key_at, job.order)
+            else:
+                key = (task.key_at,)
+            if best is None or (rank, key) < best:
+                best = (rank, key)
+        if best is None:  # waiting for the first group
+            if job.available_at > self._now + _EPS:
+                return (_SECTIONS["delayed"], (job.available_at,))
+            return (_SECTIONS["waiting"], (-job.priority, job.available_at, job.order))
+        return best
+
+    def inspect(self, index: int, state: str | None, group: str | None) -> None:
+        """``list_jobs()``, ``list_jobs(state=, consumer_group=)``, ``get_job`` and
+        ``get_failed_jobs()``, each checked against the model."""
+        queue = self.queue
+        assert queue is not None
+        known = sorted(i for i, job in self._by_id.items() if job.schedule is None)
+        ids = [*known[-7:], "never-enqueued"]
+        job_id = ids[index % len(ids)]
+
+        async def look() -> tuple[list[Any], list[Any], Any]:
+            everything = await queue.list_jobs(limit=10_000)
+            some = await queue.list_jobs(
+                state=state,  # type: ignore[arg-type]
+                consumer_group=group,
+                limit=10_000,
+            )
+            one = await queue.get_job(job_id)
+            return everything, some, one
+
+        everything, some, one = self._trio.call(look)
+        self._assert_view(job_id, one)
+        self._check_listing(everything, None, None)
+        self._check_listing(some, state, group)
+
+    def _ordinary(self, infos: list[Any]) -> list[tuple[Any, _Job]]:
+        """The listed jobs that are ordinary model jobs (recurring occurrences left out)."""
+        out: list[tuple[Any, _Job]] = []
+        for info in infos:
+            data = info.data
+            if isinstance(data, int) and not isinstance(data, bool):
+                assert 0 <= data < len(self._jobs), f"list_jobs shows unknown data {data!r}"
+                out.append((info, self._jobs[data]))
+        return out
+
+    def _check_listing(self, infos: list[Any], state: str | None, group: str | None) -> None:
+        call = f"list_jobs(state={state!r}, consumer_group={group!r})"
+        ids = [info.id for info in infos]
+        assert len(ids) == len(set(ids)), f"{call} shows a job twice: {ids}"
+        listed = self._ordinary(infos)
+        want: set[int] = set()
+        for job in self._live.values():
+            if job.schedule is not None or not job.in_queue():
+                continue
+            if state == "failed":
+                continue
+            if job.groups is None:
+                if group is None and state in (None, self._placement_state(job)):
+                    want.add(job.seq)
+                continue
+            for name, task in job.tasks.items():
+                if group is not None and name != group:
+                    continue
+                if task.state not in ("waiting", "running"):
+                    continue
+                if state is None or self._group_view(job, task)[0] == state:
+                    want.add(job.seq)
+        if state == "failed":
+            for job_id, name in self._failed_record:
+                if group is None or name == group:
+                    owner = self._by_id.get(job_id)
+                    if owner is not None and owner.schedule is None:
+                        want.add(owner.seq)
+        got = {job.seq for _, job in listed}
+        if state == "failed":  # an id reused since: the record names the newest job
+            got = {self._by_id[info.id].seq for info, _ in listed if info.id in self._by_id}
+        assert got == want, f"{call} shows jobs {sorted(got)}, expected {sorted(want)}"
+        if state == "failed":
+            return
+        for info, job in listed:
+            assert info.id == job.job_id, f"{call}: job {job.seq} has id {info.id!r}"
+            assert info.priority == job.priority, f"{call}: job {job.seq} priority"
+            self._assert_view(info.id, info)
+        places = [self._placement(job, group) for _, job in listed]
+        for (_, job_a), (_, job_b), a, b in zip(
+            listed, listed[1:], places, places[1:], strict=False
+        ):
+            if state is None:
+                assert a[0] <= b[0], (
+                    f"{call}: job {job_a.seq} ({a}) is listed before job {job_b.seq} ({b})"
+                )
+            if a[0] != b[0] or a[0] == _SECTIONS["running"]:
+                continue
+            assert a[1] <= b[1], (
+                f"{call}: job {job_a.seq} ({a}) is listed before job {job_b.seq} ({b})"
+            )
+
+    def _placement_state(self, job: _Job) -> str:
+        return "delayed" if job.available_at > self._now + _EPS else "waiting"
+
+    def _check_failed(self, failed: list[Any]) -> None:
+        got = sorted((f.job_id, f.consumer_group, f.attempts, f.error) for f in failed)
+        want = sorted(
+            (job_id, group, attempts, error)
+            for (job_id, group), (attempts, error, _) in self._failed_record.items()
+        )
+        assert got == want, f"get_failed_jobs() {got} != {want}"
+        times = [f.failed_at for f in failed]
+        assert times == sorted(times, reverse=True), "get_failed_jobs() is not newest first"
+        for f in failed:
+            at = self._failed_record[f.job_id, f.consumer_group][2]
+            gap = abs((f.failed_at - self._wall(at)).total_seconds())
+            assert gap < 1e-3, f"{f.job_id!r} in {f.consumer_group!r} failed at {f.failed_at}"
 
     # -- rules: stop ------------------------------------------------------------------------
 

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig
+from checkqueue_actors._actors.pausegate import PauseGate
 from checkqueue_actors._actors.queue import RuntimeQueue
 from checkqueue_actors._backends.memory import MemoryStorage
+from checkqueue_actors._model import NO_HEADERS
 from checkqueue_actors._state.engine import (
     GroupState,
     JobRecord,
@@ -26,14 +28,15 @@ from checkqueue_actors._state.engine import (
     QueueEngine,
     Schedule,
 )
+from checkqueue_actors._state.failed import FailedRecord
 from checkqueue_actors._state.ready import ReadySet
 from checkqueue_actors._storage import ScheduleSpec
 from checkqueue_actors.testing import MakeQueue, wait_until
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    from checkqueue_actors import PendingJob, Queue, QueueStats
+    from checkqueue_actors import FailedJob, PendingJob, Queue, QueueStats
     from checkqueue_actors._protocols import Handler
 
 
@@ -396,6 +399,39 @@ class ExportLosesBackoffEngine(QueueEngine):
         return [p for p in super().export_pending(now) if p.id not in backoff or p.id in ready]
 
 
+# -- timeouts and the failed-jobs record ------------------------------------------------------
+
+
+class JobTimeoutDroppedEngine(QueueEngine):
+    """Bug: a job's own ``timeout`` is not kept with the job: it is never enforced (only
+    its group's timeout applies)."""
+
+    def enqueue(self, **kwargs: Any) -> bool:
+        kwargs["timeout"] = None
+        return super().enqueue(**kwargs)
+
+
+class _RecordKeyedByJob(FailedRecord):
+    """A failed-jobs record keyed by the job id alone."""
+
+    __slots__ = ()
+
+    def add(self, entry: FailedJob[Any], seq: int, headers: Mapping[str, str] = NO_HEADERS) -> None:
+        for old in self.newest(None, len(self)):
+            if old.job_id == entry.job_id:
+                self.remove(old.job_id, old.consumer_group)
+        super().add(entry, seq, headers)
+
+
+class FailedRecordByJobEngine(QueueEngine):
+    """Bug: the failed-jobs record is keyed by job id alone: when a second group fails a
+    job for good, the first group's entry is lost."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failed_record = _RecordKeyedByJob(self.failed_record.max_size)
+
+
 # -- volume -----------------------------------------------------------------------------------
 
 
@@ -520,6 +556,95 @@ class StopDrainsFirstQueue(_RuntimeMutant):
                 poll_interval=0.5,
             )
         await super().stop(grace_period=grace_period)
+
+
+class _PauseLeaksOneEngine(QueueEngine):
+    """An engine whose claims honour a new pause only after one more job per group."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.leaked: set[str] = set()
+        """Groups that took their one job since the last pause."""
+
+    def set_paused(self, group_name: str | None, paused: bool) -> None:
+        if paused:
+            self.leaked = set()
+        super().set_paused(group_name, paused)
+
+    def leaks(self, group_name: str) -> bool:
+        """Whether a claim of ``group_name`` ignores its pause now."""
+        return self.is_paused(group_name) and group_name not in self.leaked
+
+    def _leak(self, group_name: str, claim: Callable[[], Any]) -> Any:
+        group = self.group(group_name)
+        if group is None or not group.has_ready():
+            return claim()
+        self.leaked.add(group_name)
+        saved = (self.paused_queue, set(self.paused_groups), self._paused)
+        self.paused_queue, self.paused_groups, self._paused = False, set(), False
+        try:
+            return claim()
+        finally:
+            self.paused_queue, self.paused_groups, self._paused = saved
+
+    def claim(self, group_name: str, n: int) -> list[MemoryDelivery]:
+        if self.leaks(group_name):
+            out: list[MemoryDelivery] = self._leak(
+                group_name, lambda: QueueEngine.claim(self, group_name, 1)
+            )
+            return out
+        return super().claim(group_name, n)
+
+    def claim_one(self, group_name: str) -> MemoryDelivery | None:
+        if self.leaks(group_name):
+            one: MemoryDelivery | None = self._leak(
+                group_name, lambda: QueueEngine.claim_one(self, group_name)
+            )
+            return one
+        return super().claim_one(group_name)
+
+
+class _LeakyGate(PauseGate):
+    """A pause gate that lets a group's router claim until the engine has leaked its job."""
+
+    def __init__(self, engine: _PauseLeaksOneEngine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def paused(self, group: str) -> bool:
+        return super().paused(group) and not self.engine.leaks(group)
+
+
+class PauseLetsOneThroughQueue(_RuntimeMutant):
+    """Bug: a pause takes effect one job late: each group paused (or every group, for the
+    whole queue) still starts the next job that is ready."""
+
+    def __init__(self, name: str, config: InMemoryQueueConfig) -> None:
+        super().__init__(name, config)
+        storage = self.storage
+        assert isinstance(storage, MemoryStorage)
+        old = storage.engine
+        engine = _PauseLeaksOneEngine(
+            name=old.name, max_queue_size=old.max_queue_size, clock=old.clock
+        )
+        storage.engine = engine
+        self.pause_gate = _LeakyGate(engine)
+
+
+class CancelReleasesRunningEngine(QueueEngine):
+    """Bug: cancelling a running job gives its delivery back, as a stop's grace period
+    does: the job is ready again in that group and runs again."""
+
+    def cancel(self, job_id: str) -> tuple[int, list[MemoryDelivery]]:
+        record = self.get(job_id)
+        removed, running = super().cancel(job_id)
+        if running and record is not None:
+            record.dropped = False
+            self._index[job_id] = record
+        return removed, running
+
+    def cancel_delivery(self, delivery: MemoryDelivery) -> None:
+        self.release(delivery)
 
 
 def _runtime_mutant(queue_type: type[_RuntimeMutant]) -> MakeQueue:
@@ -769,6 +894,36 @@ _MUTANT_LIST = [
         "export",
         ExportLosesBackoffEngine,
         "test_export_pending_includes_jobs_in_backoff",
+    ),
+    # timeouts and the failed-jobs record
+    _mutant(
+        "job-timeout-not-enforced",
+        "timeouts",
+        JobTimeoutDroppedEngine,
+        "test_the_jobs_own_timeout_wins_over_the_groups",
+        "test_a_jobs_timeout_applies_without_a_group_timeout",
+    ),
+    _mutant(
+        "failed-record-keyed-by-job",
+        "failed record",
+        FailedRecordByJobEngine,
+        "test_a_failure_for_good_is_recorded_newest_first",
+    ),
+    # pause and cancel
+    _mutant(
+        "pause-lets-one-through",
+        "pause",
+        PauseLetsOneThroughQueue,
+        "test_a_paused_group_starts_nothing_and_its_jobs_accumulate",
+        "test_running_handlers_finish_when_their_group_is_paused",
+        "test_pausing_the_queue_pauses_every_group_and_groups_joining_later",
+    ),
+    _mutant(
+        "cancel-releases-running",
+        "cancel",
+        CancelReleasesRunningEngine,
+        "test_cancel_a_running_job",
+        "test_a_running_job_is_removed_from_the_groups_still_waiting_for_it",
     ),
     # volume
     _mutant(

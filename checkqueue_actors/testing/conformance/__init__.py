@@ -17,6 +17,18 @@ The tests are grouped by area, one mixin class per area (each documents what it 
   calls before start and after stop, exceptions leaving unwrapped.
 - ``StatsConformance``: the counters of ``get_stats()``.
 - ``ExportConformance``: ``export_pending()`` after ``stop()``.
+- ``TimeoutsConformance``: delivery timeouts (the group's and the job's own), cut runs
+  failing with ``JobTimeoutError`` and retried.
+- ``HeadersConformance``: job headers through retries, groups and ``export_pending``.
+- ``GracePeriodConformance``: ``stop(grace_period=...)`` cancels handlers still running
+  and releases their deliveries.
+- ``FailedRecordConformance``: ``get_failed_jobs``, ``retry_failed_job``,
+  ``drop_failed_jobs``.
+- ``PauseConformance``: ``pause``, ``resume`` and ``is_paused`` of a group and of the
+  whole queue.
+- ``InspectionConformance``: ``get_job`` and ``list_jobs`` in every state, their order,
+  filters and limits.
+- ``CancelConformance``: ``cancel_job`` of waiting, delayed, retrying and running jobs.
 
 ``QueueConformanceTests`` is all of them together. Every mixin derives from
 ``ConformanceBase``, which holds the settings and the fixtures.
@@ -68,10 +80,13 @@ backend-specific tests in your subclass the same way.
 
 from __future__ import annotations
 
+from ._cancel import CancelConformance
 from ._concurrency import ConcurrencyConformance
 from ._dedup import DedupConformance
 from ._enqueue import EnqueueConformance
 from ._export import ExportConformance
+from ._failed import FailedRecordConformance
+from ._grace import GracePeriodConformance
 from ._groups import GroupsConformance
 from ._harness import (
     ConformanceBase,
@@ -81,11 +96,15 @@ from ._harness import (
     pending_is,
     starts,
 )
+from ._headers import HeadersConformance
+from ._inspection import InspectionConformance
 from ._lifetimes import LifetimesConformance
 from ._ordering import OrderingConformance
+from ._pause import PauseConformance
 from ._recurring import RecurringConformance
 from ._retries import RetriesConformance
 from ._stats import StatsConformance
+from ._timeouts import TimeoutsConformance
 
 __all__ = [
     "ConformanceBase",
@@ -104,6 +123,13 @@ __all__ = [
     "LifetimesConformance",
     "StatsConformance",
     "ExportConformance",
+    "TimeoutsConformance",
+    "HeadersConformance",
+    "GracePeriodConformance",
+    "FailedRecordConformance",
+    "PauseConformance",
+    "InspectionConformance",
+    "CancelConformance",
 ]
 
 # The private helpers' names from when this package was one module, still importable.
@@ -114,6 +140,13 @@ _starts = starts
 # pytest collects inherited tests base-most first, so listing the areas last to
 # first runs them in the order of the module docstring.
 class QueueConformanceTests(
+    CancelConformance,
+    InspectionConformance,
+    PauseConformance,
+    FailedRecordConformance,
+    GracePeriodConformance,
+    HeadersConformance,
+    TimeoutsConformance,
     ExportConformance,
     StatsConformance,
     LifetimesConformance,

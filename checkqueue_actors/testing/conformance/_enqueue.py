@@ -30,7 +30,8 @@ class EnqueueConformance(ConformanceBase):
       ``job_id`` given to ``enqueue``, which ``enqueue`` returns), data, priority,
       a UTC ``timestamp`` and ``attempts == 0``.
     - A negative or non-finite ``start_delay``, or a ``priority`` that is not an
-      ``int``, is a ``ValueError`` and stores nothing.
+      ``int`` or lies outside ``-2**31 .. 2**31-1``, is a ``ValueError`` and stores
+      nothing; both ends of that range are accepted (and ordered).
     - At ``max_queue_size`` pending jobs (delayed ones included), ``enqueue`` raises
       ``QueueFullError`` and stores nothing, not even the refused job's id.
     - Under volume (300 jobs, three groups, failures and retries) every job reaches
@@ -85,6 +86,24 @@ class EnqueueConformance(ConformanceBase):
                         await q.enqueue("x", priority=priority)
                 stats = await q.get_stats()
         assert stats.pending == 0
+
+    async def test_priority_must_fit_in_32_bits(
+        self, cq: ConformanceHarness, cq_clock: object
+    ) -> None:
+        """A priority outside -2**31 .. 2**31-1 is a ValueError; both ends are accepted."""
+        rec = RecordingHandler[Any]()
+        with cq.fail_after():
+            async with cq.queue() as q:
+                for priority in (2**31, -(2**31) - 1, 2**63):
+                    with pytest.raises(ValueError, match="priority"):
+                        await q.enqueue("x", priority=priority)
+                assert (await q.get_stats()).pending == 0
+                await q.enqueue("low", priority=-(2**31))
+                await q.enqueue("high", priority=2**31 - 1)
+                await q.consume(rec, consumer_group="g")
+                await rec.log.wait_for(2)
+        assert rec.log.data == ["high", "low"]
+        assert [j.priority for j in rec.log.jobs] == [2**31 - 1, -(2**31)]
 
     async def test_full_queue_refuses_and_stores_nothing(
         self, cq: ConformanceHarness, cq_clock: object

@@ -7,6 +7,7 @@ area's mixin derives from it, so a class made of any set of mixins has them once
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, final
 
@@ -29,6 +30,7 @@ __all__ = [
     "TimeMode",
     "pending_is",
     "starts",
+    "stats_are",
 ]
 
 TimeMode = Literal["virtual", "real"]
@@ -109,6 +111,30 @@ class ConformanceHarness:
         else:
             await trio.sleep(self.settle_seconds)
 
+    async def wait_until(self, predicate: Callable[[], bool | Awaitable[bool]]) -> None:
+        """Poll ``predicate`` until it is true, within ``timeout``.
+
+        It is looked at after each ``settle()``, every 0.01 s at first; in virtual mode
+        ever less often after ten seconds (up to every 100 s), so that a condition that
+        never comes costs few looks before the timeout fails the test.
+        """
+        with self.fail_after():
+            interval = 0.01
+            start = trio.current_time()
+            while True:
+                if self.virtual:
+                    await trio.testing.wait_all_tasks_blocked()
+                else:
+                    await trio.lowlevel.checkpoint()
+                result = predicate()
+                if inspect.isawaitable(result):
+                    result = await result
+                if result:
+                    return
+                if self.virtual and trio.current_time() - start > 10:
+                    interval = min(interval * 2, 100.0)
+                await trio.sleep(interval)
+
     def fail_after(self) -> AbstractContextManager[trio.CancelScope]:
         """``trio.fail_after(timeout)``: every test runs under it."""
         return trio.fail_after(self.timeout)
@@ -187,6 +213,17 @@ def pending_is(queue: Queue[Any], count: int) -> Callable[[], Awaitable[bool]]:
 
     async def check() -> bool:
         return (await queue.get_stats()).pending == count
+
+    return check
+
+
+def stats_are(queue: Queue[Any], **counters: int) -> Callable[[], Awaitable[bool]]:
+    """A ``wait_until`` predicate: each named counter of ``get_stats()`` has its value
+    (``stats_are(q, completed=1, failed=2)``)."""
+
+    async def check() -> bool:
+        stats = await queue.get_stats()
+        return all(getattr(stats, name) == value for name, value in counters.items())
 
     return check
 
