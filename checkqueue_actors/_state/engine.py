@@ -802,8 +802,12 @@ class QueueEngine:
     def _release_retry(
         self, record: JobRecord, group: GroupState, due: float, woken: set[str]
     ) -> None:
+        if record.dropped:
+            # a cancelled job: its retry entry went with it, and one of that id now is
+            # a newer job's (left alone)
+            return
         entry = group.retrying.pop(record.id, None)
-        if record.dropped or entry is None:
+        if entry is None:
             return
         group.attempts[record.id] = entry[0]
         group.since[record.id] = due
