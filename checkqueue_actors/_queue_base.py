@@ -65,6 +65,8 @@ class LifeState(enum.Enum):
     """Where a queue is in its one life."""
 
     NEW = "new"
+    STARTING = "starting"
+    """``run`` was called; calls wait until the queue takes them (then ``RUNNING``)."""
     RUNNING = "running"
     STOPPING = "stopping"
     STOPPED = "stopped"
@@ -116,7 +118,7 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
         refusal = self._start_refusal()
         if refusal is not None:
             raise RuntimeError(refusal)
-        self._state = LifeState.RUNNING
+        self._state = LifeState.STARTING
         self._ran = True
         try:
             await self._serve(task_status)
@@ -136,7 +138,7 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
         if state is LifeState.NEW or (state is LifeState.STOPPED and not self._ran):
             return None
         what = f"{type(self).__qualname__} {self._name!r}"
-        if state is LifeState.RUNNING:
+        if state is LifeState.RUNNING or state is LifeState.STARTING:
             return f"{what} is already running: it cannot be started a second time"
         return (
             f"{what} has been stopped: a queue runs once and cannot be started again; "
@@ -146,11 +148,13 @@ class BaseQueue(AsyncLifetimeMixin, Generic[T]):
 
     def _mark_started(self, task_status: trio.TaskStatus[None]) -> None:
         """Called by ``_serve`` once calls can be taken."""
+        if self._state is LifeState.STARTING:
+            self._state = LifeState.RUNNING
         self._started.set()
         task_status.started()
 
     def _mark_stopping(self) -> None:
-        if self._state is LifeState.RUNNING:
+        if self._state is LifeState.RUNNING or self._state is LifeState.STARTING:
             self._state = LifeState.STOPPING
 
     async def stop(self, *, grace_period: float | None = None) -> None:
