@@ -82,6 +82,8 @@ REDIS_PEERS = {
     "saq": "saq",
     "bullmq": "BullMQ (node)",
 }
+CONCURRENT_TASKS = 100
+"""Producers enqueueing at once in scenario 2's concurrent rows."""
 PYTHON_REDIS_PEERS = [label for key, label in REDIS_PEERS.items() if key != "bullmq"]
 
 
@@ -198,22 +200,14 @@ def _scenario_1(p: dict[str, Any]) -> Scenario:
             )
     for workload, tag in (("live", "1a live"), ("drain", "1b backlog")):
         section = f"{workload}-redis"
+        # the worker's process CPU time per job (ours and BullMQ report it)
+        metrics = ("jobs_per_s", "cpu_us_per_job")
         rows.append(
-            Row(
-                f"{tag}: {OURS_REDIS}",
-                "ours_redis",
-                workload,
-                {"n": rn},
-                ("jobs_per_s",),
-                section,
-                True,
-            )
+            Row(f"{tag}: {OURS_REDIS}", "ours_redis", workload, {"n": rn}, metrics, section, True)
         )
         for driver, label in REDIS_PEERS.items():
             params = {"n": _redis_n(p, driver)}
-            rows.append(
-                Row(f"{tag}: {label}", driver, workload, params, ("jobs_per_s",), section, True)
-            )
+            rows.append(Row(f"{tag}: {label}", driver, workload, params, metrics, section, True))
     mem_peers = [f"1a live: {label}" for label in MEMORY_PEERS.values()]
     redis_first = [f"1a live: {OURS_REDIS}", *(f"1a live: {v}" for v in REDIS_PEERS.values())]
     return Scenario(
@@ -245,12 +239,30 @@ def _scenario_1(p: dict[str, Any]) -> Scenario:
                 ),
             ),
             Target(
-                "Redis 1b ≥ BullMQ",
+                "Redis 1a ≥ 2x BullMQ",
+                _at_least(
+                    f"1a live: {OURS_REDIS}",
+                    f"1a live: {REDIS_PEERS['bullmq']}",
+                    "jobs_per_s",
+                    2.0,
+                ),
+            ),
+            Target(
+                "Redis 1b ≥ 2x BullMQ",
                 _at_least(
                     f"1b backlog: {OURS_REDIS}",
                     f"1b backlog: {REDIS_PEERS['bullmq']}",
                     "jobs_per_s",
-                    1.0,
+                    2.0,
+                ),
+            ),
+            Target(
+                "Redis 1b worker CPU per job ≤ 0.5x BullMQ's",
+                _ratio_at_most(
+                    f"1b backlog: {OURS_REDIS}",
+                    f"1b backlog: {REDIS_PEERS['bullmq']}",
+                    "cpu_us_per_job",
+                    0.5,
                 ),
             ),
         ],
@@ -291,6 +303,19 @@ def _scenario_2(p: dict[str, Any]) -> Scenario:
             True,
         )
     )
+    tasks = CONCURRENT_TASKS
+    for driver, label in (("ours_redis", OURS_REDIS), ("bullmq", REDIS_PEERS["bullmq"])):
+        rows.append(
+            Row(
+                f"concurrent: {tasks} tasks: {label}",
+                driver,
+                "enqueue_concurrent",
+                {"n": rn, "tasks": tasks},
+                ("jobs_per_s",),
+                "redis",
+                True,
+            )
+        )
     for driver, label in REDIS_PEERS.items():
         params = {"n": _redis_n(p, driver)}
         rows.append(
@@ -326,9 +351,27 @@ def _scenario_2(p: dict[str, Any]) -> Scenario:
                 ),
             ),
             Target(
-                "Redis single ≥ BullMQ single",
+                "Redis single ≥ 1.3x BullMQ single",
                 _at_least(
-                    f"single: {OURS_REDIS}", f"single: {REDIS_PEERS['bullmq']}", "jobs_per_s", 1.0
+                    f"single: {OURS_REDIS}", f"single: {REDIS_PEERS['bullmq']}", "jobs_per_s", 1.3
+                ),
+            ),
+            Target(
+                f"Redis concurrent ({CONCURRENT_TASKS} tasks) ≥ 5x single",
+                _at_least(
+                    f"concurrent: {CONCURRENT_TASKS} tasks: {OURS_REDIS}",
+                    f"single: {OURS_REDIS}",
+                    "jobs_per_s",
+                    5.0,
+                ),
+            ),
+            Target(
+                f"Redis concurrent ({CONCURRENT_TASKS} tasks) ≥ BullMQ's",
+                _at_least(
+                    f"concurrent: {CONCURRENT_TASKS} tasks: {OURS_REDIS}",
+                    f"concurrent: {CONCURRENT_TASKS} tasks: {REDIS_PEERS['bullmq']}",
+                    "jobs_per_s",
+                    1.0,
                 ),
             ),
             Target(
@@ -374,6 +417,11 @@ def _scenario_3(p: dict[str, Any]) -> Scenario:
         targets=[
             Target("memory p99 < 1 ms", _below(OURS, "p99_ms", 1.0, "ms")),
             Target("Redis p50 < 2 ms", _below(OURS_REDIS, "p50_ms", 2.0, "ms")),
+            Target(
+                "Redis p50 ≤ BullMQ's",
+                _ratio_at_most(OURS_REDIS, REDIS_PEERS["bullmq"], "p50_ms", 1.0),
+            ),
+            Target("Redis p99 < 2 ms", _below(OURS_REDIS, "p99_ms", 2.0, "ms")),
         ],
     )
 

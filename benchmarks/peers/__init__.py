@@ -9,7 +9,8 @@ Workloads shared by all drivers (each through the peer's own public API, one pro
   from the first enqueue to the last handler.
 - ``drain``: ``n`` jobs are enqueued first (not timed), then a consumer starts; seconds
   from its start to the last handler.
-- ``enqueue`` / ``enqueue_bulk``: seconds to enqueue ``n`` jobs one call each / in bulk.
+- ``enqueue`` / ``enqueue_bulk``: seconds to enqueue ``n`` jobs one call each / in bulk;
+  ``enqueue_concurrent``: ``tasks`` producers at once, one awaited call per job.
 - ``latency``: ``samples`` jobs, one at a time on an idle queue; p50 and p99 in ms from
   the enqueue call to the handler's start.
 

@@ -26,28 +26,40 @@ async function throughput(n, live) {
   const start = () =>
     new Worker(name, async () => { if (++count === n) resolve(); }, { connection, concurrency });
   let worker, t0;
+  let c0;
   if (live) {
     worker = start();
     await worker.waitUntilReady();
     t0 = now();
+    c0 = process.cpuUsage();
     for (let i = 0; i < n; i++) await queue.add("noop", { i }, opts);
   } else {
     for (let i = 0; i < n; i++) await queue.add("noop", { i }, opts);
     t0 = now();
+    c0 = process.cpuUsage();
     worker = start();
   }
   await done;
   const seconds = now() - t0;
+  const cpu = process.cpuUsage(c0);
   await worker.close();
   await queue.close();
-  return { seconds };
+  return { seconds, cpu_us_per_job: (cpu.user + cpu.system) / n };
 }
 
-async function enqueue(n, bulk) {
+async function enqueue(n, bulk, tasks) {
   const queue = new Queue(name, { connection });
   const opts = { removeOnComplete: true, removeOnFail: true };
   const t0 = now();
-  if (bulk) {
+  if (tasks > 1) {
+    // `tasks` producers at once (Promise.all), each awaiting its adds one by one
+    const producer = async (first) => {
+      for (let i = first; i < n; i += tasks) await queue.add("noop", { i }, opts);
+    };
+    const all = [];
+    for (let k = 0; k < tasks; k++) all.push(producer(k));
+    await Promise.all(all);
+  } else if (bulk) {
     for (let s = 0; s < n; s += 1000) {
       const jobs = [];
       for (let i = s; i < Math.min(n, s + 1000); i++) jobs.push({ name: "noop", data: { i }, opts });
@@ -87,7 +99,8 @@ async function latency(samples) {
 (async () => {
   let result;
   if (workload === "live" || workload === "drain") result = await throughput(params.n, workload === "live");
-  else if (workload === "enqueue" || workload === "enqueue_bulk") result = await enqueue(params.n, workload === "enqueue_bulk");
+  else if (workload === "enqueue" || workload === "enqueue_bulk") result = await enqueue(params.n, workload === "enqueue_bulk", 1);
+  else if (workload === "enqueue_concurrent") result = await enqueue(params.n, false, params.tasks);
   else if (workload === "latency") result = await latency(params.samples);
   else { console.log("SKIP no such workload"); process.exit(0); }
   console.log("RESULT " + JSON.stringify(result));

@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 
-from benchmarks._common import Unsupported, percentile
+from benchmarks._common import Unsupported, cpu_seconds, percentile
 
 _GROUP = "bench"
 
@@ -45,7 +45,7 @@ async def _throughput(url: str, n: int, concurrency: int, live: bool) -> dict[st
     async with _queue(url, concurrency, n) as queue:
         if live:
             await queue.consume(counter, consumer_group=_GROUP)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             for i in range(n):
                 await queue.enqueue(i)
         else:
@@ -53,19 +53,29 @@ async def _throughput(url: str, n: int, concurrency: int, live: bool) -> dict[st
             # that restarts; it has no consumer in this process until the timer starts
             for i in range(n):
                 await queue.enqueue(i)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             await queue.consume(counter, consumer_group=_GROUP)
         await counter.done.wait()
-        seconds = time.perf_counter() - t0
-    return {"seconds": seconds}
+        seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    return {"seconds": seconds, "cpu_us_per_job": cpu / n * 1e6}
 
 
-async def _enqueue(url: str, n: int, bulk: bool) -> dict[str, Any]:
+async def _enqueue(url: str, n: int, bulk: bool, tasks: int = 1) -> dict[str, Any]:
     async with _queue(url, 10, n) as queue:
         if bulk and not hasattr(queue, "enqueue_many"):
             raise Unsupported("RedisQueue has no enqueue_many yet")
         t0 = time.perf_counter()
-        if bulk:
+        if tasks > 1:
+            # ``tasks`` producers at once, each awaiting its enqueues one by one
+
+            async def producer(first: int) -> None:
+                for i in range(first, n, tasks):
+                    await queue.enqueue(i)
+
+            async with trio.open_nursery() as nursery:
+                for first in range(tasks):
+                    nursery.start_soon(producer, first)
+        elif bulk:
             for start in range(0, n, 1000):
                 await queue.enqueue_many(range(start, min(n, start + 1000)))
         else:
@@ -105,6 +115,8 @@ def run(workload: str, params: dict[str, Any]) -> dict[str, Any]:
         return trio.run(_throughput, url, n, concurrency, workload == "live")
     if workload in ("enqueue", "enqueue_bulk"):
         return trio.run(_enqueue, url, n, workload == "enqueue_bulk")
+    if workload == "enqueue_concurrent":
+        return trio.run(_enqueue, url, n, False, int(params["tasks"]))
     if workload == "latency":
         return trio.run(_latency, url, int(params["samples"]), concurrency)
     raise Unsupported(workload)

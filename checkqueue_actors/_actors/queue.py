@@ -372,7 +372,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           BackendRefusedError: the backend refused it (permissions, memory full, a
             read-only replica); nothing was changed.
         Cancellation:
-          Atomic: the job is stored whole or not at all.
+          Atomic: the job is stored whole or not at all. On Redis, concurrent calls
+          share round trips (auto-pipelining): a call cancelled before its request
+          left stores nothing; one cancelled after returns at once and its job may be
+          stored (enqueue again with the same ``job_id`` to be sure: it is stored once).
         """
         checked_priority, delay, checked_id = policy.check_enqueue_args(
             priority, start_delay, job_id

@@ -10,6 +10,9 @@ Connections:
 
 - the scripts go through ``_wire.ScriptClient`` (a small RESP client; coredis on
   a Redis Cluster), one request at a time per pooled connection;
+- single enqueues go through a ``_wire.Batcher`` on that client (auto-pipelining:
+  calls made while a round trip is on the way are sent together in the next one,
+  each still its own script);
 - each group's claims go through a ``_wire.Pipeline`` of their own (opened when
   the group's router first claims): up to ``claim_depth`` claims on the way, their
   replies read in the order they were sent;
@@ -78,6 +81,7 @@ from ._failed import delivery_key, parse_failed_jobs
 from ._registry import record_queue_name
 from ._scripts import LEGACY_SCRIPTS, PROBE, SCRIPTS
 from ._settings import endpoint_of, key_base, seconds_to_ms
+from ._wire import Batcher, encode_command
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -404,6 +408,8 @@ class RedisStorage:
         self._client: Client | None = None
         self._blocking: Client | None = None
         self._scripts: ScriptClient | None = None
+        self._batcher: Batcher | None = None
+        """Auto-pipelining of single enqueues (see ``enqueue``); None on a Redis Cluster."""
         self._stack: AsyncExitStack | None = None
         self._lines: dict[str, _ClaimLine] = {}
         self._groups: dict[str, None] = {}
@@ -435,6 +441,8 @@ class RedisStorage:
                 await stack.enter_async_context(blocking)
             self._client, self._blocking = client, blocking
             scripts = self._scripts = make_script_client(self.config)
+            if scripts is not None:
+                self._batcher = Batcher(scripts, self.config.stream_timeout)
             try:
                 with mapped_errors(self._address, self._secret):
                     await self._probe(scripts if scripts is not None else client)
@@ -442,7 +450,7 @@ class RedisStorage:
             except BackendUnavailableError:
                 pass  # probed again before the first script runs
             except BaseException:
-                self._scripts = self._client = self._blocking = None
+                self._scripts = self._client = self._blocking = self._batcher = None
                 if scripts is not None:
                     with trio.CancelScope(shield=True):
                         await scripts.aclose()
@@ -464,6 +472,7 @@ class RedisStorage:
         """Close every connection (the runtime has written every outcome)."""
         lines, self._lines = self._lines, {}
         scripts, self._scripts = self._scripts, None
+        self._batcher = None
         stack, self._stack = self._stack, None
         self._client = self._blocking = None
         with trio.CancelScope(shield=True):
@@ -500,6 +509,31 @@ class RedisStorage:
         try:
             scripts = self._set or await self._probe(runner)
             return await scripts[name](runner, self.base, *args)
+        except BaseException as exc:
+            if is_backend_error(exc):
+                raise backend_error(self._address, exc, self._secret) from exc
+            raise
+
+    async def _batched(self, name: str, *args: str | float | bytes) -> Any:
+        """Run one script through the auto-pipelining ``Batcher`` (``_script`` without
+        it): calls made while another's round trip is on the way share the next one.
+
+        Cancellation: a call cancelled before its request is sent runs nothing; one
+        cancelled after returns at once and its script may have run.
+        """
+        batcher = self._batcher
+        if batcher is None or self._set is None:
+            return await self._script(name, *args)
+        script = self._set[name]
+        try:
+            try:
+                return await batcher.request(
+                    encode_command(("EVALSHA", script.sha, 1, self.base, *args))
+                )
+            except NoScriptError:  # the server forgot it (a restart, SCRIPT FLUSH)
+                return await batcher.request(
+                    encode_command(("EVAL", script.body, 1, self.base, *args))
+                )
         except BaseException as exc:
             if is_backend_error(exc):
                 raise backend_error(self._address, exc, self._secret) from exc
@@ -613,7 +647,8 @@ class RedisStorage:
         ]
         if job.groups is not None:
             args += (json.dumps(list(job.groups)), _CREATED_GROUP_MAX_RETRIES)
-        run = self._replicated if self._wait_replicas else self._script
+        # concurrent enqueues share round trips (``_batched``), each its own script
+        run = self._replicated if self._wait_replicas else self._batched
         status, pending = await run("enqueue", *args)
         if _int(status) < 0:
             raise QueueFullError(policy.queue_full_message(self.name, _int(pending), 1, max_size))

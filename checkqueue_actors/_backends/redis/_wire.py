@@ -34,7 +34,15 @@ if TYPE_CHECKING:
 
     from ._endpoint import Endpoint
 
-__all__ = ["Pipeline", "PyReader", "ScriptClient", "encode_command", "make_reader", "parse_reply"]
+__all__ = [
+    "Batcher",
+    "Pipeline",
+    "PyReader",
+    "ScriptClient",
+    "encode_command",
+    "make_reader",
+    "parse_reply",
+]
 
 _CRLF: Final = b"\r\n"
 _READ: Final = 65_536
@@ -56,7 +64,19 @@ def _arg(value: str | float | bytes) -> bytes:
 
 
 def encode_command(parts: Sequence[str | float | bytes]) -> bytes:
-    """One RESP request (an array of bulk strings)."""
+    """One RESP request (an array of bulk strings); hiredis' ``pack_command`` (in C,
+    about 3 times faster) when it is installed and takes the parts."""
+    if _PACK is not None:
+        try:
+            packed: bytes = _PACK(tuple(parts))
+        except TypeError:  # a part it does not take (a bool): the Python encoder
+            pass
+        else:
+            return packed
+    return _encode_command(parts)
+
+
+def _encode_command(parts: Sequence[str | float | bytes]) -> bytes:
     out = [b"*%d\r\n" % len(parts)]
     append = out.append
     for part in parts:
@@ -190,6 +210,7 @@ def _load_hiredis() -> Any:
 
 
 _HIREDIS: Final[Any] = _load_hiredis()
+_PACK: Final[Any] = getattr(_HIREDIS, "pack_command", None)
 
 
 def make_reader() -> Reader:
@@ -426,6 +447,40 @@ class ScriptClient:
             raise second
         return reply, second
 
+    async def exchange_many(self, payload: bytes, count: int) -> list[Any]:
+        """Send ``payload`` (``count`` requests back to back) on a pooled connection and
+        read their ``count`` replies, in order. Error replies are returned in their
+        place, not raised (each belongs to its own request).
+
+        Not bounded in time here: the caller sets the deadline (``Batcher``).
+
+        Raises:
+          coredis.exceptions.ConnectionError: the connection broke (the connection is
+            closed; which requests ran is unknown).
+          OSError: the server cannot be reached.
+        """
+        if self._closed:
+            msg = "the client is closed"
+            raise ConnectionError(msg)
+        conn = self._idle.pop() if self._idle else await self._open()
+        replies: list[Any] = []
+        try:
+            await conn.send(payload)
+            if conn.sock is not None:
+                await trio.lowlevel.wait_readable(conn.sock)
+            for _ in range(count):
+                replies.append(await conn.receive())
+        except BaseException as exc:
+            await conn.aclose()
+            if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
+                raise ConnectionError(str(exc) or type(exc).__name__) from exc
+            raise
+        if self._closed or len(self._idle) >= _IDLE_MAX:
+            await conn.aclose()
+        else:
+            self._idle.append(conn)
+        return replies
+
     async def open_pipeline(self) -> Pipeline:
         """A connection of its own, for requests sent without waiting for replies.
 
@@ -512,3 +567,180 @@ class Pipeline:
         if not self.closed:
             self.closed = True
             await self._conn.aclose()
+
+
+@final
+class _Call:
+    """One request waiting in a ``Batcher``: its bytes, then its reply or error."""
+
+    __slots__ = ("answered", "done", "error", "lead", "payload", "reply", "sent")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.done = trio.Event()
+        self.reply: Any = None
+        self.error: BaseException | None = None
+        self.lead = False
+        """Set while this call is to send the next round trip."""
+        self.sent = False
+        self.answered = False
+        """Its reply or error is in."""
+
+
+@final
+class Batcher:
+    """Auto-pipelining: requests arriving while a round trip is on the way are sent
+    together in the next one (one write, then their replies in order).
+
+    Each request stays its own command (one script: atomic by itself), and each
+    caller gets its own reply or error reply. A failure of the round trip itself (a
+    broken connection, no reply within ``stream_timeout``) is raised to every caller
+    of that round trip: for each, the request may or may not have run.
+
+    There is no task of its own. A caller that finds nothing on the way sends its
+    request at once (a lone producer pays nothing more). While round trips are on the
+    way, callers queue; a queue reaching ``size`` requests is sent at once by the
+    caller that filled it (the server works on it while the next one fills), and the
+    first caller of a queue, when fewer than ``depth`` round trips are on the way,
+    sends it after letting the tasks ready to run queue theirs. When a round trip's
+    replies are in, the first caller still queued sends the next one. A round trip,
+    once sent, is read to the end (shielded, bounded by ``stream_timeout``), whoever
+    is cancelled.
+
+    Cancellation of a caller: before its request is sent, it is taken out of the
+    queue (nothing ran); after, the caller returns at once with ``Cancelled`` and its
+    request may have run (its reply is dropped).
+    """
+
+    __slots__ = ("_client", "_depth", "_queue", "_running", "_size", "_timeout")
+
+    def __init__(
+        self, client: ScriptClient, timeout: float, *, depth: int = 2, size: int = 50
+    ) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._depth = depth
+        """Round trips on the way at most (each on a connection of its own)."""
+        self._size = size
+        """Requests per round trip at most."""
+        self._queue: list[_Call] = []
+        self._running = 0
+        """Round trips on the way, or about to be sent by a caller that leads one."""
+
+    async def request(self, payload: bytes) -> Any:
+        """Send one request (in the next round trip) and return its reply.
+
+        Raises:
+          coredis.exceptions.ResponseError: its error reply (``NoScriptError`` for
+            NOSCRIPT).
+          coredis.exceptions.ConnectionError, TimeoutError, OSError: the round trip
+            failed (the request may have run).
+        """
+        call = _Call(payload)
+        queue = self._queue
+        if self._running < self._depth:
+            if not queue:
+                await trio.lowlevel.checkpoint_if_cancelled()
+                self._running += 1
+                if self._running == 1:
+                    return await self._lead(call)  # nothing on the way: send at once
+                # calls come concurrently: the tasks ready to run go first, their
+                # requests joining this round trip
+                call.lead = True
+                queue.append(call)
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                if not call.sent:
+                    return await self._lead(call)
+                # a full round trip took it meanwhile: the one it was to lead is not needed
+                call.lead = False
+                self._hand_over()
+            elif len(queue) + 1 >= self._size:
+                await trio.lowlevel.checkpoint_if_cancelled()
+                self._running += 1
+                return await self._lead(call)  # a full round trip: send it now
+            else:
+                queue.append(call)
+        else:
+            queue.append(call)
+        while True:
+            try:
+                await call.done.wait()
+            except BaseException:
+                if not call.sent:
+                    queue.remove(call)
+                if call.lead:  # handed the next round trip: pass it on
+                    call.lead = False
+                    self._hand_over()
+                raise
+            if call.lead:
+                if not call.sent:
+                    return await self._lead(call)
+                # handed the next round trip, then taken by a full one: pass it on
+                call.lead = False
+                self._hand_over()
+            if call.answered:
+                break
+            call.done = trio.Event()
+        if call.error is not None:
+            raise call.error
+        return call.reply
+
+    async def _lead(self, call: _Call) -> Any:
+        """Send ``call`` and the requests queued (``size`` in all at most), read their
+        replies, wake their callers, hand the next round trip on; ``call``'s reply."""
+        queue = self._queue
+        if call in queue:
+            queue.remove(call)
+        take = self._size - 1
+        batch = [call, *queue[:take]]
+        del queue[:take]
+        for item in batch:
+            item.sent = True
+        call.lead = False
+        error: BaseException | None = None
+        replies: list[Any] = []
+        try:
+            deadline = trio.current_time() + self._timeout
+            with trio.CancelScope(shield=True, deadline=deadline) as scope:
+                replies = await self._client.exchange_many(
+                    b"".join([item.payload for item in batch]), len(batch)
+                )
+            if scope.cancelled_caught:
+                error = TimeoutError(f"no reply within {self._timeout} s")
+        except BaseException as exc:  # every caller of this round trip learns it
+            error = exc
+        self._hand_over()
+        if error is not None:
+            # the others get an error of their own (never this task's KeyboardInterrupt)
+            shared = (
+                error
+                if isinstance(error, Exception)
+                else ConnectionError("the round trip was interrupted")
+            )
+            for item in batch[1:]:
+                item.error = shared
+                item.answered = True
+                item.done.set()
+            raise error
+        for item, reply in zip(batch[1:], replies[1:], strict=True):
+            if isinstance(reply, ResponseError):
+                item.error = reply
+            else:
+                item.reply = reply
+            item.answered = True
+            item.done.set()
+        reply = replies[0]
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    def _hand_over(self) -> None:
+        """A round trip ended (or will not be sent): the first caller queued sends the
+        next one, unless one already leads it."""
+        queue = self._queue
+        if queue and not queue[0].lead:
+            first = queue[0]
+            first.lead = True
+            first.done.set()
+        else:
+            self._running -= 1
