@@ -160,6 +160,9 @@ class FailedJob(Generic[T]):
     timestamp: datetime | None = attrs.field(default=None, eq=False, kw_only=True)
     """UTC-aware time the job was enqueued (``None`` when unknown). Kept from the Redis
     backend's earlier ``FailedJob``; it takes no part in equality."""
+    traceback: str | None = attrs.field(default=None, eq=False, kw_only=True)
+    """The formatted traceback of the final failure (its last 16,000 characters) when
+    the handler raised, else ``None``; it takes no part in equality."""
 
     @property
     def id(self) -> str:
@@ -196,6 +199,9 @@ class JobGroupState:
     retrying; ``None`` otherwise."""
     last_error: str | None = None
     """``"ExcType: message"`` of the group's last failed delivery of it, if any."""
+    last_traceback: str | None = attrs.field(default=None, eq=False)
+    """The formatted traceback of that failure (its last 16,000 characters), when the
+    handler raised; ``None`` otherwise. It takes no part in equality."""
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ its slot (``chain`` says when that changes nothing observable).
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import TYPE_CHECKING, Any, cast
 
 import trio
@@ -36,7 +37,7 @@ import trio
 from .._errors import JobTimeoutError
 from .._queue_base import current_handler_queue
 from .._state import policy
-from .._state.failed import error_text
+from .._state.failed import join_error
 from .._state.policy import CHAIN_MAX
 from .._storage import Settle
 
@@ -66,6 +67,12 @@ _OUTCOMES: dict[Settle, DeliveryOutcome] = {
 }
 """What instruments see for each way a delivery ends (a failure past its timeout:
 ``"timed_out"``)."""
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What a storage keeps of a failed delivery: ``"ExcType: message"`` and the
+    traceback (see ``failed.join_error``); built only when a delivery fails."""
+    return join_error(f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))
 
 
 class _Worker:
@@ -410,7 +417,7 @@ class ConsumerActor:
                 exc,
             )
             delay = policy.retry_delay(attempts + 1, rt.delay_multiplier)
-            return Settle.RETRY, (delay, error_text(f"{type(exc).__name__}: {exc}"))
+            return Settle.RETRY, (delay, _failure_text(exc))
         logger.warning(
             "queue %r group %r: job %r failed for good after %d attempt(s): %r",
             rt.name,
@@ -420,7 +427,7 @@ class ConsumerActor:
             exc,
             exc_info=exc,
         )
-        return Settle.FAIL, f"{type(exc).__name__}: {exc}"
+        return Settle.FAIL, _failure_text(exc)
 
     def _finished(
         self, delivery: Delivery, job: QueueJob[Any], outcome: DeliveryOutcome, started: float

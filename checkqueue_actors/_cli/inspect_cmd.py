@@ -168,6 +168,7 @@ def _job_json(info: JobInfo[Any]) -> dict[str, Any]:
                 "attempts": state.attempts,
                 "available_at": _iso(state.available_at),
                 "last_error": state.last_error,
+                "last_traceback": state.last_traceback,
             }
             for group, state in info.groups.items()
         },
@@ -182,6 +183,7 @@ def _failed_json(entry: FailedJob[Any]) -> dict[str, Any]:
         "priority": entry.priority,
         "attempts": entry.attempts,
         "error": entry.error,
+        "traceback": entry.traceback,
         "failed_at": _iso(entry.failed_at),
     }
 
@@ -225,6 +227,10 @@ def _job_text(info: JobInfo[Any]) -> str:
         for group, state in info.groups.items()
     ]
     lines.append(table(["GROUP", "STATE", "ATTEMPTS", "AVAILABLE AT", "LAST ERROR"], rows))
+    for group, state in info.groups.items():
+        if state.last_traceback:
+            lines.extend(["", f"traceback of the last failure in {group}:"])
+            lines.extend("  " + line for line in state.last_traceback.rstrip().splitlines())
     return "\n".join(lines)
 
 

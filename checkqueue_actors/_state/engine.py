@@ -45,7 +45,14 @@ from .._model import (
 from .._storage import Delivery
 from . import policy
 from .cron import CronSchedule
-from .failed import RETRY_DONE, RETRY_NO_ENTRY, RETRY_NO_GROUP, FailedRecord, error_text
+from .failed import (
+    RETRY_DONE,
+    RETRY_NO_ENTRY,
+    RETRY_NO_GROUP,
+    FailedRecord,
+    error_text,
+    split_error,
+)
 from .policy import queue_full
 from .ready import ReadySet
 
@@ -609,6 +616,7 @@ class QueueEngine:
         group.failed += 1
         self.failed += 1
         if self.failed_record.max_size:
+            text, traceback = split_error(error_text(error))
             self.failed_record.add(
                 FailedJob(
                     job_id=record.id,
@@ -616,9 +624,10 @@ class QueueEngine:
                     data=record.data,
                     priority=record.priority,
                     attempts=delivery.attempts,
-                    error=error_text(error),
+                    error=text,
                     failed_at=self.clock.to_wall(now),
                     timestamp=record.timestamp,
+                    traceback=traceback,
                 ),
                 record.seq,
                 record.headers,

@@ -36,10 +36,19 @@ __all__ = [
     "FailedRecord",
     "check_limit",
     "error_text",
+    "join_error",
+    "split_error",
 ]
 
 ERROR_MAX: Final = 4000
 """Characters of a failure's error text kept in the record."""
+
+TRACEBACK_MAX: Final = 16_000
+"""Characters of a failure's traceback kept (its end: the frames nearest the error)."""
+
+_TRACEBACK_SEP: Final = "\x1e"
+"""Between the error text and the traceback in what a storage keeps for a failure (ASCII
+record separator: never in ``"ExcType: message"`` text that matters)."""
 
 RETRY_DONE: Final = 1
 """``retry_failed``: the job was delivered again to the group."""
@@ -50,8 +59,27 @@ RETRY_NO_GROUP: Final = -1
 
 
 def error_text(detail: object) -> str:
-    """The error text kept for a failure (the first ``ERROR_MAX`` characters)."""
-    return str(detail)[:ERROR_MAX]
+    """The error text kept for a failure (the first ``ERROR_MAX`` characters), with its
+    traceback (``join_error``) kept as it is."""
+    text = str(detail)
+    error, separator, traceback = text.partition(_TRACEBACK_SEP)
+    return error[:ERROR_MAX] + separator + traceback
+
+
+def join_error(error: str, traceback: str | None) -> str:
+    """One text for a storage to keep: the error (``"ExcType: message"``, its first
+    ``ERROR_MAX`` characters) and its traceback (the last ``TRACEBACK_MAX``); storages
+    keep it as it is, and ``split_error`` gives both back."""
+    error = error.replace(_TRACEBACK_SEP, " ")[:ERROR_MAX]
+    if not traceback:
+        return error
+    return error + _TRACEBACK_SEP + traceback[-TRACEBACK_MAX:]
+
+
+def split_error(text: str) -> tuple[str, str | None]:
+    """``(error, traceback)`` of a text made by ``join_error`` (traceback None without)."""
+    error, separator, traceback = text.partition(_TRACEBACK_SEP)
+    return error, (traceback if separator else None)
 
 
 def check_limit(limit: object) -> int:

@@ -15,6 +15,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from .._model import JobGroupState, JobInfo
+from .failed import split_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -30,23 +31,24 @@ def _group_state(engine: QueueEngine, record: JobRecord, group: GroupState) -> J
     job_id = record.id
     if group.name in record.done:
         return None
-    error = group.errors.get(job_id) if group.errors else None
+    stored = group.errors.get(job_id) if group.errors else None
+    error, traceback = split_error(stored) if stored is not None else (None, None)
     to_wall = engine.clock.to_wall
     delivery = group.running.get(job_id)
     if delivery is not None and delivery.record is record:
-        return JobGroupState("running", delivery.attempts, None, error)
+        return JobGroupState("running", delivery.attempts, None, error, traceback)
     if record.delayed:
-        return JobGroupState("delayed", 0, to_wall(record.available_at), error)
+        return JobGroupState("delayed", 0, to_wall(record.available_at), error, traceback)
     retrying = group.retrying.get(job_id)
     if retrying is not None:
-        return JobGroupState("retrying", retrying[0], to_wall(retrying[1]), error)
+        return JobGroupState("retrying", retrying[0], to_wall(retrying[1]), error, traceback)
     attempts = group.attempts.get(job_id, 0) if group.attempts else 0
     since = group.since.get(job_id, record.available_at) if group.since else record.available_at
-    return JobGroupState("waiting", attempts, to_wall(since), error)
+    return JobGroupState("waiting", attempts, to_wall(since), error, traceback)
 
 
 def _failed_state(entry: FailedJob[Any]) -> JobGroupState:
-    return JobGroupState("failed", entry.attempts, None, entry.error)
+    return JobGroupState("failed", entry.attempts, None, entry.error, entry.traceback)
 
 
 def _info(engine: QueueEngine, record: JobRecord) -> JobInfo[Any]:

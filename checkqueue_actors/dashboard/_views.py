@@ -90,6 +90,7 @@ def job_view(job: JobInfo[Any]) -> dict[str, Any]:
                 "attempts": g.attempts,
                 "available_at": _time(g.available_at),
                 "last_error": g.last_error,
+                "last_traceback": g.last_traceback,
             }
             for name, g in sorted(job.groups.items())
         },
@@ -105,6 +106,7 @@ def failed_view(entry: FailedJob[Any]) -> dict[str, Any]:
         "priority": entry.priority,
         "attempts": entry.attempts,
         "error": entry.error,
+        "traceback": entry.traceback,
         "failed_at": _time(entry.failed_at),
     }
 

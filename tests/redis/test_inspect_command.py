@@ -117,12 +117,16 @@ def test_read_commands_as_tables_and_json(
     assert '"to": "w"' in out
     assert '{"trace": "abc"}' in out
     job = _json(filled, capsys, "job", "emails", "bad-1")
+    traceback = job["groups"]["smtp"].pop("last_traceback")
     assert job["groups"]["smtp"] == {
         "state": "failed",
         "attempts": 0,
         "available_at": None,
         "last_error": "ValueError: no such mailbox",
     }
+    assert 'raise ValueError("no such mailbox")' in traceback
+    status, out, _ = _inspect(filled, capsys, "job", "emails", "bad-1")
+    assert "traceback of the last failure in smtp:" in out
 
     status, out, _ = _inspect(filled, capsys, "failed", "emails")
     assert status == 0

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._errors import SerializationError
 from ..._model import FailedJob
+from ..._state.failed import split_error
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,6 +52,7 @@ def parse_failed_jobs(values: Sequence[bytes | str], codec: PayloadCodec) -> lis
             data: Any = codec.decode(rec["data"])
         except SerializationError:
             data = rec["data"]
+        error, traceback = split_error(str(rec["error"]))
         result.append(
             FailedJob(
                 job_id=rec["id"],
@@ -58,9 +60,10 @@ def parse_failed_jobs(values: Sequence[bytes | str], codec: PayloadCodec) -> lis
                 data=data,
                 priority=int(rec["priority"]),
                 attempts=int(rec["attempts"]),
-                error=rec["error"],
+                error=error,
                 failed_at=_utc(int(rec["failed_at"])),
                 timestamp=_utc(int(rec["ts"])),
+                traceback=traceback,
             )
         )
     return result

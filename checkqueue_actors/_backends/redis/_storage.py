@@ -59,7 +59,7 @@ from ..._model import (
 )
 from ..._state import policy
 from ..._state.cron import CronSchedule
-from ..._state.failed import error_text
+from ..._state.failed import error_text, split_error
 from ..._storage import (
     CancelReport,
     ClaimTicket,
@@ -260,11 +260,13 @@ def _job_infos(raw: Sequence[Any], codec: PayloadCodec) -> list[JobInfo[Any]]:
             group, state, attempts, available_ms, error = raw[i : i + _VIEW_FIELDS]
             i += _VIEW_FIELDS
             available = _int(available_ms)
+            text, traceback = split_error(_text(error)) if error is not None else (None, None)
             groups[_text(group)] = JobGroupState(
                 state=_STATES[_text(state)],
                 attempts=_int(attempts),
                 available_at=_utc(available) if available >= 0 else None,
-                last_error=_text(error) if error is not None else None,
+                last_error=text,
+                last_traceback=traceback,
             )
         try:
             data = codec.decode(stored)
