@@ -59,3 +59,15 @@ def test_list_jobs_benchmark_runs_tiny(capsys: pytest.CaptureFixture[str]) -> No
     for state in ("waiting", "delayed", "retrying", "running"):
         assert f'`list_jobs(state="{state}")` | 100 |' in out
     assert "`list_jobs() (any state)` | 100 |" in out
+
+
+@pytest.mark.parametrize("workload", ["enqueue", "concurrent", "live", "drain"])
+def test_per_job_cost_runs_tiny(workload: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.per_job_cost import main as per_job_cost
+
+    assert per_job_cost([workload, "50"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{workload} n=50: ")
+    assert "client CPU" in out
+    assert "server CPU" in out
+    assert "evalsha" in out

@@ -1,0 +1,164 @@
+"""``python -m benchmarks.per_job_cost WORKLOAD N``: what one Redis job costs, client and server.
+
+Starts its own ``redis-server`` (persistence off, a free loopback port), runs one
+workload of ``N`` jobs in this process, and prints the jobs per second, this process's
+CPU time per job (``time.process_time``), the server's CPU time per job (``INFO cpu``:
+``used_cpu_user + used_cpu_sys`` deltas) and the server's commands per job (``INFO
+commandstats`` deltas: calls and microseconds per command). ``docs/explanation/
+performance.md`` quotes its figures.
+
+WORKLOAD is one of:
+
+- ``enqueue``: one producer, one ``await enqueue`` per job;
+- ``concurrent``: 100 producer tasks enqueueing at once (their calls share round trips);
+- ``live``: one group of 10 consumers running while one producer enqueues;
+- ``drain``: a backlog of N jobs (stored with ``enqueue_many``) drained by one group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ._runner import redis_server
+
+if TYPE_CHECKING:
+    from checkqueue_actors import QueueJob
+
+WORKLOADS = ("enqueue", "concurrent", "live", "drain")
+
+
+def _info(port: int, section: str) -> str:
+    """``INFO section`` over a plain socket (no client library in the measurement)."""
+    payload = f"*2\r\n$4\r\nINFO\r\n${len(section)}\r\n{section}\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(payload)
+        buffer = b""
+        while True:
+            buffer += sock.recv(65536)
+            head, _, rest = buffer.partition(b"\r\n")
+            size = int(head[1:])
+            if len(rest) >= size + 2:
+                return rest[:size].decode()
+
+
+def _commandstats(port: int) -> dict[str, tuple[int, int]]:
+    """command -> (calls, microseconds) since the server started."""
+    out: dict[str, tuple[int, int]] = {}
+    for line in _info(port, "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, values = line.partition(":")
+            fields = dict(item.split("=") for item in values.split(","))
+            out[name.removeprefix("cmdstat_")] = (int(fields["calls"]), int(fields["usec"]))
+    return out
+
+
+def _server_cpu(port: int) -> float:
+    fields = dict(line.split(":", 1) for line in _info(port, "cpu").splitlines() if ":" in line)
+    return float(fields["used_cpu_user"]) + float(fields["used_cpu_sys"])
+
+
+class _Meter:
+    """Client and server counters between ``start`` and ``stop``."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._stats: dict[str, tuple[int, int]] = {}
+        self._cpu = self._wall = self._process = 0.0
+
+    def start(self) -> None:
+        self._stats = _commandstats(self.port)
+        self._cpu = _server_cpu(self.port)
+        self._wall = time.perf_counter()
+        self._process = time.process_time()
+
+    def stop(self, workload: str, n: int) -> None:
+        wall = time.perf_counter() - self._wall
+        cpu = time.process_time() - self._process
+        stats, server = _commandstats(self.port), _server_cpu(self.port) - self._cpu
+        print(
+            f"{workload} n={n}: {n / wall:,.0f} jobs/s, client CPU {cpu / n * 1e6:.1f} us/job, "
+            f"server CPU {server / n * 1e6:.1f} us/job"
+        )
+        calls_total = usec_total = 0
+        for name in sorted(stats):
+            calls = stats[name][0] - self._stats.get(name, (0, 0))[0]
+            usec = stats[name][1] - self._stats.get(name, (0, 0))[1]
+            if calls:
+                calls_total += calls
+                usec_total += usec
+                print(
+                    f"  {name:<12} calls/job {calls / n:.3f}  usec/job {usec / n:.2f}  "
+                    f"usec/call {usec / calls:.2f}"
+                )
+        print(f"  total calls/job {calls_total / n:.3f} usec/job {usec_total / n:.2f}")
+
+
+async def _run(url: str, workload: str, n: int) -> None:
+    from checkqueue_actors.redis import RedisQueue, RedisQueueConfig
+
+    config = RedisQueueConfig(
+        url=url,
+        key_prefix=f"m{uuid.uuid4().hex[:6]}",
+        concurrency=10,
+        max_queue_size=max(100_000, n),
+    )
+    meter = _Meter(int(url.rsplit(":", 1)[1].split("/")[0]))
+    count = 0
+    done = trio.Event()
+
+    async def handler(job: QueueJob[Any]) -> None:
+        nonlocal count
+        count += 1
+        if count == n:
+            done.set()
+
+    if workload == "drain":
+        async with RedisQueue[Any]("bench", config) as queue:
+            for start in range(0, n, 1000):
+                await queue.enqueue_many(range(start, min(n, start + 1000)))
+    async with RedisQueue[Any]("bench", config) as queue:
+        if workload == "live":
+            await queue.consume(handler, consumer_group="g")
+        meter.start()
+        if workload == "drain":
+            await queue.consume(handler, consumer_group="g")
+            await done.wait()
+        elif workload == "concurrent":
+
+            async def producer(k: int) -> None:
+                for i in range(k, n, 100):
+                    await queue.enqueue(i)
+
+            async with trio.open_nursery() as nursery:
+                for k in range(100):
+                    nursery.start_soon(producer, k)
+        else:
+            for i in range(n):
+                await queue.enqueue(i)
+            if workload == "live":
+                await done.wait()
+        meter.stop(workload, n)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one workload; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.per_job_cost")
+    parser.add_argument("workload", choices=WORKLOADS)
+    parser.add_argument("n", type=int, help="jobs")
+    args = parser.parse_args(argv)
+    with redis_server() as url:
+        if url is None:
+            print("no redis-server binary: nothing measured")
+            return 2
+        trio.run(_run, url, args.workload, args.n)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
