@@ -106,10 +106,9 @@ class _GroupSeries:
     """The plain counters of one ``(queue, group)``: updated without a lock on the hot
     path, read by the collector at scrape time."""
 
-    __slots__ = ("buckets", "outcomes", "running", "total")
+    __slots__ = ("buckets", "outcomes", "total")
 
     def __init__(self, buckets: int) -> None:
-        self.running = 0
         self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self.buckets = [0] * buckets
         """Observations per bucket (not cumulative: summed at scrape time)."""
@@ -159,6 +158,10 @@ class _Collector(Collector):
             labels=["queue", "group"],
         )
         bounds = instrument._bounds  # pyright: ignore[reportPrivateUsage]
+        running_now = instrument._running_counts()  # pyright: ignore[reportPrivateUsage]
+        for key in running_now:
+            if key not in instrument._groups:  # pyright: ignore[reportPrivateUsage]
+                instrument._groups[key] = _GroupSeries(len(bounds))  # pyright: ignore[reportPrivateUsage]
         for (queue, group), series in sorted(instrument._groups.items()):  # pyright: ignore[reportPrivateUsage]
             for outcome, count in series.outcomes.items():
                 deliveries.add_metric([queue, group, outcome], count)
@@ -168,7 +171,7 @@ class _Collector(Collector):
                 cumulative += count
                 buckets.append((_bound_text(bound), cumulative))
             duration.add_metric([queue, group], buckets, series.total)
-            running.add_metric([queue, group], series.running)
+            running.add_metric([queue, group], running_now.get((queue, group), 0))
         pending = GaugeMetricFamily(
             "checkqueue_jobs_pending",
             "Jobs waiting in the queue (ready, delayed or in retry backoff), as of the "
@@ -219,8 +222,8 @@ class PrometheusInstrument:
             raise ValueError(msg)
         self._bounds: tuple[float, ...] = tuple(bounds)
         self._search: tuple[float, ...] = tuple(bounds[:-1])
-        self._enqueued_by: dict[object, int] = {}
-        """queue object -> jobs stored (added up by queue name at scrape time)."""
+        self._attached: list[Any] = []
+        """The queue objects observed (``attached``), read at scrape time."""
         self._groups: dict[tuple[str, str], _GroupSeries] = {}
         self._by_queue: dict[object, dict[str, _GroupSeries]] = {}
         """queue object -> group -> series: the hooks' lookup (no tuple, no name read)."""
@@ -232,22 +235,32 @@ class PrometheusInstrument:
 
     # -- the instrument's hooks --------------------------------------------------------------
 
-    def job_enqueued(self, queue: Any, job: QueueJob[Any]) -> None:
-        """Count a stored job."""
-        enqueued = self._enqueued_by
-        if queue in enqueued:
-            enqueued[queue] += 1
-        else:
-            enqueued[queue] = 1
-            self._queues[queue.name] = queue
+    def attached(self, queue: Any) -> None:
+        """Observe ``queue``: its stored jobs and running handlers are read from the
+        queue's own counters at scrape time (no hook per job for them)."""
+        if queue not in self._attached:
+            self._attached.append(queue)
+        self._queues[queue.name] = queue
 
     def _enqueued_counts(self) -> dict[str, int]:
         """Jobs stored, by queue name (queue objects of one name, before and after a
         backend switch, add up)."""
         counts: dict[str, int] = {}
-        for queue, count in list(self._enqueued_by.items()):
+        for queue in list(self._attached):
             name: str = getattr(queue, "name", "?")
-            counts[name] = counts.get(name, 0) + count
+            counts[name] = counts.get(name, 0) + int(getattr(queue, "jobs_enqueued", 0))
+        return counts
+
+    def _running_counts(self) -> dict[tuple[str, str], int]:
+        """Handlers running now, by ``(queue name, group)``."""
+        counts: dict[tuple[str, str], int] = {}
+        for queue in list(self._attached):
+            read = getattr(queue, "running_by_group", None)
+            if read is None:
+                continue
+            name: str = getattr(queue, "name", "?")
+            for group, count in read().items():
+                counts[name, group] = counts.get((name, group), 0) + count
         return counts
 
     def _series(self, queue: Any, group: str) -> _GroupSeries:
@@ -259,14 +272,6 @@ class PrometheusInstrument:
         self._queues[name] = queue
         return series
 
-    def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
-        """A handler starts: one more running."""
-        groups = self._by_queue.get(queue)
-        series = groups.get(group) if groups is not None else None
-        if series is None:
-            series = self._series(queue, group)
-        series.running += 1
-
     def delivery_finished(
         self,
         queue: Any,
@@ -275,12 +280,11 @@ class PrometheusInstrument:
         outcome: DeliveryOutcome,
         duration: float,
     ) -> None:
-        """A delivery ended: one less running, its outcome counted, its duration observed."""
+        """A delivery ended: its outcome counted, its duration observed."""
         groups = self._by_queue.get(queue)
         series = groups.get(group) if groups is not None else None
         if series is None:
             series = self._series(queue, group)
-        series.running -= 1
         series.outcomes[outcome] += 1
         series.buckets[bisect_left(self._search, duration)] += 1
         series.total += duration

@@ -144,6 +144,15 @@ class ConsumerActor:
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
+    def running_by_group(self) -> dict[str, int]:
+        """Handlers running now, by group."""
+        counts: dict[str, int] = {}
+        for worker in list(self._workers):
+            delivery = worker.delivery
+            if delivery is not None:
+                counts[delivery.group] = counts.get(delivery.group, 0) + 1
+        return counts
+
     def cancel(self, job_id: str, groups: Iterable[str] | None = None) -> int:
         """Cancel the running handlers of ``job_id`` (of ``groups`` only, unless None).
 

@@ -52,7 +52,16 @@ class Instrument(Protocol):
     (64 entries, 16 KiB) are dropped with a warning (logged once) and the job is
     stored with its own. A queue whose instruments have no ``prepare_headers`` does no
     work for it.
+
+    ``attached`` is called once per queue, when the instrument starts observing it (the
+    queue is created with it, or given it by ``add_instruments``): an instrument that
+    reads what a queue counts anyway (``RuntimeQueue.jobs_enqueued``,
+    ``RuntimeQueue.running_by_group()``) at its own pace needs no per-job hook for it.
     """
+
+    def attached(self, queue: Any) -> None:
+        """The instrument observes ``queue`` from now on."""
+        return None  # not abstract: a subclass defines only the hooks it needs
 
     def prepare_headers(
         self, queue: Any, job_id: str, headers: Mapping[str, str]
@@ -85,7 +94,13 @@ class Instrument(Protocol):
         return None  # not abstract: a subclass defines only the hooks it needs
 
 
-_HOOKS = ("prepare_headers", "job_enqueued", "delivery_started", "delivery_finished")
+_HOOKS = (
+    "attached",
+    "prepare_headers",
+    "job_enqueued",
+    "delivery_started",
+    "delivery_finished",
+)
 
 
 class Instruments:
@@ -93,6 +108,7 @@ class Instruments:
 
     __slots__ = (
         "_broken",
+        "attached",
         "delivery_finished",
         "delivery_started",
         "job_enqueued",
@@ -117,6 +133,8 @@ class Instruments:
             if not found:
                 msg = f"instrument {instrument!r} has none of the methods {', '.join(_HOOKS)}"
                 raise TypeError(msg)
+        self.attached = tuple(hooks["attached"])
+        """Callables of ``attached`` (called once per queue, by the queue)."""
         self.prepare_headers = tuple(hooks["prepare_headers"])
         """Callables of ``prepare_headers`` (empty: the runtime skips ``add_headers``)."""
         self.job_enqueued = tuple(hooks["job_enqueued"])

@@ -106,6 +106,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         self._instrument_list = tuple(instruments)
         self.instruments = Instruments(self._instrument_list)
         """The instruments observing this queue, gathered by hook."""
+        self.jobs_enqueued = 0
+        """Jobs this queue object stored (duplicates not counted), for instruments that
+        read it (see ``Instrument.attached``)."""
         self.routers: dict[str, GroupRouterActor] = {}
         """The router of each group consuming in this process."""
         self._workers = ConsumerActor(self)
@@ -118,6 +121,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         self.interrupted_deliveries: list[tuple[str, str]] = []
         """``(job id, group)`` of each delivery whose handler was cancelled because the
         stop's grace period passed, and which was released."""
+        self._attach(self.instruments.attached)
 
     def add_instruments(self, instruments: Sequence[object]) -> None:
         """Let more instruments observe this queue (from now on).
@@ -126,8 +130,21 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
           TypeError: for an object with none of the ``Instrument`` methods.
         """
         combined = (*self._instrument_list, *instruments)
+        added = Instruments(instruments)
         self.instruments = Instruments(combined)
         self._instrument_list = combined
+        self._attach(added.attached)
+
+    def _attach(self, hooks: Sequence[Callable[..., object]]) -> None:
+        for hook in hooks:
+            try:
+                hook(self)
+            except Exception:
+                self.instruments.log_once(hook)
+
+    def running_by_group(self) -> dict[str, int]:
+        """Handlers running now in this process, by group (for instruments)."""
+        return self._workers.running_by_group()
 
     @property
     def running(self) -> int:
@@ -404,8 +421,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             )
             if delay > 0:
                 self._scheduler.wake()
-        if stored and self.instruments.job_enqueued:
-            self._job_enqueued(the_id, data, checked_priority, checked_headers)
+        if stored:
+            self.jobs_enqueued += 1
+            if self.instruments.job_enqueued:
+                self._job_enqueued(the_id, data, checked_priority, checked_headers)
         return the_id
 
     async def enqueue_for_groups(
@@ -474,8 +493,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         )
         if delay > 0 and self.local is None:
             self._scheduler.wake()
-        if stored and self.instruments.job_enqueued:
-            self._job_enqueued(the_id, data, checked_priority, checked_headers)
+        if stored:
+            self.jobs_enqueued += 1
+            if self.instruments.job_enqueued:
+                self._job_enqueued(the_id, data, checked_priority, checked_headers)
         return the_id
 
     async def enqueue_many(
@@ -546,7 +567,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             for job in jobs:
                 job.headers = instruments.add_headers(self, job.id, checked_headers)
         if jobs:
-            await self.storage.enqueue_many(jobs)
+            self.jobs_enqueued += await self.storage.enqueue_many(jobs)
             if delay > 0 and self.local is None:
                 self._scheduler.wake()
             if self.instruments.job_enqueued:
