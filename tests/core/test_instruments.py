@@ -144,3 +144,45 @@ async def test_the_manager_instruments_every_queue_on_every_backend(
     assert seen == ["before", "after"]
     assert [c[3] for c in recorder.calls if c[0] == "enqueued"] == ["before", "after"]
     assert len([c for c in recorder.calls if c[0] == "finished"]) == 2
+
+
+async def test_attached_is_called_once_per_queue_and_counters_read_at_leisure(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """``attached`` runs once for each queue an instrument starts observing; the queue's
+    ``jobs_enqueued`` counts stored jobs (not duplicates) and ``running_by_group()`` the
+    handlers running now."""
+    from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig
+
+    class Watcher:
+        def __init__(self) -> None:
+            self.queues: list[Any] = []
+
+        def attached(self, queue: Any) -> None:
+            self.queues.append(queue)
+
+    early, late = Watcher(), Watcher()
+    queue = InMemoryQueue[int]("w", InMemoryQueueConfig(concurrency=4), instruments=[early])
+    queue.add_instruments([late])
+    assert early.queues == [queue]
+    assert late.queues == [queue]
+    release = trio.Event()
+
+    async def handler(job: QueueJob[int]) -> None:
+        await release.wait()
+
+    async with queue:
+        try:
+            await queue.consume(handler, consumer_group="a")
+            for i in range(3):
+                await queue.enqueue(i, job_id=f"j{i}")
+            await queue.enqueue(9, job_id="j0")  # a duplicate: not stored
+            await queue.enqueue_many([10, 11])
+            await trio.sleep(1)
+            assert queue.jobs_enqueued == 5
+            assert queue.running_by_group() == {"a": 4}
+        finally:
+            release.set()  # the handlers end, so that the queue stops
+        await trio.sleep(1)
+        assert queue.running_by_group() == {}
+    assert early.queues == [queue]
