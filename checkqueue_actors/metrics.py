@@ -281,9 +281,9 @@ class PrometheusInstrument:
         duration: float,
     ) -> None:
         """A delivery ended: its outcome counted, its duration observed."""
-        groups = self._by_queue.get(queue)
-        series = groups.get(group) if groups is not None else None
-        if series is None:
+        try:
+            series = self._by_queue[queue][group]
+        except KeyError:
             series = self._series(queue, group)
         series.outcomes[outcome] += 1
         series.buckets[bisect_left(self._search, duration)] += 1
