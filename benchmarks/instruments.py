@@ -8,8 +8,14 @@ One process per measurement, rows interleaved run by run, the median of ``--runs
 - ``empty_hooks``: an instrument whose three hooks do nothing (what the runtime's
   calls cost by themselves: the ``QueueJob`` built for ``job_enqueued``, the clock
   read for the duration);
+- ``finished_hook``: an instrument with only ``delivery_finished``, doing nothing (the
+  floor of any instrument that times deliveries: one call and two clock reads per
+  delivery);
 - ``prometheus``: ``PrometheusInstrument`` on its own registry;
-- ``otel_noop``: ``OpenTelemetryInstrument`` on the API's no-op tracer provider (no SDK);
+- ``otel_noop``: ``OpenTelemetryInstrument`` on the API's no-op tracer provider;
+- ``otel_unset``: ``OpenTelemetryInstrument()`` with no tracer provider configured
+  (the API's global proxy: what an application gets with the extra installed and no
+  SDK set up);
 - ``otel_sdk_1pct``: ``OpenTelemetryInstrument`` on an SDK ``TracerProvider`` sampling
   1% of traces (``ParentBased(TraceIdRatioBased(0.01))``), spans to an
   ``InMemorySpanExporter`` through a ``SimpleSpanProcessor``;
@@ -32,7 +38,17 @@ from typing import Any
 import trio
 import trio.lowlevel
 
-SETUPS = ("none", "empty_hooks", "prometheus", "otel_noop", "otel_sdk_1pct", "otel_sdk", "both")
+SETUPS = (
+    "none",
+    "empty_hooks",
+    "finished_hook",
+    "prometheus",
+    "otel_noop",
+    "otel_unset",
+    "otel_sdk_1pct",
+    "otel_sdk",
+    "both",
+)
 
 
 class _EmptyHooks:
@@ -50,10 +66,21 @@ class _EmptyHooks:
         pass
 
 
+class _FinishedHook:
+    """Only ``delivery_finished``, doing nothing."""
+
+    def delivery_finished(
+        self, queue: Any, group: str, job: Any, outcome: str, duration: float
+    ) -> None:
+        pass
+
+
 def _instruments(setup: str) -> list[object]:
     found: list[object] = []
     if setup == "empty_hooks":
         found.append(_EmptyHooks())
+    if setup == "finished_hook":
+        found.append(_FinishedHook())
     if setup in ("prometheus", "both"):
         from prometheus_client import CollectorRegistry
 
@@ -66,6 +93,10 @@ def _instruments(setup: str) -> list[object]:
         from checkqueue_actors.tracing import OpenTelemetryInstrument
 
         found.append(OpenTelemetryInstrument(NoOpTracerProvider()))
+    if setup == "otel_unset":
+        from checkqueue_actors.tracing import OpenTelemetryInstrument
+
+        found.append(OpenTelemetryInstrument())
     if setup in ("otel_sdk", "otel_sdk_1pct", "both"):
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor

@@ -29,16 +29,26 @@ Attributes: ``messaging.system`` (``"checkqueue"``), ``messaging.operation.name`
 ``.type`` (``create`` / ``process``), ``messaging.destination.name`` (the queue),
 ``messaging.message.id`` (the job id), ``messaging.consumer.group.name`` (the group,
 on process spans), ``checkqueue.job.attempts``.
+
+With no ``tracer_provider`` given, spans go to the global provider. While it is not
+set (``opentelemetry.trace.set_tracer_provider`` not called yet), the instrument does
+nothing, and looks again at most every 0.25 s: a provider set once jobs are flowing
+is used within 0.25 s. On a ``NoOpTracerProvider`` the instrument has no per-job
+hook at all: attaching it costs nothing per job.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+import logging
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Final, Self, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from ._actors.instruments import Instrument
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,6 +61,8 @@ if TYPE_CHECKING:
     from ._model import QueueJob
 
 __all__ = ["MESSAGING_SYSTEM", "OpenTelemetryInstrument"]
+
+_logger = logging.getLogger("checkqueue_actors")
 
 MESSAGING_SYSTEM: Final = "checkqueue"
 """The ``messaging.system`` attribute of every span."""
@@ -79,6 +91,9 @@ _GETTER: Final = _HeaderGetter()
 
 _ERROR_OUTCOMES: Final = frozenset({"failed", "timed_out", "retrying"})
 
+_RECHECK: Final = 0.25
+"""Seconds between two looks at an unset global tracer provider."""
+
 
 class OpenTelemetryInstrument:
     """Traces enqueues and deliveries (see the module doc).
@@ -90,6 +105,17 @@ class OpenTelemetryInstrument:
         baggage by default).
     """
 
+    def __new__(
+        cls,
+        tracer_provider: trace.TracerProvider | None = None,
+        *,
+        propagator: TextMapPropagator | None = None,
+    ) -> Self:
+        if isinstance(tracer_provider, trace.NoOpTracerProvider):
+            # nothing can ever be traced: an instrument without per-job hooks
+            return cast("Self", object.__new__(_NotTracing))
+        return super().__new__(cls)
+
     def __init__(
         self,
         tracer_provider: trace.TracerProvider | None = None,
@@ -98,21 +124,44 @@ class OpenTelemetryInstrument:
     ) -> None:
         from . import __version__
 
+        self._version = __version__
         self._tracer = trace.get_tracer(
             "checkqueue_actors", __version__, tracer_provider=tracer_provider
         )
         self._propagator = propagator if propagator is not None else propagate.get_global_textmap()
         self._fields = frozenset(self._propagator.fields)
         self._open: dict[tuple[int, str], tuple[trace.Span, Token[Context]]] = {}
-        self._off = isinstance(self._tracer, trace.NoOpTracer)
-        """A no-op tracer provider: every hook returns at once."""
+        self._unset = isinstance(self._tracer, trace.ProxyTracer)
+        """The global tracer provider, not set yet: hooks return at once (looked at
+        again at most every ``_RECHECK`` seconds)."""
+        self._recheck_at = 0.0
+
+    def _not_set(self) -> bool:
+        """Whether the global tracer provider is still unset (the hooks then do nothing).
+
+        Reading the global provider costs as much as a short job, so while it is unset
+        it is read at most every ``_RECHECK`` seconds; once it is set, the tracer is
+        taken from it and never looked up again.
+        """
+        now = monotonic()
+        if now < self._recheck_at:
+            return True
+        self._recheck_at = now + _RECHECK
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, trace.ProxyTracerProvider):
+            return True
+        self._tracer = provider.get_tracer("checkqueue_actors", self._version)
+        self._unset = False
+        return False
 
     def prepare_headers(
         self, queue: Any, job_id: str, headers: Mapping[str, str]
     ) -> Mapping[str, str] | None:
         """Make the job's producer span and return its context as headers."""
-        if self._off or (headers and not self._fields.isdisjoint(headers)):
-            return None  # no tracing, or it carries a creation context already
+        if self._unset and self._not_set():
+            return None  # no tracer provider yet
+        if headers and not self._fields.isdisjoint(headers):
+            return None  # it carries a creation context already
         name: str = queue.name
         span = self._tracer.start_span(
             f"create {name}",
@@ -140,8 +189,8 @@ class OpenTelemetryInstrument:
 
     def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
         """Start the delivery's consumer span, the child of the job's creation context."""
-        if self._off:
-            return
+        if self._unset and self._not_set():
+            return  # no tracer provider yet
         name: str = queue.name
         links: list[Link] | None = None
         parent = None
@@ -181,6 +230,8 @@ class OpenTelemetryInstrument:
         duration: float,
     ) -> None:
         """End the delivery's consumer span with its outcome."""
+        if not self._open:
+            return  # no span open (not tracing)
         found = self._open.pop((id(job), group), None)
         if found is None:
             return
@@ -193,3 +244,21 @@ class OpenTelemetryInstrument:
         finally:
             otel_context.detach(token)
             span.end()
+
+
+class _NotTracing(OpenTelemetryInstrument):
+    """``OpenTelemetryInstrument`` on a no-op tracer provider: it has no per-job hook,
+    so the runtime calls nothing per job (the hooks inherited from ``Instrument`` are
+    never called)."""
+
+    # the protocol's own (do-nothing) methods: the runtime leaves them out
+    prepare_headers = cast("Any", Instrument.prepare_headers)
+    delivery_started = cast("Any", Instrument.delivery_started)
+    delivery_finished = cast("Any", Instrument.delivery_finished)
+
+    def attached(self, queue: Any) -> None:
+        """Nothing to trace on ``queue``: said once, at debug level."""
+        _logger.debug(
+            "queue %r: OpenTelemetryInstrument on a no-op tracer provider traces nothing",
+            getattr(queue, "name", "?"),
+        )

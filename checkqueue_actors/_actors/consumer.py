@@ -300,7 +300,7 @@ class ConsumerActor:
                     hook(rt, delivery.group, job)
                 except Exception:
                     instruments.log_once(hook)
-        started = rt.now() if instruments.delivery_finished else 0.0
+        started = rt.elapsed() if instruments.delivery_finished else 0.0
         consumer = delivery.consumer
         timeout = delivery.timeout  # the job's own, else its group's (None: no timeout)
         if timeout is None:
@@ -373,7 +373,7 @@ class ConsumerActor:
             outcome = _OUTCOMES[how]
             if timed_out and how is not _RELEASE and how is not _CANCEL:
                 outcome = "timed_out"
-            duration = rt.now() - started
+            duration = rt.elapsed() - started
             for hook in instruments.delivery_finished:  # inline: once per job per hook
                 try:
                     hook(rt, delivery.group, job, outcome, duration)
@@ -443,7 +443,7 @@ class ConsumerActor:
     ) -> None:
         instruments = self._rt.instruments
         if instruments.delivery_finished:
-            duration = self._rt.now() - started
+            duration = self._rt.elapsed() - started
             for hook in instruments.delivery_finished:  # inline: once per job per hook
                 try:
                     hook(self._rt, delivery.group, job, outcome, duration)

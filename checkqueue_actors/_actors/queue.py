@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import trio
@@ -62,6 +63,12 @@ T = TypeVar("T")
 logger = logging.getLogger("checkqueue_actors")
 
 
+def _is_system_clock(clock: trio.abc.Clock) -> bool:
+    """Whether ``clock`` is trio's default clock (``offset + time.perf_counter()``)."""
+    kind = type(clock)
+    return kind.__name__ == "SystemClock" and kind.__module__.startswith("trio.")
+
+
 class RuntimeQueue(BaseQueue[T], Generic[T]):
     """A queue run by the actor tree over a storage (backends subclass it with a config).
 
@@ -99,6 +106,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         """Which groups this process knows to be paused (its routers wait on it)."""
         self.now: Callable[[], float] = trio.current_time
         """Now on trio's clock (the run's clock, looked up once when the queue starts)."""
+        self.elapsed: Callable[[], float] = trio.current_time
+        """A clock for durations (handler time): trio's clock, read straight from
+        ``time.perf_counter`` when the run uses trio's own system clock (the same time
+        but for an offset, at half the cost)."""
         self.cancelled: set[Delivery] = set()
         """Deliveries whose handler ``cancel_job`` cancelled, until they are settled."""
         self._leases = storage.lease_seconds is not None
@@ -161,7 +172,9 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
 
     async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
         storage = self.storage
-        self.now = trio.lowlevel.current_clock().current_time
+        clock = trio.lowlevel.current_clock()
+        self.now = clock.current_time
+        self.elapsed = perf_counter if _is_system_clock(clock) else clock.current_time
         await storage.open()
         try:
             try:

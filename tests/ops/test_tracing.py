@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import trio
@@ -9,7 +11,7 @@ import trio.testing
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode, get_current_span
+from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode, get_current_span
 
 from checkqueue_actors import (
     InMemoryQueue,
@@ -166,3 +168,73 @@ async def test_the_current_span_is_the_producer_parent(
     [producer] = _by_name(exporter.get_finished_spans(), "create q")
     assert producer.parent is not None
     assert producer.parent.span_id == request.get_span_context().span_id
+
+
+async def test_a_no_op_provider_leaves_no_per_job_hook(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """On a NoOpTracerProvider the instrument costs nothing per job: the runtime finds
+    no prepare_headers, delivery_started or delivery_finished to call."""
+    instrument = OpenTelemetryInstrument(NoOpTracerProvider())
+    assert isinstance(instrument, OpenTelemetryInstrument)
+    queue: InMemoryQueue[str] = InMemoryQueue("q", instruments=[instrument])
+    hooks = queue.instruments
+    assert (hooks.prepare_headers, hooks.delivery_started, hooks.delivery_finished) == ((), (), ())
+    assert len(hooks.attached) == 1
+    seen: list[dict[str, str]] = []
+
+    async def handler(job: QueueJob[str]) -> None:
+        seen.append(dict(job.headers))
+
+    async with queue:
+        await queue.consume(handler, consumer_group="g")
+        await queue.enqueue("x")
+        await drain(queue)
+    assert seen == [{}]
+
+
+_LATE_PROVIDER = """
+import time, trio
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from checkqueue_actors import InMemoryQueue
+from checkqueue_actors.testing import drain
+from checkqueue_actors.tracing import OpenTelemetryInstrument
+
+async def main():
+    queue = InMemoryQueue("q", instruments=[OpenTelemetryInstrument()])
+    headers = []
+
+    async def handler(job):
+        headers.append(sorted(job.headers))
+
+    async with queue:
+        await queue.consume(handler, consumer_group="g")
+        await queue.enqueue("before")
+        await drain(queue)
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        await queue.enqueue("just after")  # within 0.25 s: may be untraced
+        await trio.sleep(0.3)
+        await queue.enqueue("later")
+        await drain(queue)
+    names = sorted(span.name for span in exporter.get_finished_spans())
+    print(headers[0], headers[-1], names.count("create q") >= 1, names.count("process q") >= 1)
+
+trio.run(main)
+"""
+
+
+def test_a_global_provider_set_later_is_used() -> None:
+    """With no provider given and none set, jobs carry no trace headers; once the
+    application sets the global provider, jobs are traced (within 0.25 s). Run in a
+    child process: the global provider can be set once per process."""
+    out = subprocess.run(
+        [sys.executable, "-c", _LATE_PROVIDER], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "['traceparent']", "True", "True"]
