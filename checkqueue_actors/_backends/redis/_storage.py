@@ -877,8 +877,17 @@ class RedisStorage:
         if blocking is None or wait <= 0:
             await trio.lowlevel.checkpoint()
             return
+        await self._blpop(blocking, f"{self.base}w:{group}", wait)
+
+    async def _blpop(self, blocking: Client, key: str, wait: float) -> None:
+        """``BLPOP key wait``: on the fast client when there is one (a pooled connection
+        of its own while it blocks), else on coredis' blocking client."""
+        scripts = self._scripts
         with mapped_errors(self._address, self._secret):
-            await blocking.blpop([f"{self.base}w:{group}"], timeout=wait)
+            if scripts is not None:
+                await scripts.execute_blocking(wait, "BLPOP", key, wait)
+            else:
+                await blocking.blpop([key], timeout=wait)
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -956,8 +965,7 @@ class RedisStorage:
         if wait <= _SHORT_WAIT or blocking is None:
             await trio.sleep(max(wait, 0.0))
             return
-        with mapped_errors(self._address, self._secret):
-            await blocking.blpop([f"{self.base}tw"], timeout=wait)
+        await self._blpop(blocking, f"{self.base}tw", wait)
 
     async def heartbeat(self) -> HeartbeatReport:
         """Say this process is alive for ``liveness_seconds``, and take back at once the

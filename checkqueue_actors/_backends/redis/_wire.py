@@ -397,6 +397,16 @@ class ScriptClient:
         reply, _ = await self._exchange(encode_command(parts), None)
         return reply
 
+    async def execute_blocking(self, blocks_seconds: float, *parts: str | float | bytes) -> Any:
+        """Run one blocking command (``BLPOP key timeout``) that may hold its connection
+        up to ``blocks_seconds`` before it answers.
+
+        Raises:
+          as ``execute`` (the reply is awaited ``stream_timeout`` beyond the block).
+        """
+        reply, _ = await self._exchange(encode_command(parts), None, blocks_seconds)
+        return reply
+
     async def execute_wait(
         self, parts: Sequence[str | float | bytes], replicas: int, timeout_ms: int
     ) -> tuple[Any, int]:
@@ -410,16 +420,21 @@ class ScriptClient:
         reply, acked = await self._exchange(payload, timeout_ms)
         return reply, int(acked)
 
-    async def _exchange(self, payload: bytes, wait_ms: int | None) -> tuple[Any, Any]:
+    async def _exchange(
+        self, payload: bytes, wait_ms: int | None, blocks_seconds: float = 0.0
+    ) -> tuple[Any, Any]:
         """Send ``payload`` on a pooled connection and read its reply (and, with
-        ``wait_ms``, a second one: WAIT's, which may take that much longer)."""
+        ``wait_ms``, a second one: WAIT's, which may take that much longer; a blocking
+        command may take ``blocks_seconds`` longer)."""
         if self._closed:
             msg = "the client is closed"
             raise ConnectionError(msg)
         conn = self._idle.pop() if self._idle else await self._open()
         reply: Any = None
         second: Any = None
-        allowed = self._stream_timeout + (wait_ms / 1000 if wait_ms is not None else 0.0)
+        allowed = self._stream_timeout + blocks_seconds
+        if wait_ms is not None:
+            allowed += wait_ms / 1000
         try:
             # a bare CancelScope: trio.fail_after's context manager costs a few µs per call
             with trio.CancelScope(deadline=trio.current_time() + allowed) as scope:
