@@ -19,7 +19,6 @@ written here once, for every backend: it checks its arguments with
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import deque
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -417,7 +416,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         local = self.local
         payload = data if local is not None else self.storage.encode(data)
         await self._admit(allow_stopping=True)
-        the_id = checked_id if checked_id is not None else str(uuid.uuid4())
+        the_id = checked_id if checked_id is not None else policy.new_job_id()
         delay *= self.delay_multiplier
         instruments = self.instruments
         if instruments.prepare_headers:
@@ -488,7 +487,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         checked_timeout, checked_headers = policy.check_job_options(timeout, headers)
         payload = data if self.local is not None else self.storage.encode(data)
         await self._admit(allow_stopping=True)
-        the_id = checked_id if checked_id is not None else str(uuid.uuid4())
+        the_id = checked_id if checked_id is not None else policy.new_job_id()
         delay *= self.delay_multiplier
         instruments = self.instruments
         if instruments.prepare_headers:
@@ -565,7 +564,7 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
         scaled = delay * self.delay_multiplier
         jobs = [
             NewJob(
-                job_id if job_id is not None else str(uuid.uuid4()),
+                job_id if job_id is not None else policy.new_job_id(),
                 payload,
                 checked_priority,
                 scaled,

@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import os
 import types
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast
 
@@ -70,6 +71,7 @@ __all__ = [
     "next_cron_tick",
     "next_grid_tick",
     "occurrence_id",
+    "new_job_id",
     "queue_full",
     "queue_full_message",
     "ready_key",
@@ -131,6 +133,20 @@ class ArgumentTypeError(TypeError, ValueError):
     A ``TypeError``, and also a ``ValueError``: the queue methods have always
     promised ``ValueError`` for a bad argument, so code catching that keeps working.
     """
+
+
+def new_job_id(urandom: Callable[[int], bytes] = os.urandom) -> str:
+    """A fresh job id: a random (version 4) UUID in its standard string form.
+
+    The same string as ``str(uuid.uuid4())`` (16 bytes from ``os.urandom``, the
+    version and variant bits set), built without a ``UUID`` object: under half the
+    cost, paid by every enqueue without a ``job_id``.
+    """
+    raw = bytearray(urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # variant RFC 4122
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _type_message(name: str, expected: str, value: object) -> str:

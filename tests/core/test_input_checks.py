@@ -343,3 +343,23 @@ async def test_consume_refuses_handlers_that_are_not_async(
         await trio.sleep(1)
         stats = await queue.get_stats()
         assert (stats.completed, stats.failed) == (1, 0)
+
+
+def test_fresh_job_ids_are_standard_uuid4_strings() -> None:
+    """new_job_id is str(uuid.uuid4()) without the UUID object: version 4, RFC 4122
+    variant, the canonical lower-case form, and every bit pattern handled."""
+    import uuid
+
+    from checkqueue_actors._state.policy import new_job_id
+
+    ids = {new_job_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    for fill in (b"\x00" * 16, b"\xff" * 16):
+
+        def source(n: int, fill: bytes = fill) -> bytes:
+            return fill[:n]
+
+        assert new_job_id(source) == str(uuid.UUID(bytes=fill, version=4))
