@@ -126,7 +126,7 @@ Outcome = tuple[Delivery, Settle, Any]
 class NewJob:
     """A job to store, its arguments already checked and its delay already scaled."""
 
-    __slots__ = ("data", "delay", "groups", "headers", "id", "priority", "timeout")
+    __slots__ = ("data", "delay", "groups", "headers", "id", "priority", "skipped", "timeout")
 
     def __init__(
         self,
@@ -152,6 +152,9 @@ class NewJob:
         self.headers = headers
         """The job's headers (checked, read-only); stored with the job, returned in every
         ``QueueJob`` of it and by ``export_pending``."""
+        self.skipped = False
+        """Set by ``enqueue_many`` on a job it did not store (its id already in the
+        queue, or earlier in the same call): instruments are told of the others only."""
 
 
 @final
@@ -374,7 +377,8 @@ class Storage(Protocol):
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> int:
         """Store several jobs, all or nothing: nothing unless every new one fits.
 
-        Ids already in the queue, or repeated in ``jobs``, are skipped.
+        Ids already in the queue, or repeated in ``jobs``, are skipped: each job
+        skipped is marked (``job.skipped = True``).
 
         Returns:
           How many were stored.

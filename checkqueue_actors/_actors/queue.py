@@ -584,7 +584,8 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
                 self._scheduler.wake()
             if self.instruments.job_enqueued:
                 for job, data in zip(jobs, datas, strict=True):
-                    self._job_enqueued(job.id, data, job.priority, job.headers)
+                    if not job.skipped:
+                        self._job_enqueued(job.id, data, job.priority, job.headers)
         return [job.id for job in jobs]
 
     # -- consuming ----------------------------------------------------------------------------

@@ -256,6 +256,8 @@ class MemoryStorage:
                 stored += 1
                 if job.delay > 0:
                     self._timer_added(now + job.delay)
+            else:
+                job.skipped = True
         if stored and self._sleepers:
             self._wake_groups()
         await trio.lowlevel.checkpoint_if_cancelled()

@@ -186,3 +186,20 @@ async def test_attached_is_called_once_per_queue_and_counters_read_at_leisure(
         await trio.sleep(1)
         assert queue.running_by_group() == {}
     assert early.queues == [queue]
+
+
+async def test_enqueue_many_reports_only_the_jobs_it_stored(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """An id already in the queue, or repeated in the call, is skipped: no job_enqueued."""
+    recorder = Recorder()
+    queue: InMemoryQueue[str] = InMemoryQueue("q", instruments=[recorder])
+    async with queue:
+        await queue.enqueue("old", job_id="a")
+        await queue.enqueue_many(["x", "y", "z", "w"], job_ids=["a", "b", "b", "c"])
+    assert [c for c in recorder.calls if c[0] == "enqueued"] == [
+        ("enqueued", "q", "a", "old"),
+        ("enqueued", "q", "b", "y"),
+        ("enqueued", "q", "c", "w"),
+    ]
+    assert queue.jobs_enqueued == 3

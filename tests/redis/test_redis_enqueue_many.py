@@ -157,3 +157,26 @@ async def test_empty_batch_and_after_stop(make_queue: Callable[..., RedisQueue[A
         assert await queue.enqueue_many([]) == []
     with pytest.raises(QueueStoppedError):
         await queue.enqueue_many([1])
+
+
+async def test_instruments_hear_of_the_stored_jobs_only(redis_config: Any) -> None:
+    """An id already in the queue, or repeated in the call, is skipped: no job_enqueued
+    for it (the script tells which jobs it skipped, across chunks)."""
+    from checkqueue_actors.redis import RedisQueue
+
+    heard: list[tuple[str, Any]] = []
+
+    class Heard:
+        def job_enqueued(self, queue: Any, job: Any) -> None:
+            heard.append((job.id, job.data))
+
+    queue: RedisQueue[Any] = RedisQueue("heard", redis_config, instruments=[Heard()])
+    async with queue:
+        await queue.enqueue("old", job_id="a")
+        await queue.enqueue_many(["x", "y", "z", "w"], job_ids=["a", "b", "b", "c"])
+        # 2,100 jobs: three chunks of the script (1,000 jobs each at most)
+        ids = [f"k{i}" for i in range(2_100)]
+        await queue.enqueue_many(range(2_100), job_ids=["c", *ids[1:2_000], "a", *ids[2_001:]])
+    assert heard[:3] == [("a", "old"), ("b", "y"), ("c", "w")]
+    assert [job_id for job_id, _ in heard[3:]] == [*ids[1:2_000], *ids[2_001:]]
+    assert queue.jobs_enqueued == 3 + 2_098

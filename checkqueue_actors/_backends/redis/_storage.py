@@ -695,7 +695,8 @@ class RedisStorage:
             ]
             for job in jobs[start:end]:
                 args += (job.id, job.data)
-            status, pending, count = await run("enqueue_many", *args)
+            reply = await run("enqueue_many", *args)
+            status, pending, count = reply[0], reply[1], reply[2]
             if _int(status) < 0:
                 msg = policy.queue_full_message(
                     self.name, _int(pending), _int(count) + later, max_size
@@ -704,6 +705,8 @@ class RedisStorage:
                     msg += f"; {stored} jobs of this batch were stored by earlier chunks"
                 raise QueueFullError(msg)
             stored += _int(count)
+            for position in reply[3:]:
+                jobs[start + _int(position) - 1].skipped = True
         return stored
 
     # -- consuming ----------------------------------------------------------------------------
