@@ -73,3 +73,49 @@ async def test_a_server_pause_is_nobodys_death(redis_server: RedisServer) -> Non
     finally:
         await b.close()  # in the reverse order of opening: each holds a task group
         await a.close()
+
+
+async def test_a_clean_stop_is_nobodys_death(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process that stops holding nothing leaves the living: past its liveness
+    deadline, nobody reports it as a process that stopped answering."""
+    a, b = _storages(redis_server)
+    try:
+        await a.open()
+        await b.open()
+        await a.register_group("g", 0)
+        await b.heartbeat()
+        await a.heartbeat()
+    finally:
+        await b.close()
+    try:
+        with caplog.at_level("WARNING", logger="checkqueue_actors"):
+            for _ in range(8):  # 0.8 s: past b's deadline (0.5 s)
+                await trio.sleep(0.1)
+                await a.heartbeat()
+        assert "stopped answering" not in caplog.text
+    finally:
+        await a.close()
+
+
+async def test_a_stop_that_keeps_a_lease_is_a_death(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process that closes while it still holds a delivery does not leave: its
+    delivery comes back as a dead process's does, within about liveness_seconds."""
+    a, b = _storages(redis_server)
+    try:
+        await _one_claimed_by_b(a, b)
+    finally:
+        await b.close()
+    try:
+        with caplog.at_level("WARNING", logger="checkqueue_actors"):
+            for _ in range(8):
+                await trio.sleep(0.1)
+                await a.heartbeat()
+        stats = await a.stats()
+        assert (stats.pending, stats.processing) == (1, 0)
+        assert "1 process(es) stopped answering" in caplog.text
+    finally:
+        await a.close()

@@ -50,6 +50,7 @@ _NAMES: Final = (
     "failed_read",
     "failed_retry",
     "job_info",
+    "leave",
     "list_jobs",
     "now",
     "pause",

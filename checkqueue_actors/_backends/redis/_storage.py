@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
 import trio
-from coredis.exceptions import NoScriptError, ReplicationError, ResponseError
+from coredis.exceptions import NoScriptError, RedisError, ReplicationError, ResponseError
 
 from ..._errors import (
     BackendRefusedError,
@@ -106,6 +106,8 @@ _BULK_BYTES: Final = 1 << 20
 _SHORT_WAIT: Final = 0.15
 """Timer waits up to this long are slept on trio's clock: the server checks blocking
 timeouts about every 100 ms (hz 10)."""
+_LEAVE_SECONDS: Final = 1.0
+"""How long a stopping process tries to say it left (``leave.lua``)."""
 _GRACE_MAX: Final = 60.0
 """A queue removes no abandoned group during its first minute (at most): its
 application may not have registered its consumers yet."""
@@ -471,7 +473,20 @@ class RedisStorage:
         return scripts
 
     async def close(self) -> None:
-        """Close every connection (the runtime has written every outcome)."""
+        """Leave the living (``leave.lua``), then close every connection (the runtime has
+        written every outcome it could).
+
+        Leaving is best effort, for at most a second: a process that cannot
+        say it left is counted as gone once its liveness deadline passes, as a killed
+        one is (and logged as such).
+        """
+        scripts_set, runner = self._set, self._scripts
+        if scripts_set is not None and runner is not None:
+            with trio.CancelScope(shield=True, deadline=trio.current_time() + _LEAVE_SECONDS):
+                try:
+                    await scripts_set["leave"](runner, self.base, self._token_prefix)
+                except (RedisError, OSError, TimeoutError):
+                    pass  # counted as gone later, as a killed process is
         lines, self._lines = self._lines, {}
         scripts, self._scripts = self._scripts, None
         self._batcher = None
