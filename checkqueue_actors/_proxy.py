@@ -213,6 +213,21 @@ class QueueProxy(Generic[T]):
             groups[name] = groups.get(name, 0) + 1
         return groups
 
+    @staticmethod
+    def current_queue_of(queue: object) -> object:
+        """The backend queue a ``QueueProxy`` runs on now (``None`` before it has one),
+        or ``queue`` itself when it is not a proxy.
+
+        For tools that read a backend queue's own counters (the dashboard); calls made
+        on the backend queue directly would bypass the proxy's handling of switches.
+        """
+        if isinstance(queue, QueueProxy):
+            return queue._current()
+        return queue
+
+    def _current(self) -> object:
+        return self._delegate
+
     def __repr__(self) -> str:
         return f"<QueueProxy {self._name!r} {self._state.value} -> {self._delegate!r}>"
 

@@ -18,6 +18,7 @@ import trio
 
 from .._manager import QueueManager
 from .._protocols import Queue as QueueProtocol
+from .._proxy import QueueProxy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -75,8 +76,8 @@ class Source:
 
 def _unwrap(queue: object) -> object:
     """The queue a ``QueueProxy`` currently runs on, or ``queue`` itself."""
-    delegate = getattr(queue, "_delegate", None)  # QueueProxy keeps its current queue there
-    return queue if delegate is None else delegate
+    current = QueueProxy.current_queue_of(queue)
+    return queue if current is None else current
 
 
 async def _local_presence(
@@ -316,9 +317,14 @@ class RedisSource(Source):
         """Groups from Redis with the time each was last seen, and the processes alive
         other than this one."""
         # this dashboard's own queue heartbeats too: its process id is not counted
-        own = getattr(getattr(queue, "_redis", None), "_token_prefix", None)
+        from ..redis import RedisQueue
+
+        own = QueueProxy.current_queue_of(queue)
         return await _local_presence(
-            queue, self._reader, watching=True, exclude=own if isinstance(own, str) else None
+            queue,
+            self._reader,
+            watching=True,
+            exclude=own.process_id if isinstance(own, RedisQueue) else None,
         )
 
 

@@ -100,3 +100,22 @@ async def test_a_proxy_stopped_while_its_old_queue_drains_refuses_calls_at_once(
             with pytest.raises(QueueStoppedError):
                 await proxy.enqueue("still refused")
             assert [job.id for job in await proxy.export_pending()] == ["waiting"]
+
+
+async def test_current_queue_of_follows_the_switch(
+    registry: QueuePluginRegistry, second_plugin: SecondMemoryPlugin
+) -> None:
+    """QueueProxy.current_queue_of: the backend queue the proxy runs on now (what a
+    dashboard reads counters from), a new one after a switch; a plain queue is itself."""
+    from checkqueue_actors import QueueProxy
+
+    async with open_queue_manager(registry) as manager:
+        proxy = manager.get_queue("q")
+        await proxy.enqueue("x")
+        first: object = QueueProxy.current_queue_of(proxy)
+        assert QueueProxy.current_queue_of(first) is first  # not a proxy: itself
+        assert type(first) is InMemoryQueue
+        await manager.set_active_backend(second_plugin.id, InMemoryQueueConfig())
+        second: object = QueueProxy.current_queue_of(proxy)
+        assert type(second) is InMemoryQueue
+        assert second is not first

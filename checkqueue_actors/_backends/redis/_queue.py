@@ -71,6 +71,13 @@ class RedisQueue(RuntimeQueue[T], Generic[T]):
         """The start of every key of this queue, ``"<prefix>:{<name>}:"``."""
         return self._redis.base
 
+    @property
+    def process_id(self) -> str:
+        """This queue object's id among the processes alive in Redis (a fresh one per
+        object): tools that count the processes serving a queue leave their own out
+        with it."""
+        return self._redis.process_id
+
 
 @final
 class RedisQueuePlugin:

@@ -424,6 +424,12 @@ class RedisStorage:
         self._set: dict[str, Script] | None = None
         """The scripts for this server's version, once ``probe.lua`` has answered."""
 
+    @property
+    def process_id(self) -> str:
+        """This process's id for the queue: its entry among the living processes, and
+        the prefix of its lease tokens."""
+        return self._token_prefix
+
     # -- connections --------------------------------------------------------------------------
 
     async def open(self) -> None:
