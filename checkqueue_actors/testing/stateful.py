@@ -1600,8 +1600,12 @@ class QueueStateMachine(RuleBasedStateMachine):
                     f"job {job_id!r} in group {name!r}: available at {g_when:g}, expected {when:g}"
                 )
 
-    def _placement(self, job: _Job, group: str | None) -> tuple[int, tuple[float, ...]]:
-        """Where ``job`` belongs in ``list_jobs()``: its section and its key there."""
+    def _placement(
+        self, job: _Job, group: str | None, only: str | None = None
+    ) -> tuple[int, tuple[float, ...]]:
+        """Where ``job`` belongs in ``list_jobs()`` (with ``only``: in
+        ``list_jobs(state=only)``, where only its groups in that state place it): its
+        section and its key there."""
         best: tuple[int, tuple[float, ...]] | None = None
         for name, task in job.tasks.items():
             if group is not None and name != group:
@@ -1609,6 +1613,8 @@ class QueueStateMachine(RuleBasedStateMachine):
             if task.state not in ("waiting", "running"):
                 continue
             state = self._group_view(job, task)[0]
+            if only is not None and state != only:
+                continue  # retrying in one group, waiting in another: listed as retrying
             rank = _SECTIONS[state]
             if state == "running":
                 key: tuple[float, ...] = ()
@@ -1706,7 +1712,7 @@ class QueueStateMachine(RuleBasedStateMachine):
             assert info.id == job.job_id, f"{call}: job {job.seq} has id {info.id!r}"
             assert info.priority == job.priority, f"{call}: job {job.seq} priority"
             self._assert_view(info.id, info)
-        places = [self._placement(job, group) for _, job in listed]
+        places = [self._placement(job, group, state) for _, job in listed]
         for (_, job_a), (_, job_b), a, b in zip(
             listed, listed[1:], places, places[1:], strict=False
         ):
