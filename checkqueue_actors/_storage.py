@@ -267,16 +267,24 @@ class CancelReport:
 class HeartbeatReport:
     """What ``Storage.heartbeat`` learned from the backend for the runtime."""
 
-    __slots__ = ("cancelled", "paused")
+    __slots__ = ("advance", "cancelled", "paused")
 
     def __init__(
-        self, paused: PauseState | None = None, cancelled: Sequence[tuple[str, str]] = ()
+        self,
+        paused: PauseState | None = None,
+        cancelled: Sequence[tuple[str, str]] = (),
+        *,
+        advance: bool = True,
     ) -> None:
         self.paused = paused
         """The queue's pause state as stored (``None``: not read this time)."""
         self.cancelled = cancelled
         """``(group, job_id)`` of deliveries held by this process that ``cancel_job``
         (called in any process) ended: their handlers are to be cancelled."""
+        self.advance = advance
+        """Whether the scheduler advances the timers right after this heartbeat (it may
+        have moved one). A storage whose heartbeat never moves a timer says ``False``:
+        its timers are advanced when due, when woken, and every poll interval."""
 
 
 @final
@@ -321,8 +329,9 @@ class Storage(Protocol):
     heartbeat_seconds: float | None
     """How often ``heartbeat`` runs (None: never)."""
     work_poll_seconds: float
-    """The longest a router waits in ``wait_for_work`` before claiming again anyway
-    (``math.inf``: only a wake-up ends the wait)."""
+    """The longest a router waits in ``wait_for_work`` before claiming again anyway,
+    and the scheduler before advancing the timers again anyway (``math.inf``: only a
+    wake-up or a due timer ends the wait)."""
 
     async def open(self) -> None:
         """Connect and prepare; called once, when the queue starts.
@@ -448,7 +457,7 @@ class Storage(Protocol):
         """Periodic upkeep (every ``heartbeat_seconds``, also while the queue stops):
         re-anchoring a clock, or telling other processes this one is alive (and taking
         back the deliveries of those that stopped telling it). The scheduler advances
-        the timers right after it.
+        the timers right after it, unless the report says ``advance=False``.
 
         Returns:
           What other processes changed that this one must obey (a storage shared by

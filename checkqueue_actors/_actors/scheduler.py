@@ -7,8 +7,11 @@ ticks fire), ``heartbeat`` (re-anchors a clock, or tells other processes this on
 is alive), and on a storage with leases ``renew`` (the leases of the deliveries
 this process holds) and ``reap`` (deliveries of lost workers).
 
-It sleeps until the earliest of its deadlines, with one wait; it never polls,
-and there is no task or ``sleep`` per job. At stop it stops advancing and
+It sleeps until the earliest of its deadlines, with one wait, and advances when
+the next timer is due, when woken early, and at least every
+``Storage.work_poll_seconds`` (a shared backend's safety net: a wake-up taken by a
+process that died); a heartbeat moves no timer unless its report says so. There
+is no task or ``sleep`` per job. At stop it stops advancing and
 reaping but goes on renewing leases and beating until the last handler has
 finished and every outcome is written (the queue cancels it then).
 """
@@ -61,6 +64,7 @@ class SchedulerActor:
         storage = rt.storage
         now = trio.current_time()
         heartbeat = storage.heartbeat_seconds
+        poll = storage.work_poll_seconds
         lease = storage.lease_seconds
         reap = storage.reap_seconds
         renew_every = lease / 3 if lease is not None else None
@@ -86,8 +90,10 @@ class SchedulerActor:
                     # that this one (still running handlers) is alive
                     next_heartbeat = now + heartbeat if heartbeat else math.inf
                     called = True
-                    rt.apply_heartbeat(await storage.heartbeat())
-                    next_advance = now  # the heartbeat re-checks due work
+                    report = await storage.heartbeat()
+                    rt.apply_heartbeat(report)
+                    if report is None or report.advance:
+                        next_advance = now  # the heartbeat may have moved a timer
                 if self._timers_on:
                     if now >= next_reap:
                         next_reap = now + reap if reap else math.inf
@@ -95,7 +101,7 @@ class SchedulerActor:
                         rt.report_reaped(await storage.reap())
                     if now >= next_advance:
                         called = True
-                        next_advance = now + await storage.advance()
+                        next_advance = now + min(await storage.advance(), poll)
                 if called:
                     backoff.reset()
             except (BackendUnavailableError, BackendRefusedError) as exc:
@@ -111,7 +117,12 @@ class SchedulerActor:
                         await backoff.wait(exc)
                     finally:
                         self._wait_scope = None
-                # woken by the storage or by a deadline: advance either way (cheap)
-                next_advance = min(next_advance, trio.current_time())
+                woke = trio.current_time()
+                if woke < deadline:
+                    # woken early (by the storage, a local wake, or the storage's poll
+                    # interval): a timer may have come. At a deadline, only the duty due
+                    # runs: on a shared backend an advance is a script call, and beats
+                    # come five times a second
+                    next_advance = min(next_advance, woke)
             else:
                 await trio.sleep_until(min(next_renew, next_heartbeat))

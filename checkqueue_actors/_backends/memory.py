@@ -363,8 +363,9 @@ class MemoryStorage:
             with trio.move_on_at(deadline):
                 await self._timer_bell.wait()
         finally:
-            # awake: every new timer is seen by the next advance
-            self._armed = -math.inf
+            # awake: a timer added now rings, so that the next wait returns at once and
+            # the scheduler advances (it advances after a wait only when woken early)
+            self._armed = math.inf
 
     async def heartbeat(self) -> None:
         """On the real clock, notice a host that slept: re-derive cron deadlines."""

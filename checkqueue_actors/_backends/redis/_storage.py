@@ -1028,6 +1028,9 @@ class RedisStorage:
         return HeartbeatReport(
             paused=_pause_state(out[4:end]),
             cancelled=[(_text(inbox[i]), _text(inbox[i + 1])) for i in range(0, len(inbox), 2)],
+            # deliveries taken back from dead processes are ready at once (and their
+            # groups woken): no timer moved
+            advance=False,
         )
 
     async def renew(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
