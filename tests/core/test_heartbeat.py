@@ -61,3 +61,43 @@ async def test_no_heartbeat_when_disabled(autojump_clock: trio.testing.MockClock
     async with queue:
         assert queue.engine.next_deadline() == float("inf")
         await trio.sleep(80_000)
+
+
+async def _advances_in_10_s(monkeypatch: pytest.MonkeyPatch, advance: bool | None) -> int:
+    """Advances of an idle queue over 10 s (heartbeat every second, a 4 s poll), its
+    heartbeat answering ``HeartbeatReport(advance=advance)`` (None: no report)."""
+    from checkqueue_actors._storage import HeartbeatReport
+
+    queue: InMemoryQueue[str] = InMemoryQueue("hb", InMemoryQueueConfig(heartbeat_interval_ms=1000))
+    storage = queue.storage
+    calls = 0
+    real_advance = storage.advance
+
+    async def counted_advance() -> float:
+        nonlocal calls
+        calls += 1
+        return await real_advance()
+
+    async def heartbeat() -> HeartbeatReport | None:
+        await trio.lowlevel.checkpoint()
+        return None if advance is None else HeartbeatReport(advance=advance)
+
+    monkeypatch.setattr(storage, "advance", counted_advance)
+    monkeypatch.setattr(storage, "heartbeat", heartbeat)
+    monkeypatch.setattr(storage, "work_poll_seconds", 4.0)
+    async with queue:
+        await trio.sleep(0.5)
+        calls = 0
+        await trio.sleep(10)
+    return calls
+
+
+async def test_a_heartbeat_that_moves_no_timer_causes_no_advance(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no timer, an idle queue advances every poll interval (the safety net), not
+    after every heartbeat, when its heartbeat says no timer moved; a heartbeat that
+    may have moved one (no report, or advance=True) is followed by an advance."""
+    assert await _advances_in_10_s(monkeypatch, False) == 2  # at 4.0 and 8.0 s
+    assert await _advances_in_10_s(monkeypatch, None) == 10
+    assert await _advances_in_10_s(monkeypatch, True) == 10
