@@ -12,7 +12,10 @@ WORKLOAD is one of:
 - ``enqueue``: one producer, one ``await enqueue`` per job;
 - ``concurrent``: 100 producer tasks enqueueing at once (their calls share round trips);
 - ``live``: one group of 10 consumers running while one producer enqueues;
-- ``drain``: a backlog of N jobs (stored with ``enqueue_many``) drained by one group.
+- ``drain``: a backlog of N jobs (stored with ``enqueue_many``) drained by one group;
+- ``roundtrip``: the floor of one enqueue, N calls each: the enqueue script sent on a
+  plain blocking socket (no event loop), the same through the fast client under trio,
+  and ``RedisQueue.enqueue``; microseconds of wall and CPU time per call for each.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ._runner import redis_server
 if TYPE_CHECKING:
     from checkqueue_actors import QueueJob
 
-WORKLOADS = ("enqueue", "concurrent", "live", "drain")
+WORKLOADS = ("enqueue", "concurrent", "live", "drain", "roundtrip")
 
 
 def _info(port: int, section: str) -> str:
@@ -99,7 +102,67 @@ class _Meter:
         print(f"  total calls/job {calls_total / n:.3f} usec/job {usec_total / n:.2f}")
 
 
+def _per_call(label: str, n: int, wall: float, cpu: float) -> None:
+    print(f"{label}: {wall / n * 1e6:.1f} us/call, CPU {cpu / n * 1e6:.1f} us/call")
+
+
+async def _roundtrip(url: str, n: int) -> None:
+    """The enqueue script's round trip three ways (see the module doc)."""
+    import hiredis
+
+    from checkqueue_actors._backends.redis._clients import make_script_client
+    from checkqueue_actors._backends.redis._scripts import SCRIPTS
+    from checkqueue_actors._backends.redis._wire import encode_command
+    from checkqueue_actors.redis import RedisQueue, RedisQueueConfig
+
+    host, port = url.removeprefix("redis://").split("/")[0].rsplit(":", 1)
+    prefix = f"r{uuid.uuid4().hex[:6]}"
+    config = RedisQueueConfig(url=url, key_prefix=prefix, max_queue_size=max(100_000, 3 * n))
+    sha = SCRIPTS["enqueue"].sha
+    base = f"{prefix}:{{floor}}:"
+
+    def request(i: int, kind: str) -> bytes:
+        return encode_command(["EVALSHA", sha, 1, base, f"{kind}{i}", "1", 0, 0, 10**9, ""])
+
+    async with RedisQueue[Any]("floor", config) as queue:  # loads the scripts
+        await queue.enqueue(0)
+        with socket.create_connection((host, int(port))) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = hiredis.Reader()
+            wall, cpu = time.perf_counter(), time.process_time()
+            for i in range(n):
+                sock.sendall(request(i, "raw"))
+                reply: Any = False
+                while reply is False:
+                    reader.feed(sock.recv(65536))
+                    reply = reader.gets()
+            _per_call(
+                "blocking socket, no event loop",
+                n,
+                time.perf_counter() - wall,
+                time.process_time() - cpu,
+            )
+        client = make_script_client(config)
+        assert client is not None
+        try:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for i in range(n):
+                await client.execute("EVALSHA", sha, 1, base, f"wire{i}", "1", 0, 0, 10**9, "")
+            _per_call(
+                "fast client under trio", n, time.perf_counter() - wall, time.process_time() - cpu
+            )
+        finally:
+            await client.aclose()
+        wall, cpu = time.perf_counter(), time.process_time()
+        for i in range(n):
+            await queue.enqueue(i)
+        _per_call("RedisQueue.enqueue", n, time.perf_counter() - wall, time.process_time() - cpu)
+
+
 async def _run(url: str, workload: str, n: int) -> None:
+    if workload == "roundtrip":
+        await _roundtrip(url, n)
+        return
     from checkqueue_actors.redis import RedisQueue, RedisQueueConfig
 
     config = RedisQueueConfig(

@@ -71,3 +71,16 @@ def test_per_job_cost_runs_tiny(workload: str, capsys: pytest.CaptureFixture[str
     assert "client CPU" in out
     assert "server CPU" in out
     assert "evalsha" in out
+
+
+def test_per_job_cost_roundtrip_runs_tiny(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.per_job_cost import main as per_job_cost
+
+    assert per_job_cost(["roundtrip", "20"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "blocking socket, no event loop",
+        "fast client under trio",
+        "RedisQueue.enqueue",
+    ]
+    assert all(" us/call, CPU " in line for line in lines)
