@@ -13,7 +13,9 @@
   ``GracePeriodConformance``, ``FailedRecordConformance``, ``PauseConformance``,
   ``InspectionConformance``, ``CancelConformance``), which a backend can also
   subclass on their own to run only
-  the areas it supports (see ``checkqueue_actors.testing.conformance``).
+  the areas it supports (see ``checkqueue_actors.testing.conformance``);
+  ``BulkEnqueueConformance`` (``enqueue_many``) is an extra area for backends that
+  are a ``Storage`` run by the runtime.
 - ``QueueStateMachine``: a Hypothesis state machine that checks a backend against a
   reference model over random interleavings (see ``checkqueue_actors.testing.stateful``).
 - ``checkqueue_actors.testing.pytest_plugin``: fixtures (``memory_queue``,
@@ -41,6 +43,9 @@ from ._recording import (
 from ._waiting import drain as drain
 from ._waiting import is_virtual_clock as is_virtual_clock
 from ._waiting import wait_until as wait_until
+from .conformance import (
+    BulkEnqueueConformance as BulkEnqueueConformance,
+)
 from .conformance import (
     CancelConformance as CancelConformance,
 )
@@ -141,4 +146,5 @@ __all__ = [
     "PauseConformance",
     "InspectionConformance",
     "CancelConformance",
+    "BulkEnqueueConformance",
 ]

@@ -17,7 +17,7 @@ import pytest
 from checkqueue_actors import InMemoryQueueConfig
 from checkqueue_actors._actors.queue import RuntimeQueue
 from checkqueue_actors._backends.memory import MemoryStorage
-from checkqueue_actors.testing import QueueConformanceTests
+from checkqueue_actors.testing import BulkEnqueueConformance, QueueConformanceTests
 from checkqueue_actors.testing.stateful import QueueStateMachine
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def test_the_runtime_takes_the_io_path() -> None:
     assert queue.writer is not None
 
 
-class TestIoPathConformance(QueueConformanceTests):
+class TestIoPathConformance(BulkEnqueueConformance, QueueConformanceTests):
     """Every rule, on the I/O path, on an autojump clock (virtual mode: exact times)."""
 
     time_mode = "virtual"

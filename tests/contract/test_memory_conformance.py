@@ -8,7 +8,7 @@ import pytest
 import trio.testing
 
 from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig
-from checkqueue_actors.testing import QueueConformanceTests
+from checkqueue_actors.testing import BulkEnqueueConformance, QueueConformanceTests
 
 if TYPE_CHECKING:
     from checkqueue_actors import Queue
@@ -27,7 +27,7 @@ def make_memory_queue(
     return InMemoryQueue[Any](name, config)
 
 
-class TestMemoryConformance(QueueConformanceTests):
+class TestMemoryConformance(BulkEnqueueConformance, QueueConformanceTests):
     """The memory backend on an autojump clock (virtual mode: exact times)."""
 
     time_mode = "virtual"
@@ -37,7 +37,7 @@ class TestMemoryConformance(QueueConformanceTests):
         return make_memory_queue
 
 
-class TestMemoryConformanceRealMode(QueueConformanceTests):
+class TestMemoryConformanceRealMode(BulkEnqueueConformance, QueueConformanceTests):
     """The suite's real-time mode (scaled delays, tolerances), exercised on a virtual clock.
 
     This proves the mode a Redis-like backend uses is itself sound, without real sleeps:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from checkqueue_actors.redis import RedisQueue, RedisQueueConfig
-from checkqueue_actors.testing import QueueConformanceTests
+from checkqueue_actors.testing import BulkEnqueueConformance, QueueConformanceTests
 
 if TYPE_CHECKING:
     from checkqueue_actors import Queue
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ._server import RedisServer
 
 
-class TestRedisConformance(QueueConformanceTests):
+class TestRedisConformance(BulkEnqueueConformance, QueueConformanceTests):
     """Every rule of the conformance suite against a throwaway redis-server."""
 
     time_mode = "real"

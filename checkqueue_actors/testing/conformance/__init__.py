@@ -30,7 +30,14 @@ The tests are grouped by area, one mixin class per area (each documents what it 
   filters and limits.
 - ``CancelConformance``: ``cancel_job`` of waiting, delayed, retrying and running jobs.
 
-``QueueConformanceTests`` is all of them together. Every mixin derives from
+One more area is not part of ``QueueConformanceTests``, because the ``Queue``
+protocol has no ``enqueue_many``: ``BulkEnqueueConformance``, for queues the runtime
+runs over a ``Storage`` (``enqueue_many`` and ``add_instruments``): ids taken or
+repeated are skipped and instruments hear of the stored jobs only, and a batch is
+stored whole or not at all. Add it to your class next to ``QueueConformanceTests``
+when your backend is a ``Storage``.
+
+``QueueConformanceTests`` is all the other areas together. Every mixin derives from
 ``ConformanceBase``, which holds the settings and the fixtures.
 
 How to plug a backend in
@@ -80,6 +87,7 @@ backend-specific tests in your subclass the same way.
 
 from __future__ import annotations
 
+from ._bulk import BulkEnqueueConformance
 from ._cancel import CancelConformance
 from ._concurrency import ConcurrencyConformance
 from ._dedup import DedupConformance
@@ -130,6 +138,8 @@ __all__ = [
     "PauseConformance",
     "InspectionConformance",
     "CancelConformance",
+    # an area not in QueueConformanceTests (the Queue protocol has no enqueue_many)
+    "BulkEnqueueConformance",
 ]
 
 # The private helpers' names from when this package was one module, still importable.
