@@ -124,7 +124,6 @@ class OpenTelemetryInstrument:
     ) -> None:
         from . import __version__
 
-        self._version = __version__
         self._tracer = trace.get_tracer(
             "checkqueue_actors", __version__, tracer_provider=tracer_provider
         )
@@ -140,17 +139,15 @@ class OpenTelemetryInstrument:
         """Whether the global tracer provider is still unset (the hooks then do nothing).
 
         Reading the global provider costs as much as a short job, so while it is unset
-        it is read at most every ``_RECHECK`` seconds; once it is set, the tracer is
-        taken from it and never looked up again.
+        it is read at most every ``_RECHECK`` seconds; once it is set, the API's proxy
+        tracer (``self._tracer``) sends spans to it, and it is never looked up again.
         """
         now = monotonic()
         if now < self._recheck_at:
             return True
         self._recheck_at = now + _RECHECK
-        provider = trace.get_tracer_provider()
-        if isinstance(provider, trace.ProxyTracerProvider):
+        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
             return True
-        self._tracer = provider.get_tracer("checkqueue_actors", self._version)
         self._unset = False
         return False
 

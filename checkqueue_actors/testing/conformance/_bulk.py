@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from ..._model import QueueJob
+    from ..._protocols import Queue
     from ._harness import ConformanceHarness
 
 __all__ = ["BulkEnqueueConformance"]
@@ -56,19 +57,14 @@ class BulkEnqueueConformance(ConformanceBase):
     ) -> None:
         """Taken and repeated ids are skipped; instruments hear of the stored jobs only."""
         heard = _Heard()
-        rec = RecordingHandler[Any]()
         with cq.fail_after():
             async with cq.queue() as q:
-                bulk = cast("_BulkQueue", q)
-                bulk.add_instruments([heard])
+                bulk = _observed(q, heard)
                 await q.enqueue("old", job_id="a")
                 ids = await bulk.enqueue_many(["x", "y", "z", "w"], job_ids=["a", "b", "b", "c"])
                 assert ids == ["a", "b", "b", "c"]
                 assert (await q.get_stats()).pending == 3
-                await q.consume(rec, consumer_group="g")
-                await rec.log.wait_finished(3)
-                await cq.settle()
-        assert sorted(rec.log.data) == ["old", "w", "y"]
+                assert await _run_all(cq, q, 3) == ["old", "w", "y"]
         assert heard.jobs == [("a", "old"), ("b", "y"), ("c", "w")]
 
     async def test_enqueue_many_is_all_or_nothing(
@@ -76,11 +72,9 @@ class BulkEnqueueConformance(ConformanceBase):
     ) -> None:
         """A batch that does not fit stores nothing; one that fits is stored whole."""
         heard = _Heard()
-        rec = RecordingHandler[Any]()
         with cq.fail_after():
             async with cq.queue(max_queue_size=5) as q:
-                bulk = cast("_BulkQueue", q)
-                bulk.add_instruments([heard])
+                bulk = _observed(q, heard)
                 await bulk.enqueue_many([1, 2, 3])
                 with pytest.raises(QueueFullError):
                     await bulk.enqueue_many([4, 5, 6])
@@ -89,8 +83,21 @@ class BulkEnqueueConformance(ConformanceBase):
                 taken = await bulk.enqueue_many([7, 8], job_ids=["t1", "t2"])
                 await bulk.enqueue_many([9, 10], job_ids=taken)
                 assert (await q.get_stats()).pending == 5
-                await q.consume(rec, consumer_group="g")
-                await rec.log.wait_finished(5)
-                await cq.settle()
-        assert sorted(rec.log.data) == [1, 2, 3, 7, 8]
+                assert await _run_all(cq, q, 5) == [1, 2, 3, 7, 8]
         assert sorted(data for _, data in heard.jobs) == [1, 2, 3, 7, 8]
+
+
+def _observed(queue: Queue[Any], heard: _Heard) -> _BulkQueue:
+    """``queue`` as a queue with ``enqueue_many``, ``heard`` observing it."""
+    bulk = cast("_BulkQueue", queue)
+    bulk.add_instruments([heard])
+    return bulk
+
+
+async def _run_all(cq: ConformanceHarness, queue: Queue[Any], count: int) -> list[Any]:
+    """Consume in one group until ``count`` deliveries finished; their data, sorted."""
+    rec = RecordingHandler[Any]()
+    await queue.consume(rec, consumer_group="g")
+    await rec.log.wait_finished(count)
+    await cq.settle()
+    return sorted(rec.log.data)
