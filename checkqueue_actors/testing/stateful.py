@@ -929,19 +929,50 @@ class QueueStateMachine(RuleBasedStateMachine):
             if self._settled() and self._running == 0:
                 break
             now = self._trio.call(nap)
-            assert now - start < self.real_timeout, (
-                "deliveries the model expects did not happen within real_timeout: "
-                + ", ".join(
-                    f"{job.describe()} in {task.group!r} ({task.state})"
-                    for job in self._live.values()
-                    for task in job.tasks.values()
-                    if task.state in ("waiting", "running")
+            if now - start >= self.real_timeout:
+                raise AssertionError(
+                    "deliveries the model expects did not happen within real_timeout: "
+                    + ", ".join(
+                        f"{job.describe()} in {task.group!r} ({task.state})"
+                        for job in self._live.values()
+                        for task in job.tasks.values()
+                        if task.state in ("waiting", "running")
+                    )
+                    + self._queue_view()
                 )
-            )
         self._trio.call(nap)
         self._replay()
         orphans = [job for job in self._live.values() if job.groups is None]
         self._check_stats(self._trio.call(queue.get_stats), len(orphans))
+
+    def _queue_view(self) -> str:
+        """What the queue itself says of the jobs the model still waits for (a failure
+        message's evidence: stats, pause state, and each job as ``get_job`` shows it)."""
+        queue = self.queue
+        assert queue is not None
+        ids = sorted(
+            {
+                job.job_id
+                for job in self._live.values()
+                for task in job.tasks.values()
+                if task.state in ("waiting", "running") and job.job_id is not None
+            }
+        )
+
+        async def look() -> list[str]:
+            lines = [f"stats: {await queue.get_stats()!r}"]
+            try:
+                lines.append(f"paused: {await queue.is_paused()!r}")
+                for job_id in ids[:20]:  # enough to see a pattern
+                    lines.append(f"get_job({job_id!r}): {await queue.get_job(job_id)!r}")
+            except Exception as exc:  # evidence only: the failure is reported anyway
+                lines.append(f"(could not look further: {exc!r})")
+            return lines
+
+        try:
+            return "\nthe queue's view:\n" + "\n".join(self._trio.call(look))
+        except Exception as exc:
+            return f"\n(the queue's view could not be read: {exc!r})"
 
     def _wait_settled(self, job: _Job) -> None:
         """Real mode: before re-using an id, wait until its job is certainly done."""
