@@ -13,6 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+import trio
+import trio.lowlevel
+import trio.testing
+from hypothesis import settings
 
 from checkqueue_actors import InMemoryQueueConfig
 from checkqueue_actors._actors.queue import RuntimeQueue
@@ -21,7 +25,10 @@ from checkqueue_actors.testing import BulkEnqueueConformance, QueueConformanceTe
 from checkqueue_actors.testing.stateful import QueueStateMachine
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from checkqueue_actors import Queue
+    from checkqueue_actors._storage import ClaimTicket, Delivery, Outcome
     from checkqueue_actors.testing import MakeQueue
 
 T = TypeVar("T")
@@ -97,3 +104,64 @@ class IoPathMachine(QueueStateMachine):
 
 
 TestIoPathMachine = IoPathMachine.TestCase
+
+
+LATE = 0.1
+"""Seconds an outcome takes to reach ``LateOutcomesStorage``."""
+
+
+class LateOutcomesStorage(AsyncOnlyStorage):
+    """Outcomes take effect ``LATE`` seconds after they are sent (a slow link), while
+    claims are answered at once: the queue holds a job a little while after its last
+    handler returned, as a networked backend may."""
+
+    def _apply_later(self, outcomes: Sequence[Outcome]) -> None:
+        async def apply() -> None:
+            await trio.sleep(LATE)
+            await self._inner.settle(outcomes)
+
+        if outcomes:
+            trio.lowlevel.spawn_system_task(apply)
+
+    async def send_claim(self, group: str, n: int, outcomes: Sequence[Outcome]) -> ClaimTicket:
+        self._apply_later(outcomes)
+        ticket: ClaimTicket = await self._inner.send_claim(group, n, ())
+        return ticket
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[Delivery]:
+        self._apply_later(outcomes)
+        await trio.lowlevel.checkpoint()
+        return []
+
+
+class LateOutcomesMachine(QueueStateMachine):
+    """The machine in real mode (on an autojump clock) over late outcomes: before it
+    enqueues an id again, it waits until the queue itself no longer holds the job
+    (not only until the model saw its handlers finish), or the new job would be taken
+    for a duplicate and never delivered."""
+
+    time_mode = "real"
+    delay_multiplier = 0.01
+    max_queue_size = 1000
+
+    def make_clock(self) -> trio.abc.Clock | None:
+        return trio.testing.MockClock(autojump_threshold=0)
+
+    def make_queue(
+        self, name: str, *, concurrency: int, max_queue_size: int, delay_multiplier: float
+    ) -> Queue[Any]:
+        config = InMemoryQueueConfig(
+            concurrency=concurrency,
+            max_queue_size=max_queue_size,
+            delay_multiplier=delay_multiplier,
+        )
+        return RuntimeQueue[Any](
+            name,
+            LateOutcomesStorage(MemoryStorage(name, config)),  # pyright: ignore[reportArgumentType]  # structural, through __getattr__
+            concurrency=config.concurrency,
+            delay_multiplier=config.delay_multiplier,
+        )
+
+
+TestLateOutcomesMachine = LateOutcomesMachine.TestCase
+TestLateOutcomesMachine.settings = settings(max_examples=40)
