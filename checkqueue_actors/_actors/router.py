@@ -75,6 +75,9 @@ class GroupRouterActor:
         self._inflight: deque[ClaimTicket] = deque()
         self._changed = trio.Event()
         self._drained = False
+        self._probing = False
+        """Woken from an idle wait: one claim is on the way to see whether work came, and
+        no second one is sent before its reply (it would most often come back empty)."""
         self._error: BaseException | None = None
         self._backoff = Backoff(f"group {group!r}: claiming", runtime.health)
 
@@ -161,7 +164,7 @@ class GroupRouterActor:
                         writer.carrier_awake()
                     continue
                 inflight = len(self._inflight)
-                if inflight >= depth or (inflight and self._drained):
+                if inflight >= depth or (inflight and (self._drained or self._probing)):
                     await self._wait_changed()
                     continue
                 if gate.any and gate.paused(group):
@@ -187,6 +190,7 @@ class GroupRouterActor:
                     finally:
                         writer.carrier_awake()
                     self._drained = False
+                    self._probing = True
                     continue
                 n = slots.take_nowait(half)
                 if not n:
@@ -272,6 +276,7 @@ class GroupRouterActor:
         if len(deliveries) < ticket.n:
             rt.slots.give(ticket.n - len(deliveries))
         self._drained = not deliveries
+        self._probing = False
         if deliveries:
             self.assign(deliveries)
             rt.dispatch(deliveries)

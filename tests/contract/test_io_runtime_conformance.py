@@ -165,3 +165,34 @@ class LateOutcomesMachine(QueueStateMachine):
 
 TestLateOutcomesMachine = LateOutcomesMachine.TestCase
 TestLateOutcomesMachine.settings = settings(max_examples=40)
+
+
+async def test_an_idle_group_claims_once_per_poll(autojump_clock: object) -> None:
+    """A group with nothing to do claims once each time its wait for work ends (the
+    poll interval here): one claim to see whether work came, not a pipelined pair."""
+    queue = IoPathQueue[Any]("q", InMemoryQueueConfig(concurrency=10))
+    storage: Any = queue.storage
+    inner = storage._inner  # the wrapped MemoryStorage
+    inner.work_poll_seconds = 1.0
+    claims = 0
+    send_claim = inner.send_claim
+
+    async def counted(group: str, n: int, outcomes: Any) -> Any:
+        nonlocal claims
+        claims += 1
+        return await send_claim(group, n, outcomes)
+
+    inner.send_claim = counted
+
+    async def handler(job: Any) -> None:
+        pass
+
+    async with queue:
+        await queue.consume(handler, consumer_group="g")
+        await trio.sleep(0.5)
+        claims = 0
+        await trio.sleep(10)
+        assert 9 <= claims <= 11
+        await queue.enqueue("after")  # and work still comes through at once
+        await trio.sleep(0.01)
+        assert (await queue.get_stats()).completed == 1
