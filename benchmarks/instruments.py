@@ -22,12 +22,22 @@ One process per measurement, rows interleaved run by run, the median of ``--runs
 - ``otel_sdk``: the same, every trace sampled (the SDK's default);
 - ``both``: ``prometheus`` and ``otel_sdk``.
 
-Prints one table row per setup: jobs per second and the ratio to ``none``.
+Each of ``--processes`` fresh processes imports what every setup needs, then runs
+``--rounds`` rounds; a round measures every setup once, in an order rotated round by
+round. A setup's cost is the median, over every round of every process, of its
+throughput divided by ``none``'s in the same round: the ratio of two runs a fraction
+of a second apart in one process, which the drift of a shared machine's speed and the
+luck of one process's memory layout (either moves single figures by 10-20% here) do
+not reach. The best figure of each setup is printed too, with its ratio to the best
+``none``: noise on a shared machine only ever slows a run down, so over many runs the
+best approaches the undisturbed speed (``timeit``'s reasoning for its minimum). Prints
+one table row per setup.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import subprocess
@@ -105,10 +115,11 @@ def _instruments(setup: str) -> list[object]:
 
         from checkqueue_actors.tracing import OpenTelemetryInstrument
 
+        # not kept alive by an exit hook: its spans go with it after the run
         provider = (
-            TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.01)))
+            TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.01)), shutdown_on_exit=False)
             if setup == "otel_sdk_1pct"
-            else TracerProvider()
+            else TracerProvider(shutdown_on_exit=False)
         )
         provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
         found.append(OpenTelemetryInstrument(provider))
@@ -139,39 +150,79 @@ async def _live(setup: str, n: int) -> float:
         return n / (time.perf_counter() - t0)
 
 
-def _one(setup: str, n: int) -> float:
+def _rounds(setups: list[str], n: int, rounds: int) -> dict[str, list[float]]:
+    """In this process: ``rounds`` rounds of every setup (order rotated each round)."""
+    for setup in setups:
+        _instruments(setup)  # every import done before the first measurement
+    figures: dict[str, list[float]] = {s: [] for s in setups}
+    for r in range(rounds):
+        k = r % len(setups)
+        for setup in setups[k:] + setups[:k]:
+            gc.collect()  # every run starts from a collected heap (no earlier run's garbage)
+            figures[setup].append(trio.run(_live, setup, n))
+    return figures
+
+
+def _process(setups: list[str], n: int, rounds: int) -> dict[str, list[float]]:
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.instruments", "--one", setup, "--jobs", str(n)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.instruments",
+            "--worker",
+            "--setups",
+            ",".join(setups),
+            "--jobs",
+            str(n),
+            "--rounds",
+            str(rounds),
+        ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    return float(json.loads(out)["jobs_per_s"])
+    figures: dict[str, list[float]] = json.loads(out)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the rows; print the table."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instruments", description=__doc__)
     parser.add_argument("--jobs", type=int, default=20_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--setups", default=",".join(SETUPS))
-    parser.add_argument("--one", choices=SETUPS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.one is not None:
-        print(json.dumps({"jobs_per_s": trio.run(_live, args.one, args.jobs)}))
-        return 0
     setups = [s for s in args.setups.split(",") if s]
+    unknown = sorted(set(setups) - set(SETUPS))
+    if unknown:
+        parser.error(f"unknown setups: {', '.join(unknown)} (known: {', '.join(SETUPS)})")
+    if "none" not in setups:
+        setups.insert(0, "none")  # the baseline of every ratio
+    if args.worker:
+        print(json.dumps(_rounds(setups, args.jobs, args.rounds)))
+        return 0
     figures: dict[str, list[float]] = {s: [] for s in setups}
-    for _ in range(args.runs):
-        for setup in setups:
-            figures[setup].append(_one(setup, args.jobs))
-    base = statistics.median(figures["none"]) if "none" in figures else None
-    print(f"| setup | jobs_per_s (median of {args.runs}) | ratio to none | cost |")
-    print("|---|---:|---:|---:|")
+    for _ in range(args.processes):
+        for setup, values in _process(setups, args.jobs, args.rounds).items():
+            figures[setup].extend(values)
+    base = figures["none"]
+    count = len(base)
+    best = max(base)
+    print(
+        f"| setup | jobs_per_s (median of {count}) | ratio to none (median of {count} "
+        f"paired) | cost | best jobs_per_s | best to best | cost (best) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for setup, values in figures.items():
-        median = statistics.median(values)
-        ratio = median / base if base else float("nan")
-        print(f"| {setup} | {median:,.0f} | {ratio:.3f} | {(1 - ratio) * 100:.1f}% |")
+        ratio = statistics.median(v / b for v, b in zip(values, base, strict=True))
+        top = max(values) / best
+        print(
+            f"| {setup} | {statistics.median(values):,.0f} | {ratio:.3f} "
+            f"| {(1 - ratio) * 100:.1f}% | {max(values):,.0f} | {top:.3f} "
+            f"| {(1 - top) * 100:.1f}% |"
+        )
     return 0
 
 

@@ -135,17 +135,16 @@ class OpenTelemetryInstrument:
         again at most every ``_RECHECK`` seconds)."""
         self._recheck_at = 0.0
 
-    def _not_set(self) -> bool:
-        """Whether the global tracer provider is still unset (the hooks then do nothing).
+    def _still_unset(self) -> bool:
+        """Whether the global tracer provider is still unset, looked up now (the hooks
+        then do nothing until ``_RECHECK`` seconds have passed).
 
         Reading the global provider costs as much as a short job, so while it is unset
-        it is read at most every ``_RECHECK`` seconds; once it is set, the API's proxy
-        tracer (``self._tracer``) sends spans to it, and it is never looked up again.
+        the hooks only compare the clock with ``_recheck_at`` and call this at most every
+        ``_RECHECK`` seconds; once it is set, the API's proxy tracer (``self._tracer``)
+        sends spans to it, and it is never looked up again.
         """
-        now = monotonic()
-        if now < self._recheck_at:
-            return True
-        self._recheck_at = now + _RECHECK
+        self._recheck_at = monotonic() + _RECHECK
         if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
             return True
         self._unset = False
@@ -155,7 +154,7 @@ class OpenTelemetryInstrument:
         self, queue: Any, job_id: str, headers: Mapping[str, str]
     ) -> Mapping[str, str] | None:
         """Make the job's producer span and return its context as headers."""
-        if self._unset and self._not_set():
+        if self._unset and (monotonic() < self._recheck_at or self._still_unset()):
             return None  # no tracer provider yet
         if headers and not self._fields.isdisjoint(headers):
             return None  # it carries a creation context already
@@ -186,7 +185,7 @@ class OpenTelemetryInstrument:
 
     def delivery_started(self, queue: Any, group: str, job: QueueJob[Any]) -> None:
         """Start the delivery's consumer span, the child of the job's creation context."""
-        if self._unset and self._not_set():
+        if self._unset and (monotonic() < self._recheck_at or self._still_unset()):
             return  # no tracer provider yet
         name: str = queue.name
         links: list[Link] | None = None

@@ -84,3 +84,32 @@ def test_per_job_cost_roundtrip_runs_tiny(capsys: pytest.CaptureFixture[str]) ->
         "RedisQueue.enqueue",
     ]
     assert all(" us/call, CPU " in line for line in lines)
+
+
+def test_instruments_benchmark_runs_tiny(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.instruments import main as instruments
+
+    assert (
+        instruments(
+            [
+                "--jobs",
+                "200",
+                "--processes",
+                "1",
+                "--rounds",
+                "2",
+                "--setups",
+                "prometheus,otel_unset",
+            ]
+        )
+        == 0
+    )
+    rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows == ["| none", "| prometheus", "| otel_unset"]
+
+
+def test_instruments_benchmark_refuses_an_unknown_setup() -> None:
+    from benchmarks.instruments import main as instruments
+
+    with pytest.raises(SystemExit):
+        instruments(["--setups", "nope"])

@@ -90,7 +90,12 @@ class Instrument(Protocol):
         outcome: DeliveryOutcome,
         duration: float,
     ) -> None:
-        """A delivery ended with ``outcome`` after ``duration`` seconds of handler time."""
+        """A delivery ended with ``outcome`` after ``duration`` seconds of handler time.
+
+        ``duration`` is measured by the runtime around the handler: it includes a few
+        microseconds of the runtime's own bookkeeping, never time spent waiting for a
+        slot or for the backend.
+        """
         return None  # not abstract: a subclass defines only the hooks it needs
 
 
@@ -152,11 +157,13 @@ class Instruments:
         is logged (once) and ignored; added headers that break the rules of headers
         are dropped (logged once) and ``headers`` returned as they were.
         """
-        extra: dict[str, str] = {}
+        extra: dict[str, str] | None = None  # no dict made while no hook adds one
         for hook in self.prepare_headers:
             try:
                 added = hook(queue, job_id, headers)
                 if added:
+                    if extra is None:
+                        extra = {}
                     extra.update(cast("Mapping[str, str]", added))
             except Exception:
                 self._log_once(hook)
