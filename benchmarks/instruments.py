@@ -1,8 +1,8 @@
 """``python -m benchmarks.instruments``: what attaching instruments costs the in-memory backend.
 
-One process per measurement, rows interleaved run by run, the median of ``--runs``:
 20,000 no-op jobs enqueued one by one while one group of 10 consumers runs them
-(scenario 1a's workload), with
+(scenario 1a's workload; ``--workload drain``: stored first, then drained, scenario
+1b's), with
 
 - ``none``: no instrument (the baseline);
 - ``empty_hooks``: an instrument whose three hooks do nothing (what the runtime's
@@ -126,6 +126,30 @@ def _instruments(setup: str) -> list[object]:
     return found
 
 
+async def _drain(setup: str, n: int) -> float:
+    """Scenario 1b's workload: ``n`` jobs stored first, then drained by 10 consumers."""
+    from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig, QueueJob
+
+    done = trio.Event()
+    count = 0
+
+    async def handler(job: QueueJob[Any]) -> None:
+        nonlocal count
+        count += 1
+        if count == n:
+            done.set()
+
+    config = InMemoryQueueConfig(concurrency=10, max_queue_size=n)
+    queue: InMemoryQueue[int] = InMemoryQueue("bench", config, instruments=_instruments(setup))
+    async with queue:
+        for i in range(n):
+            await queue.enqueue(i)
+        t0 = time.perf_counter()
+        await queue.consume(handler, consumer_group="bench")
+        await done.wait()
+        return n / (time.perf_counter() - t0)
+
+
 async def _live(setup: str, n: int) -> float:
     from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig, QueueJob
 
@@ -150,8 +174,11 @@ async def _live(setup: str, n: int) -> float:
         return n / (time.perf_counter() - t0)
 
 
-def _rounds(setups: list[str], n: int, rounds: int) -> dict[str, list[float]]:
+def _rounds(
+    setups: list[str], n: int, rounds: int, workload: str = "live"
+) -> dict[str, list[float]]:
     """In this process: ``rounds`` rounds of every setup (order rotated each round)."""
+    run = _drain if workload == "drain" else _live
     for setup in setups:
         _instruments(setup)  # every import done before the first measurement
     figures: dict[str, list[float]] = {s: [] for s in setups}
@@ -159,11 +186,11 @@ def _rounds(setups: list[str], n: int, rounds: int) -> dict[str, list[float]]:
         k = r % len(setups)
         for setup in setups[k:] + setups[:k]:
             gc.collect()  # every run starts from a collected heap (no earlier run's garbage)
-            figures[setup].append(trio.run(_live, setup, n))
+            figures[setup].append(trio.run(run, setup, n))
     return figures
 
 
-def _process(setups: list[str], n: int, rounds: int) -> dict[str, list[float]]:
+def _process(setups: list[str], n: int, rounds: int, workload: str) -> dict[str, list[float]]:
     out = subprocess.run(
         [
             sys.executable,
@@ -176,6 +203,8 @@ def _process(setups: list[str], n: int, rounds: int) -> dict[str, list[float]]:
             str(n),
             "--rounds",
             str(rounds),
+            "--workload",
+            workload,
         ],
         capture_output=True,
         text=True,
@@ -192,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--setups", default=",".join(SETUPS))
+    parser.add_argument(
+        "--workload",
+        choices=("live", "drain"),
+        default="live",
+        help="live: enqueued one by one while consumed (1a); drain: a backlog (1b)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     setups = [s for s in args.setups.split(",") if s]
@@ -201,11 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     if "none" not in setups:
         setups.insert(0, "none")  # the baseline of every ratio
     if args.worker:
-        print(json.dumps(_rounds(setups, args.jobs, args.rounds)))
+        print(json.dumps(_rounds(setups, args.jobs, args.rounds, args.workload)))
         return 0
     figures: dict[str, list[float]] = {s: [] for s in setups}
     for _ in range(args.processes):
-        for setup, values in _process(setups, args.jobs, args.rounds).items():
+        for setup, values in _process(setups, args.jobs, args.rounds, args.workload).items():
             figures[setup].extend(values)
     base = figures["none"]
     count = len(base)

@@ -106,14 +106,28 @@ class _GroupSeries:
     """The plain counters of one ``(queue, group)``: updated without a lock on the hot
     path, read by the collector at scrape time."""
 
-    __slots__ = ("buckets", "outcomes", "total")
+    __slots__ = ("counts", "total", "width")
 
     def __init__(self, buckets: int) -> None:
-        self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-        self.buckets = [0] * buckets
-        """Observations per bucket (not cumulative: summed at scrape time)."""
+        self.width = buckets
+        self.counts = [0] * (len(OUTCOMES) * buckets)
+        """Deliveries by outcome and duration bucket (not cumulative): the counts of
+        outcome ``i`` are ``counts[i * width:(i + 1) * width]``. One increment per
+        delivery; the outcome totals and the histogram are summed at scrape time."""
         self.total = 0.0
         """The sum of the observed durations."""
+
+    def snapshot(self) -> tuple[dict[str, int], list[int]]:
+        """Deliveries by outcome, and observations by bucket (not cumulative), read from
+        one copy of the counts (one C call: consistent also while hooks run in
+        another thread)."""
+        counts = list(self.counts)
+        width = self.width
+        outcomes = {
+            outcome: sum(counts[i * width : (i + 1) * width]) for i, outcome in enumerate(OUTCOMES)
+        }
+        buckets = [sum(counts[b::width]) for b in range(width)]
+        return outcomes, buckets
 
 
 def _bound_text(bound: float) -> str:
@@ -163,14 +177,16 @@ class _Collector(Collector):
             if key not in instrument._groups:  # pyright: ignore[reportPrivateUsage]
                 instrument._groups[key] = _GroupSeries(len(bounds))  # pyright: ignore[reportPrivateUsage]
         for (queue, group), series in sorted(instrument._groups.items()):  # pyright: ignore[reportPrivateUsage]
-            for outcome, count in series.outcomes.items():
+            total = series.total  # read first: it may lag the counts, never lead them
+            outcomes, observed = series.snapshot()
+            for outcome, count in outcomes.items():
                 deliveries.add_metric([queue, group, outcome], count)
             cumulative = 0
             buckets: list[tuple[str, float]] = []
-            for bound, count in zip(bounds, list(series.buckets), strict=True):
+            for bound, count in zip(bounds, observed, strict=True):
                 cumulative += count
                 buckets.append((_bound_text(bound), cumulative))
-            duration.add_metric([queue, group], buckets, series.total)
+            duration.add_metric([queue, group], buckets, total)
             running.add_metric([queue, group], running_now.get((queue, group), 0))
         pending = GaugeMetricFamily(
             "checkqueue_jobs_pending",
@@ -222,6 +238,10 @@ class PrometheusInstrument:
             raise ValueError(msg)
         self._bounds: tuple[float, ...] = tuple(bounds)
         self._search: tuple[float, ...] = tuple(bounds[:-1])
+        self._offsets = {outcome: i * len(bounds) for i, outcome in enumerate(OUTCOMES)}
+        """Where each outcome's counts start in ``_GroupSeries.counts``."""
+        self._first = bounds[0]
+        """The first bucket's bound (``le``): a duration at or below it needs no search."""
         self._attached: list[Any] = []
         """The queue objects observed (``attached``), read at scrape time."""
         self._groups: dict[tuple[str, str], _GroupSeries] = {}
@@ -285,8 +305,10 @@ class PrometheusInstrument:
             series = self._by_queue[queue][group]
         except KeyError:
             series = self._series(queue, group)
-        series.outcomes[outcome] += 1
-        series.buckets[bisect_left(self._search, duration)] += 1
+        if duration <= self._first:  # the common case of short jobs, without a search
+            series.counts[self._offsets[outcome]] += 1
+        else:
+            series.counts[self._offsets[outcome] + bisect_left(self._search, duration)] += 1
         series.total += duration
 
     # -- the pending gauge ---------------------------------------------------------------------

@@ -86,12 +86,15 @@ def test_per_job_cost_roundtrip_runs_tiny(capsys: pytest.CaptureFixture[str]) ->
     assert all(" us/call, CPU " in line for line in lines)
 
 
-def test_instruments_benchmark_runs_tiny(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("workload", ["live", "drain"])
+def test_instruments_benchmark_runs_tiny(workload: str, capsys: pytest.CaptureFixture[str]) -> None:
     from benchmarks.instruments import main as instruments
 
     assert (
         instruments(
             [
+                "--workload",
+                workload,
                 "--jobs",
                 "200",
                 "--processes",

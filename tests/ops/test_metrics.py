@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import signal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import trio
 import trio.testing
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig, QueueJob
@@ -20,6 +20,8 @@ from ._process import Worker
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from checkqueue_actors._actors.instruments import DeliveryOutcome
 
 
 async def _get(port: int, target: str = "/metrics", method: str = "GET") -> tuple[str, str]:
@@ -148,3 +150,50 @@ def test_the_worker_serves_its_metrics(tmp_path: Path) -> None:
         assert worker.wait(30) == 0, worker.stderr
     finally:
         worker.kill()
+
+
+def test_durations_fall_in_their_buckets_and_outcomes_are_counted() -> None:
+    """Bucket bounds are inclusive (``le``), the first bucket included; every outcome is
+    counted apart; the histogram's count and sum cover every delivery."""
+    registry = CollectorRegistry()
+    instrument = PrometheusInstrument(registry, buckets=[0.005, 0.1, 1.0])
+
+    class _Queue:
+        name = "q"
+
+    queue: Any = _Queue()
+    job: Any = None
+    for outcome, duration in [
+        ("completed", 0.0),
+        ("completed", 0.005),  # on the first bound: in it
+        ("failed", 0.0050001),
+        ("retrying", 0.1),
+        ("completed", 0.5),
+        ("timed_out", 1.0),
+        ("cancelled", 7.0),  # only in +Inf
+        ("released", 0.001),
+    ]:
+        instrument.delivery_finished(queue, "g", job, cast("DeliveryOutcome", outcome), duration)
+    samples = _samples(generate_latest(registry).decode())
+    g = (("group", "g"), ("queue", "q"))
+    outcomes = {
+        labels[1][1]: value
+        for (name, labels), value in samples.items()
+        if name == "checkqueue_deliveries_total"
+    }
+    assert outcomes == {
+        "completed": 3,
+        "retrying": 1,
+        "failed": 1,
+        "timed_out": 1,
+        "cancelled": 1,
+        "released": 1,
+    }
+    buckets = {
+        labels[1][1]: value
+        for (name, labels), value in samples.items()
+        if name == "checkqueue_delivery_duration_seconds_bucket"
+    }
+    assert buckets == {"0.005": 3, "0.1": 5, "1.0": 7, "+Inf": 8}
+    assert samples["checkqueue_delivery_duration_seconds_count", g] == 8
+    assert samples["checkqueue_delivery_duration_seconds_sum", g] == pytest.approx(8.6110001)
