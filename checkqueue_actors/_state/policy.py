@@ -24,6 +24,7 @@ import functools
 import inspect
 import math
 import os
+import threading
 import types
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -135,18 +136,55 @@ class ArgumentTypeError(TypeError, ValueError):
     """
 
 
-def new_job_id(urandom: Callable[[int], bytes] = os.urandom) -> str:
+_ENTROPY_BLOCK: Final = 4096
+"""Bytes of ``os.urandom`` read at once for fresh job ids (256 ids a read)."""
+
+
+class _Entropy(threading.local):
+    """This thread's block of ``os.urandom`` bytes and how much of it is used. Per
+    thread, so that two threads never take the same bytes; a forked child starts with
+    none (its parent may use the rest)."""
+
+    block: bytes = b""
+    at: int = 0
+
+
+_entropy = _Entropy()
+
+
+def _forget_entropy() -> None:
+    _entropy.block = b""
+    _entropy.at = 0
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows (which has no fork)
+    os.register_at_fork(after_in_child=_forget_entropy)
+
+_VARIANT: Final = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+"""A hex digit with its two top bits set to the RFC 4122 variant (``10``)."""
+
+
+def new_job_id(urandom: Callable[[int], bytes] | None = None) -> str:
     """A fresh job id: a random (version 4) UUID in its standard string form.
 
     The same string as ``str(uuid.uuid4())`` (16 bytes from ``os.urandom``, the
-    version and variant bits set), built without a ``UUID`` object: under half the
-    cost, paid by every enqueue without a ``job_id``.
+    version and variant bits set), built without a ``UUID`` object and from
+    ``os.urandom`` read 4 KiB at a time (per thread, never reused, reset in a forked
+    child): about a third of the cost, paid by every enqueue without a ``job_id``.
+    ``urandom`` (for tests) is called for the 16 bytes instead.
     """
-    raw = bytearray(urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # variant RFC 4122
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    if urandom is None:
+        entropy = _entropy
+        block = entropy.block
+        at = entropy.at
+        if at >= len(block):
+            block = entropy.block = os.urandom(_ENTROPY_BLOCK)
+            at = 0
+        entropy.at = at + 16
+        h = block[at : at + 16].hex()
+    else:
+        h = urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _type_message(name: str, expected: str, value: object) -> str:

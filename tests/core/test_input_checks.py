@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -363,3 +364,46 @@ def test_fresh_job_ids_are_standard_uuid4_strings() -> None:
             return fill[:n]
 
         assert new_job_id(source) == str(uuid.UUID(bytes=fill, version=4))
+
+
+def test_fresh_job_ids_differ_across_threads() -> None:
+    """Each thread takes its own random bytes: no id repeats between threads."""
+    import threading
+
+    from checkqueue_actors._state.policy import new_job_id
+
+    found: list[list[str]] = [[] for _ in range(4)]
+
+    def take(into: list[str]) -> None:
+        into.extend(new_job_id() for _ in range(1000))
+
+    threads = [threading.Thread(target=take, args=(ids,)) for ids in found]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for ids in found for i in ids]
+    assert len(set(every)) == len(every) == 4000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_does_not_repeat_its_parents_job_ids() -> None:
+    """A child forked while the parent holds unused random bytes reads fresh ones: the
+    ids it makes are not the ones the parent makes next."""
+    from checkqueue_actors._state.policy import new_job_id
+
+    new_job_id()  # the parent now holds a block with unused bytes
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write 100 ids and leave at once
+        try:
+            os.write(write, "\n".join(new_job_id() for _ in range(100)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split("\n"))
+    os.waitpid(pid, 0)
+    parent = {new_job_id() for _ in range(100)}
+    assert len(child) == 100
+    assert not child & parent
