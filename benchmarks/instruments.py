@@ -126,8 +126,10 @@ def _instruments(setup: str) -> list[object]:
     return found
 
 
-async def _drain(setup: str, n: int) -> float:
-    """Scenario 1b's workload: ``n`` jobs stored first, then drained by 10 consumers."""
+async def _run(setup: str, n: int, workload: str) -> float:
+    """Jobs per second of ``n`` no-op jobs, one group of 10 consumers: enqueued one by
+    one while consumed (``live``, scenario 1a), or stored first, then drained
+    (``drain``, scenario 1b)."""
     from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig, QueueJob
 
     done = trio.Event()
@@ -139,37 +141,22 @@ async def _drain(setup: str, n: int) -> float:
         if count == n:
             done.set()
 
-    config = InMemoryQueueConfig(concurrency=10, max_queue_size=n)
-    queue: InMemoryQueue[int] = InMemoryQueue("bench", config, instruments=_instruments(setup))
-    async with queue:
+    async def enqueue_all() -> None:
         for i in range(n):
             await queue.enqueue(i)
-        t0 = time.perf_counter()
-        await queue.consume(handler, consumer_group="bench")
-        await done.wait()
-        return n / (time.perf_counter() - t0)
-
-
-async def _live(setup: str, n: int) -> float:
-    from checkqueue_actors import InMemoryQueue, InMemoryQueueConfig, QueueJob
-
-    done = trio.Event()
-    count = 0
-
-    async def handler(job: QueueJob[Any]) -> None:
-        nonlocal count
-        count += 1
-        if count == n:
-            done.set()
 
     config = InMemoryQueueConfig(concurrency=10, max_queue_size=n)
     queue: InMemoryQueue[int] = InMemoryQueue("bench", config, instruments=_instruments(setup))
     async with queue:
-        await queue.consume(handler, consumer_group="bench")
-        await trio.lowlevel.checkpoint()
-        t0 = time.perf_counter()
-        for i in range(n):
-            await queue.enqueue(i)
+        if workload == "drain":
+            await enqueue_all()
+            t0 = time.perf_counter()
+            await queue.consume(handler, consumer_group="bench")
+        else:
+            await queue.consume(handler, consumer_group="bench")
+            await trio.lowlevel.checkpoint()
+            t0 = time.perf_counter()
+            await enqueue_all()
         await done.wait()
         return n / (time.perf_counter() - t0)
 
@@ -178,7 +165,6 @@ def _rounds(
     setups: list[str], n: int, rounds: int, workload: str = "live"
 ) -> dict[str, list[float]]:
     """In this process: ``rounds`` rounds of every setup (order rotated each round)."""
-    run = _drain if workload == "drain" else _live
     for setup in setups:
         _instruments(setup)  # every import done before the first measurement
     figures: dict[str, list[float]] = {s: [] for s in setups}
@@ -186,7 +172,7 @@ def _rounds(
         k = r % len(setups)
         for setup in setups[k:] + setups[:k]:
             gc.collect()  # every run starts from a collected heap (no earlier run's garbage)
-            figures[setup].append(trio.run(run, setup, n))
+            figures[setup].append(trio.run(_run, setup, n, workload))
     return figures
 
 

@@ -49,25 +49,35 @@ class AsyncOnlyStorage:
 
 
 class IoPathQueue(RuntimeQueue[T]):
-    """The runtime over ``AsyncOnlyStorage``."""
+    """The runtime over ``AsyncOnlyStorage`` (or a subclass of it)."""
 
-    def __init__(self, name: str, config: InMemoryQueueConfig) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: InMemoryQueueConfig,
+        storage: type[AsyncOnlyStorage] = AsyncOnlyStorage,
+    ) -> None:
         super().__init__(
             name,
-            AsyncOnlyStorage(MemoryStorage(name, config)),  # pyright: ignore[reportArgumentType]  # structural, through __getattr__
+            storage(MemoryStorage(name, config)),  # pyright: ignore[reportArgumentType]  # structural, through __getattr__
             concurrency=config.concurrency,
             delay_multiplier=config.delay_multiplier,
         )
 
 
 def make_io_path_queue(
-    name: str, *, concurrency: int, max_queue_size: int, delay_multiplier: float
+    name: str,
+    *,
+    concurrency: int,
+    max_queue_size: int,
+    delay_multiplier: float,
+    storage: type[AsyncOnlyStorage] = AsyncOnlyStorage,
 ) -> Queue[Any]:
     """A fresh queue on the I/O path with these settings."""
     config = InMemoryQueueConfig(
         concurrency=concurrency, max_queue_size=max_queue_size, delay_multiplier=delay_multiplier
     )
-    return IoPathQueue[Any](name, config)
+    return IoPathQueue[Any](name, config, storage)
 
 
 def test_the_runtime_takes_the_io_path() -> None:
@@ -150,16 +160,12 @@ class LateOutcomesMachine(QueueStateMachine):
     def make_queue(
         self, name: str, *, concurrency: int, max_queue_size: int, delay_multiplier: float
     ) -> Queue[Any]:
-        config = InMemoryQueueConfig(
+        return make_io_path_queue(
+            name,
             concurrency=concurrency,
             max_queue_size=max_queue_size,
             delay_multiplier=delay_multiplier,
-        )
-        return RuntimeQueue[Any](
-            name,
-            LateOutcomesStorage(MemoryStorage(name, config)),  # pyright: ignore[reportArgumentType]  # structural, through __getattr__
-            concurrency=config.concurrency,
-            delay_multiplier=config.delay_multiplier,
+            storage=LateOutcomesStorage,
         )
 
 
