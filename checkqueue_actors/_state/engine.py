@@ -267,6 +267,10 @@ class QueueEngine:
         self._seq = 0
         self._index: dict[str, JobRecord] = {}
         self._orphans: dict[str, JobRecord] = {}
+        """Jobs enqueued while no group exists, waiting for the first one."""
+        self._orphan_ready: ReadySet[JobRecord] = ReadySet()
+        """The orphans that are ready (not delayed), in claim order: the first group
+        takes this set over as its own (no work per job)."""
         self._reserved: dict[str, dict[str, JobRecord]] = {}
         """group name -> the jobs kept for that group until it is created."""
         self._groups: dict[str, GroupState] = {}
@@ -433,7 +437,9 @@ class QueueEngine:
             self._orphans[job_id] = record
         if record.delayed:
             self._push_timer(available_at, _DELAY, record)
-        elif groups is not None:
+        elif groups is None:
+            self._orphan_ready.push(-priority, available_at, record.seq, record)
+        else:
             neg_priority, seq = -priority, record.seq
             for group in groups:
                 group.ready.push(neg_priority, available_at, seq, record)
@@ -469,6 +475,15 @@ class QueueEngine:
         first = not self._groups
         self._groups[group_name] = group
         self._group_tuple = tuple(self._groups.values())
+        if first:
+            # the orphans become the group's: the ready ones are already in claim order
+            # (the set is taken over whole), the delayed ones join when their timer fires
+            group.ready = self._orphan_ready
+            self._orphan_ready = ReadySet()
+            only = self._group_tuple
+            for record in self._orphans.values():
+                record.groups = only
+            self._orphans = {}
         kept = self._reserved.pop(group_name, None)
         if kept:
             for record in kept.values():
@@ -478,17 +493,6 @@ class QueueEngine:
                 record.reserved = tuple(name for name in record.reserved if name != group_name)
                 if not record.delayed:
                     group.ready.push(-record.priority, record.available_at, record.seq, record)
-        if not (first and self._orphans):
-            return group.has_ready()
-        orphans = self._orphans
-        self._orphans = {}
-        only = self._group_tuple
-        for record in orphans.values():
-            if record.dropped:
-                continue
-            record.groups = only
-            if not record.delayed:
-                group.ready.push(-record.priority, record.available_at, record.seq, record)
         return group.has_ready()
 
     @property
@@ -723,6 +727,8 @@ class QueueEngine:
         waited = 0
         if record.groups is None:
             self._orphans.pop(job_id, None)
+            if not record.delayed:
+                self._orphan_ready.forget_one()
             waited = 1
         else:
             for group in record.groups:
@@ -802,7 +808,9 @@ class QueueEngine:
             return
         record.delayed = False
         if record.groups is None:
-            return  # an orphan: it stays waiting for the first group, now ready
+            # an orphan: it stays waiting for the first group, now ready
+            self._orphan_ready.push(-record.priority, due, record.seq, record)
+            return
         neg_priority, seq = -record.priority, record.seq
         for group in record.groups:
             group.ready.push(neg_priority, due, seq, record)
@@ -898,7 +906,8 @@ class QueueEngine:
             self.pending -= 1
         record.waiting = 0
         self._forget(record)
-        self._orphans.pop(record.id, None)
+        if self._orphans.pop(record.id, None) is not None and not record.delayed:
+            self._orphan_ready.forget_one()
         for name in record.reserved:
             self._reserved.get(name, {}).pop(record.id, None)
         if record.delayed:
@@ -1072,6 +1081,7 @@ class QueueEngine:
             group.since.clear()
             group.errors.clear()
         self._orphans.clear()
+        self._orphan_ready.clear()
         self._reserved.clear()
         self._timers = [t for t in self._timers if t[2] == _TICK]
         heapq.heapify(self._timers)

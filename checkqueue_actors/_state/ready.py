@@ -68,10 +68,13 @@ class ReadySet(Generic[R]):
             level = self._levels[neg_priority] = _Level()
             heapq.heappush(self._priorities, neg_priority)
         fifo = level.fifo
-        if not fifo or (available_at, seq) >= fifo[-1][:2]:
-            fifo.append((available_at, seq, record))
+        entry = (available_at, seq, record)
+        # no two entries share (available_at, seq) (seq is unique): records are never
+        # compared, here as in the heap
+        if not fifo or entry > fifo[-1]:
+            fifo.append(entry)
         else:
-            heapq.heappush(level.late, (available_at, seq, record))
+            heapq.heappush(level.late, entry)
         self.live += 1
         self.size += 1
 
@@ -83,7 +86,7 @@ class ReadySet(Generic[R]):
             level = levels[neg_priority]
             fifo, late = level.fifo, level.late
             while fifo or late:
-                if late and (not fifo or late[0][:2] < fifo[0][:2]):
+                if late and (not fifo or late[0] < fifo[0]):
                     available_at, seq, record = heapq.heappop(late)
                 else:
                     available_at, seq, record = fifo.popleft()

@@ -192,6 +192,38 @@ class EngineMachine(RuleBasedStateMachine):
         self.waiting[delivery.group].append(entry)
         self.jobs[entry.job_id].groups[delivery.group] = "waiting"
 
+    @rule(job_id=st.sampled_from(["j1", "j2", "j3", "j4"]))
+    def cancel(self, job_id: str) -> None:
+        """Cancel a job wherever it is: an orphan, waiting in groups, or running (whose
+        deliveries then end as the runtime ends a cancelled handler)."""
+        waited, running = self.engine.cancel(job_id)
+        orphans = [e for e in self.orphans if e.job_id == job_id]
+        job = self.jobs.pop(job_id, None)
+        expected_waited = len(orphans)
+        if job is not None:
+            expected_waited += sum(1 for state in job.groups.values() if state == "waiting")
+            for group in job.groups:
+                self.waiting[group] = [e for e in self.waiting[group] if e.job_id != job_id]
+        assert waited == expected_waited
+        self.orphans = [e for e in self.orphans if e.job_id != job_id]
+        ours = [(d, e) for d, e in self.running if e.job_id == job_id]
+        assert {id(d) for d in running} == {id(d) for d, _ in ours}
+        self.running = [(d, e) for d, e in self.running if e.job_id != job_id]
+        for delivery in running:
+            self.engine.cancel_delivery(delivery)
+
+    @invariant()
+    def ready_sets_hold_what_is_due(self) -> None:
+        """Each group's ready set (and the orphans' while no group exists) holds exactly
+        the waiting jobs whose time has come."""
+        for group in self.groups:
+            state = self.engine.group(group)
+            assert state is not None
+            due = [e for e in self.waiting[group] if e.key[1] <= self.now]
+            assert state.ready_live == len(due)
+        due_orphans = [e for e in self.orphans if e.key[1] <= self.now]
+        assert self.engine._orphan_ready.live == len(due_orphans)  # pyright: ignore[reportPrivateUsage]
+
     @invariant()
     def counters_agree(self) -> None:
         stats = self.engine.stats()
