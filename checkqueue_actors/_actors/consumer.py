@@ -184,6 +184,10 @@ class ConsumerActor:
 
     async def _worker(self) -> None:
         self._waking -= 1
+        # this task runs nothing but this queue's handlers (and the runtime around them):
+        # it is "in a handler of the queue" for its whole life (set once, not per job;
+        # the task's context goes with it)
+        current_handler_queue.set(self._rt)
         me = _Worker()
         self._workers.add(me)
         try:
@@ -307,7 +311,6 @@ class ConsumerActor:
             timeout = consumer.timeout
         timed_out = False
         self.running += 1
-        reset = current_handler_queue.set(rt)
         try:
             if timeout is None:
                 await consumer.handler(job)
@@ -355,7 +358,6 @@ class ConsumerActor:
             if rt.cancelled and delivery in rt.cancelled:
                 how = Settle.CANCEL  # the handler swallowed the cancellation
         finally:
-            current_handler_queue.reset(reset)
             self.running -= 1
             if delivery.suspect:
                 rt.alone = False

@@ -130,7 +130,8 @@ class JobRecord:
     never needs it)."""
     job: QueueJob[Any] | None = None
     """Its first delivery's ``QueueJob`` (attempts 0), once built for an instrument at
-    enqueue (``queued_job``): the deliveries with attempts 0 reuse it."""
+    enqueue (``queued_job``) or for the first of several groups: the deliveries with
+    attempts 0 reuse it."""
 
 
 @attrs.define(eq=False, slots=True)
@@ -184,6 +185,8 @@ class MemoryDelivery(Delivery):
                 attempts=attempts,
                 headers=record.headers,
             )
+            if not attempts and record.remaining > 1:
+                record.job = job  # other groups' first deliveries share it (fan-out)
         self.job = job
         self.timeout = record.timeout
         self.record = record
@@ -540,7 +543,9 @@ class QueueEngine:
         if entry is None:
             return None
         neg_priority, available_at, seq, record = entry
-        self._sub_waiting(record)
+        record.waiting -= 1  # _sub_waiting, inline: once per delivery
+        if record.waiting == 0:
+            self.pending -= 1
         record.claims += 1
         self.running += 1
         attempts = 0
