@@ -11,9 +11,13 @@ a ``MockClock`` the anchor is kept, so virtual time and wall time move together.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import trio
 import trio.testing
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["WallClock", "utc_now"]
 
@@ -37,9 +41,12 @@ def utc_now() -> datetime:
 class WallClock:
     """Converts between trio time (seconds, float) and aware UTC datetimes."""
 
-    __slots__ = ("_anchor_trio", "_anchor_wall", "_virtual")
+    __slots__ = ("_anchor_trio", "_anchor_wall", "_virtual", "trio_now")
 
     def __init__(self, wall: datetime | None = None) -> None:
+        self.trio_now: Callable[[], float] = trio.lowlevel.current_clock().current_time
+        """Now on trio's clock: the run's clock read directly (``trio.current_time()``
+        at a third of the cost, for the hot paths)."""
         self._virtual = is_virtual_clock()
         if self._virtual and wall is None:
             # On a MockClock virtual time runs far ahead of the real wall clock, so each

@@ -415,7 +415,11 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             checked_timeout, checked_headers = policy.check_job_options(timeout, headers)
         local = self.local
         payload = data if local is not None else self.storage.encode(data)
-        await self._admit(allow_stopping=True)
+        # _admit(allow_stopping=True), inline: once per job
+        await trio.lowlevel.checkpoint_if_cancelled()
+        state = self._state
+        if state is not LifeState.RUNNING and state is not LifeState.STOPPING:
+            await self._check_open(allow_stopping=True)
         the_id = checked_id if checked_id is not None else policy.new_job_id()
         delay *= self.delay_multiplier
         instruments = self.instruments

@@ -171,7 +171,7 @@ class MemoryStorage:
         """Store one job (see ``Storage.enqueue``)."""
         clock = self._clock
         assert clock is not None
-        now = trio.current_time()
+        now = clock.trio_now()
         engine = self.engine
         stored = engine.enqueue(
             job_id=job_id,
@@ -212,7 +212,7 @@ class MemoryStorage:
     def _enqueue_for(self, job: NewJob, groups: tuple[str, ...]) -> bool:
         clock = self._clock
         assert clock is not None
-        now = trio.current_time()
+        now = clock.trio_now()
         stored = self.engine.enqueue(
             job_id=job.id,
             data=job.data,

@@ -411,39 +411,39 @@ class QueueEngine:
             groups = tuple(known[name] for name in only if name in known)
             reserved = tuple(name for name in only if name not in known)
         available_at = now + delay
+        self._seq = seq = self._seq + 1  # _next_seq, inline: once per job
+        count = (len(groups) if groups is not None else 1) + len(reserved)
         record = JobRecord(
             id=job_id,
             data=data,
             priority=priority,
             timestamp=timestamp,
-            seq=self._next_seq(),
+            seq=seq,
             available_at=available_at,
             groups=groups,
             delayed=delay > 0,
             schedule=schedule,
             timeout=timeout,
             headers=headers,
+            waiting=count,
+            remaining=count,
         )
         self._index[job_id] = record
         if schedule is not None:
             schedule.occurrences.add(job_id)
-        count = len(groups) if groups is not None else 1
         if reserved:
-            count += len(reserved)
             record.reserved = reserved
             for name in reserved:
                 self._reserved.setdefault(name, {})[job_id] = record
-        record.remaining = count
-        record.waiting = count
         self.pending += 1
         if groups is None:
             self._orphans[job_id] = record
         if record.delayed:
             self._push_timer(available_at, _DELAY, record)
         elif groups is None:
-            self._orphan_ready.push(-priority, available_at, record.seq, record)
+            self._orphan_ready.push(-priority, available_at, seq, record)
         else:
-            neg_priority, seq = -priority, record.seq
+            neg_priority = -priority
             for group in groups:
                 group.ready.push(neg_priority, available_at, seq, record)
         return True
