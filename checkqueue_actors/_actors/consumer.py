@@ -253,7 +253,7 @@ class ConsumerActor:
         if local is not None and not rt.stopping and not rt.run_queue:
             # (a paused group's claims come back empty: the engine obeys the pause)
             router = rt.routers[done.group]
-            if slots.waiters <= router.waiting_for_slot:
+            if len(slots.line) <= router.waiting_for_slot:  # (Slots.waiters, inline)
                 claimed = local.claim_one_nowait(done.group)
                 if claimed is not None:
                     only = router.only

@@ -31,23 +31,24 @@ class _Waiter:
 class Slots:
     """A counted pool of ``total`` slots with a fair line of waiters."""
 
-    __slots__ = ("_line", "_watchers", "free", "total")
+    __slots__ = ("_watchers", "free", "line", "total")
 
     def __init__(self, total: int) -> None:
         self.total = total
         self.free = total
         """Slots nobody holds and nobody waits for."""
-        self._line: deque[_Waiter] = deque()
+        self.line: deque[_Waiter] = deque()
+        """Routers waiting for slots, first come first (read-only outside)."""
         self._watchers: list[tuple[int, trio.Event]] = []
 
     @property
     def waiters(self) -> int:
         """Routers waiting for a slot."""
-        return len(self._line)
+        return len(self.line)
 
     def take_nowait(self, want: int) -> int:
         """Take up to ``want`` free slots at once (none while others wait in line)."""
-        if self._line:
+        if self.line:
             return 0
         n = min(want, self.free)
         self.free -= n
@@ -55,7 +56,7 @@ class Slots:
 
     def take_one_nowait(self) -> bool:
         """``take_nowait(1)``, on the hot path of in-process routers."""
-        if self._line or not self.free:
+        if self.line or not self.free:
             return False
         self.free -= 1
         return True
@@ -70,28 +71,28 @@ class Slots:
             await trio.lowlevel.checkpoint()
             return n
         waiter = _Waiter(want)
-        self._line.append(waiter)
+        self.line.append(waiter)
         try:
             await waiter.event.wait()
         except BaseException:
             if waiter.granted:
                 self.give(waiter.granted)
             else:
-                self._line.remove(waiter)
+                self.line.remove(waiter)
             raise
         return waiter.granted
 
     def notify_when_free(self, want: int, event: trio.Event) -> None:
         """Set ``event`` once ``want`` slots are free (a router with a claim on the way
         sends the next one as soon as it is worth it, without taking slots now)."""
-        if self.free >= want and not self._line:
+        if self.free >= want and not self.line:
             event.set()
         else:
             self._watchers.append((want, event))
 
     def give(self, n: int) -> None:
         """Give back ``n`` slots: to the routers in line first, in the order they came."""
-        line = self._line
+        line = self.line
         while n and line:
             waiter = line[0]
             take = min(n, waiter.want)
