@@ -29,7 +29,7 @@ from .._storage import CancelReport, ClaimTicket, PauseState, ReapReport, Settle
 from .._validators import finite_float, strict_int
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from .._model import (
         FailedJob,
@@ -109,9 +109,6 @@ class MemoryStorage:
             clock=_UnstartedClock(),
             max_failed_jobs=config.max_failed_jobs,
         )
-        self.claim_one_nowait: Callable[[str], Delivery | None] = self.engine.claim_one
-        """Claim the group's best ready job, if any (the engine's own method: a worker
-        chaining jobs calls it once per job)."""
         self._clock: WallClock | None = None
         self._bells: dict[str, Doorbell] = {}
         """One doorbell per group's router (a ring left over wakes it once for nothing)."""
@@ -277,6 +274,10 @@ class MemoryStorage:
     def claim_nowait(self, group: str, n: int) -> list[Delivery]:
         """Claim up to ``n`` of the group's best ready jobs."""
         return self.engine.claim(group, n)  # type: ignore[return-value]  # list is invariant
+
+    def claim_one_nowait(self, group: str) -> Delivery | None:
+        """Claim the group's best ready job, if any."""
+        return self.engine.claim_one(group)
 
     async def send_claim(self, group: str, n: int, outcomes: Sequence[Outcome]) -> ClaimTicket:
         """Settle ``outcomes``, then claim (answered at once)."""

@@ -269,11 +269,10 @@ class QueueEngine:
         self.clock = clock
         self._seq = 0
         self._index: dict[str, JobRecord] = {}
-        self._orphans: dict[str, JobRecord] = {}
-        """Jobs enqueued while no group exists, waiting for the first one."""
         self._orphan_ready: ReadySet[JobRecord] = ReadySet()
-        """The orphans that are ready (not delayed), in claim order: the first group
-        takes this set over as its own (no work per job)."""
+        """The orphans (jobs enqueued while no group exists: ``groups`` is None) that
+        are ready (not delayed), in claim order: the first group takes this set over
+        as its own. The others wait on their timers; every orphan is in ``_index``."""
         self._reserved: dict[str, dict[str, JobRecord]] = {}
         """group name -> the jobs kept for that group until it is created."""
         self._groups: dict[str, GroupState] = {}
@@ -366,7 +365,9 @@ class QueueEngine:
 
     def orphans(self) -> Iterable[JobRecord]:
         """Jobs waiting for the first group, in enqueue order."""
-        return self._orphans.values()
+        if self._group_tuple is not None:
+            return ()  # a group exists: no job waits for the first one
+        return [record for record in self._index.values() if record.groups is None]
 
     @property
     def has_groups(self) -> bool:
@@ -436,8 +437,6 @@ class QueueEngine:
             for name in reserved:
                 self._reserved.setdefault(name, {})[job_id] = record
         self.pending += 1
-        if groups is None:
-            self._orphans[job_id] = record
         if record.delayed:
             self._push_timer(available_at, _DELAY, record)
         elif groups is None:
@@ -484,9 +483,9 @@ class QueueEngine:
             group.ready = self._orphan_ready
             self._orphan_ready = ReadySet()
             only = self._group_tuple
-            for record in self._orphans.values():
-                record.groups = only
-            self._orphans = {}
+            for record in self._index.values():
+                if record.groups is None:
+                    record.groups = only
         kept = self._reserved.pop(group_name, None)
         if kept:
             for record in kept.values():
@@ -731,7 +730,6 @@ class QueueEngine:
         running: list[MemoryDelivery] = []
         waited = 0
         if record.groups is None:
-            self._orphans.pop(job_id, None)
             if not record.delayed:
                 self._orphan_ready.forget_one()
             waited = 1
@@ -911,7 +909,7 @@ class QueueEngine:
             self.pending -= 1
         record.waiting = 0
         self._forget(record)
-        if self._orphans.pop(record.id, None) is not None and not record.delayed:
+        if record.groups is None and not record.delayed:
             self._orphan_ready.forget_one()
         for name in record.reserved:
             self._reserved.get(name, {}).pop(record.id, None)
@@ -1085,7 +1083,6 @@ class QueueEngine:
             group.attempts.clear()
             group.since.clear()
             group.errors.clear()
-        self._orphans.clear()
         self._orphan_ready.clear()
         self._reserved.clear()
         self._timers = [t for t in self._timers if t[2] == _TICK]

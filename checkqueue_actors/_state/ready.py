@@ -3,12 +3,15 @@
 A binary heap over every ready job works, but at a million-job backlog each pop
 walks twenty levels of a heap scattered over memory. Nearly every job arrives
 in key order (an immediate enqueue is available "now", later than every job
-before it), so each priority level keeps a FIFO deque for in-order arrivals,
-popped in O(1) from the front, plus a small heap for the rare job that arrives
-out of order (a delayed job or a retry released a little after a later job, or
-a delivery given back). Levels are found through a heap of the priorities that
-have jobs, which stays tiny. Dropped jobs are skipped lazily when they surface
-and compacted away when they outnumber the live ones.
+before it, and a delayed job at the end of its delay), so each priority level
+keeps a FIFO deque for in-order arrivals, popped in O(1) from the front, plus a
+heap for the rest: a job that arrives out of order (released a little after a
+later job, or a delivery given back) and a retry (ready at the end of its
+backoff, a key of its own). The FIFO holds the records themselves, each under its
+own key (``record.available_at``, ``record.seq``): no tuple per waiting job. Levels
+are found through a heap of the priorities that have jobs, which stays tiny.
+Dropped jobs are skipped lazily when they surface and compacted away when they
+outnumber the live ones.
 """
 
 from __future__ import annotations
@@ -23,14 +26,21 @@ if TYPE_CHECKING:
 __all__ = ["ReadySet"]
 
 
-class _Droppable(Protocol):
+class _Record(Protocol):
+    """What the set reads of a job record: whether it was dropped, and its own key."""
+
     @property
     def dropped(self) -> bool: ...
 
+    @property
+    def available_at(self) -> float: ...
 
-R = TypeVar("R", bound=_Droppable)
+    @property
+    def seq(self) -> int: ...
 
-_Key = tuple[float, int]
+
+R = TypeVar("R", bound=_Record)
+
 _COMPACT_MIN = 64
 
 
@@ -38,8 +48,13 @@ class _Level(Generic[R]):
     __slots__ = ("fifo", "late")
 
     def __init__(self) -> None:
-        self.fifo: deque[tuple[float, int, R]] = deque()
+        self.fifo: deque[R] = deque()
+        """Records in key order, each under its own key ``(available_at, seq)``: no
+        tuple per entry (the common case: a job ready at its enqueue time, or at the end
+        of its initial delay)."""
         self.late: list[tuple[float, int, R]] = []
+        """A heap of the rest: entries out of order, or under another key than the
+        record's own (a retry ready at the end of its backoff)."""
 
 
 class ReadySet(Generic[R]):
@@ -68,13 +83,20 @@ class ReadySet(Generic[R]):
             level = self._levels[neg_priority] = _Level()
             heapq.heappush(self._priorities, neg_priority)
         fifo = level.fifo
-        entry = (available_at, seq, record)
-        # no two entries share (available_at, seq) (seq is unique): records are never
-        # compared, here as in the heap
-        if not fifo or entry > fifo[-1]:
-            fifo.append(entry)
+        if seq == record.seq and available_at == record.available_at:  # its own key
+            if not fifo:
+                fifo.append(record)
+            else:
+                last = fifo[-1]
+                at = last.available_at
+                if available_at > at or (available_at == at and seq > last.seq):
+                    fifo.append(record)
+                else:
+                    # no two entries share (available_at, seq) (seq is unique): records
+                    # are never compared in the heap
+                    heapq.heappush(level.late, (available_at, seq, record))
         else:
-            heapq.heappush(level.late, entry)
+            heapq.heappush(level.late, (available_at, seq, record))
         self.live += 1
         self.size += 1
 
@@ -86,10 +108,11 @@ class ReadySet(Generic[R]):
             level = levels[neg_priority]
             fifo, late = level.fifo, level.late
             while fifo or late:
-                if late and (not fifo or late[0] < fifo[0]):
+                if late and (not fifo or _before(late[0], fifo[0])):
                     available_at, seq, record = heapq.heappop(late)
                 else:
-                    available_at, seq, record = fifo.popleft()
+                    record = fifo.popleft()
+                    available_at, seq = record.available_at, record.seq
                 self.size -= 1
                 if record.dropped:
                     continue
@@ -107,7 +130,7 @@ class ReadySet(Generic[R]):
 
     def _compact(self) -> None:
         for level in self._levels.values():
-            level.fifo = deque(e for e in level.fifo if not e[2].dropped)
+            level.fifo = deque(r for r in level.fifo if not r.dropped)
             level.late = [e for e in level.late if not e[2].dropped]
             heapq.heapify(level.late)
         self.size = self.live
@@ -125,16 +148,23 @@ class ReadySet(Generic[R]):
         about ``k`` steps (plus sorting the few out-of-order arrivals of each level)."""
         for neg_priority in sorted(self._levels):
             level = self._levels[neg_priority]
-            for available_at, seq, record in heapq.merge(level.fifo, sorted(level.late)):
+            own = ((r.available_at, r.seq, r) for r in level.fifo)
+            for available_at, seq, record in heapq.merge(own, sorted(level.late)):
                 if not record.dropped:
                     yield neg_priority, available_at, seq, record
 
     def records(self) -> Iterator[R]:
         """Every live record, in no particular order."""
         for level in self._levels.values():
-            for entry in level.fifo:
-                if not entry[2].dropped:
-                    yield entry[2]
+            for record in level.fifo:
+                if not record.dropped:
+                    yield record
             for entry in level.late:
                 if not entry[2].dropped:
                     yield entry[2]
+
+
+def _before(entry: tuple[float, int, object], record: _Record) -> bool:
+    """Whether a heap entry's key comes before a record's own key."""
+    at = record.available_at
+    return entry[0] < at or (entry[0] == at and entry[1] < record.seq)

@@ -43,7 +43,7 @@ async def test_nothing_is_kept_after_jobs_pass_through(
             assert stats.pending == 0
             assert stats.processing == 0
             assert len(engine._index) == 0  # pyright: ignore[reportPrivateUsage]
-            assert len(engine._orphans) == 0  # pyright: ignore[reportPrivateUsage]
+            assert not list(engine.orphans())
             for group in engine.groups:
                 assert group.ready_live == 0
                 assert group.retrying == {}

@@ -12,6 +12,9 @@ from checkqueue_actors._state.ready import ReadySet
 @attrs.define(eq=False)
 class Rec:
     name: int
+    available_at: float = 0.0
+    """Its own key (what it is pushed under, unless pushed under another one)."""
+    seq: int = 0
     dropped: bool = False
 
 
@@ -26,12 +29,17 @@ class ReadySetMachine(RuleBasedStateMachine):
         neg_priority=st.integers(-2, 2),
         available_at=st.sampled_from([0.0, 1.0, 2.0, 3.0]),
         late_seq=st.booleans(),
+        own_key=st.booleans(),
     )
-    def push(self, neg_priority: int, available_at: float, late_seq: bool) -> None:
-        # seq usually grows (enqueue order); a given-back delivery reuses an old one
+    def push(self, neg_priority: int, available_at: float, late_seq: bool, own_key: bool) -> None:
+        # seq usually grows (enqueue order); a given-back delivery reuses an old one; a
+        # retry is pushed under another time than the record's own
         self.seq += 1
         seq = -self.seq if late_seq else self.seq
-        rec = Rec(self.seq)
+        if own_key:
+            rec = Rec(self.seq, available_at, seq)
+        else:
+            rec = Rec(self.seq, available_at - 0.5, seq)
         self.real.push(neg_priority, available_at, seq, rec)
         self.model.append((neg_priority, available_at, seq, rec))
 
@@ -59,6 +67,11 @@ class ReadySetMachine(RuleBasedStateMachine):
         assert len(self.real) == len(live)
         assert set(map(id, self.real.records())) == set(map(id, live))
 
+    @invariant()
+    def ordered_is_pop_order(self) -> None:
+        live = sorted((e for e in self.model if not e[3].dropped), key=lambda e: e[:3])
+        assert list(self.real.ordered()) == live
+
 
 TestReadySet = ReadySetMachine.TestCase
 
@@ -66,7 +79,7 @@ TestReadySet = ReadySetMachine.TestCase
 def test_compaction_frees_dropped_entries() -> None:
     """Dropping most entries compacts them away; the live ones still pop in order."""
     ready = ReadySet[Rec]()
-    recs = [Rec(i) for i in range(1000)]
+    recs = [Rec(i, 0.0, i) for i in range(1000)]
     for i, rec in enumerate(recs):
         ready.push(0, 0.0, i, rec)
     for rec in recs[:900]:

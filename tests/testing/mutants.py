@@ -190,12 +190,12 @@ class DelayedOrphansLostEngine(QueueEngine):
     jobs still delayed then wait for a group forever."""
 
     def add_group(self, group_name: str, max_retries: int) -> bool:
-        orphans = self._orphans
-        delayed = {job_id: r for job_id, r in orphans.items() if r.delayed}
-        for job_id in delayed:
-            del orphans[job_id]
+        delayed = [r for r in self.orphans() if r.delayed]
+        for record in delayed:
+            record.groups = ()  # hidden from the adoption
         result = super().add_group(group_name, max_retries)
-        self._orphans.update(delayed)
+        for record in delayed:
+            record.groups = None  # still waiting for a first group, which never comes
         return result
 
 
