@@ -213,11 +213,15 @@ class ConsumerActor:
         catches: the worker goes on in a new one)."""
         run_queue = self._rt.run_queue
         chained = 0
+        ended: float | None = None
+        """When the last delivery's clock reading was taken, while nothing was awaited
+        since (the next delivery's handler time starts there: one reading per job)."""
         while True:
             if not run_queue:
                 if self.retiring:
                     return True
                 chained = 0
+                ended = None
                 await self._park()
                 self._waking -= 1
                 continue
@@ -228,13 +232,14 @@ class ConsumerActor:
                 self.wake()
             while delivery is not None:
                 me.delivery = delivery
-                await self.run_delivery(delivery)
+                ended = await self.run_delivery(delivery, ended)
                 if me.cancelled:
                     return False  # cancelled, and its handler returned anyway: a new scope
                 me.delivery = None
                 chained += 1
                 if chained >= CHAIN_MAX:
                     chained = 0
+                    ended = None
                     await trio.lowlevel.checkpoint()  # handlers that never yield: let others run
                 delivery = self.chain(delivery)
 
@@ -262,8 +267,13 @@ class ConsumerActor:
         slots.give(1)
         return None
 
-    async def run_delivery(self, delivery: Delivery) -> None:
-        """Run one delivery's handler and settle its outcome."""
+    async def run_delivery(self, delivery: Delivery, ended: float | None = None) -> float | None:
+        """Run one delivery's handler and settle its outcome.
+
+        Handler time (for the instruments) runs from ``ended``, the previous
+        delivery's last clock reading when this one follows it with nothing awaited in
+        between, else from a reading taken here; returns the reading taken at the end
+        (``None`` when no instrument times deliveries, or the delivery did not run)."""
         rt = self._rt
         if rt.stopping:  # read each time: stop() may come during any handler
             # no new handler starts once stop() was called
@@ -281,6 +291,7 @@ class ConsumerActor:
             return
         extra = 0
         if delivery.suspect:
+            ended = None  # it may wait below: its handler time starts after
             if rt.alone:
                 # another suspect runs alone here: this one must not be lost with it
                 rt.settle(delivery, Settle.RELEASE, None)
@@ -304,7 +315,10 @@ class ConsumerActor:
                     hook(rt, delivery.group, job)
                 except Exception:
                     instruments.log_once(hook)
-        started = rt.elapsed() if instruments.delivery_finished else 0.0
+        if instruments.delivery_finished:
+            started = ended if ended is not None else rt.elapsed()
+        else:
+            started = 0.0
         consumer = delivery.consumer
         timeout = delivery.timeout  # the job's own, else its group's (None: no timeout)
         if timeout is None:
@@ -375,12 +389,15 @@ class ConsumerActor:
             outcome = _OUTCOMES[how]
             if timed_out and how is not _RELEASE and how is not _CANCEL:
                 outcome = "timed_out"
-            duration = rt.elapsed() - started
+            now = rt.elapsed()
+            duration = now - started
             for hook in instruments.delivery_finished:  # inline: once per job per hook
                 try:
                     hook(rt, delivery.group, job, outcome, duration)
                 except Exception:
                     instruments.log_once(hook)
+            return now
+        return None
 
     def _given_back(self, delivery: Delivery) -> Settle:
         """How a delivery whose handler was interrupted ends: ``CANCEL`` when

@@ -94,7 +94,10 @@ class Instrument(Protocol):
 
         ``duration`` is measured by the runtime around the handler: it includes a few
         microseconds of the runtime's own bookkeeping, never time spent waiting for a
-        slot or for the backend.
+        slot or for the backend. A worker that runs jobs back to back (nothing awaited
+        between them) takes one clock reading per job: each job's time starts where
+        the previous one's ended, so the bookkeeping between two jobs (the instruments'
+        hooks included) counts to the second.
         """
         return None  # not abstract: a subclass defines only the hooks it needs
 

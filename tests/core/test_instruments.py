@@ -71,6 +71,34 @@ async def test_outcomes_of_deliveries(autojump_clock: trio.testing.MockClock) ->
     assert started == [("started", "g", "a", 0), ("started", "g", "b", 0), ("started", "g", "b", 1)]
 
 
+async def test_handler_time_counts_neither_idle_time_nor_other_jobs(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Jobs run back to back by one worker are each timed from the end of the one
+    before; a worker that waited for work times its next job from its start."""
+    recorder = Recorder()
+    queue: InMemoryQueue[float] = InMemoryQueue(
+        "q", InMemoryQueueConfig(concurrency=1), instruments=[recorder]
+    )
+
+    async def handler(job: QueueJob[float]) -> None:
+        await trio.sleep(job.data)
+
+    async with queue:
+        await queue.consume(handler, consumer_group="g")
+        for seconds in (0.5, 1.5, 0.25):  # stored at once: run back to back
+            await queue.enqueue(seconds)
+        await drain(queue)
+        await trio.sleep(10)  # the worker waits for work meanwhile
+        await queue.enqueue(2.0)
+        await drain(queue)
+        await trio.sleep(3)
+        await queue.enqueue(0.75)
+        await drain(queue)
+    durations = [c[4] for c in recorder.calls if c[0] == "finished"]
+    assert durations == [0.5, 1.5, 0.25, 2.0, 0.75]
+
+
 async def test_a_hard_cancel_reports_released(autojump_clock: trio.testing.MockClock) -> None:
     """A delivery interrupted by cancelling the queue's nursery is reported as released."""
     recorder = Recorder()
