@@ -278,7 +278,7 @@ class ConsumerActor:
         if rt.stopping:  # read each time: stop() may come during any handler
             # no new handler starts once stop() was called
             rt.settle(delivery, Settle.RELEASE, None)
-            return
+            return None
         job = delivery.job
         if job is None:
             logger.error(
@@ -288,14 +288,14 @@ class ConsumerActor:
                 delivery.error,
             )
             rt.settle(delivery, Settle.FAIL, delivery.error or "undecodable job")
-            return
+            return None
         extra = 0
         if delivery.suspect:
             ended = None  # it may wait below: its handler time starts after
             if rt.alone:
                 # another suspect runs alone here: this one must not be lost with it
                 rt.settle(delivery, Settle.RELEASE, None)
-                return
+                return None
             rt.alone = True
             try:
                 extra = await self._take_every_slot()
@@ -307,7 +307,7 @@ class ConsumerActor:
                 rt.alone = False
                 rt.slots.give(extra)
                 rt.settle(delivery, Settle.RELEASE, None)
-                return
+                return None
         instruments = rt.instruments
         if instruments.delivery_started:
             for hook in instruments.delivery_started:  # inline: once per job per hook
