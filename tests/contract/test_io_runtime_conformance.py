@@ -98,9 +98,10 @@ class TestIoPathConformance(BulkEnqueueConformance, QueueConformanceTests):
 
 
 class IoPathMachine(QueueStateMachine):
-    """The state machine on the I/O path."""
+    """The state machine on the I/O path (virtual time, the machine's default)."""
 
-    time_mode = "virtual"
+    storage: type[AsyncOnlyStorage] = AsyncOnlyStorage
+    """The storage wrapper of the queues it makes."""
 
     def make_queue(
         self, name: str, *, concurrency: int, max_queue_size: int, delay_multiplier: float
@@ -110,6 +111,7 @@ class IoPathMachine(QueueStateMachine):
             concurrency=concurrency,
             max_queue_size=max_queue_size,
             delay_multiplier=delay_multiplier,
+            storage=self.storage,
         )
 
 
@@ -144,7 +146,7 @@ class LateOutcomesStorage(AsyncOnlyStorage):
         return []
 
 
-class LateOutcomesMachine(QueueStateMachine):
+class LateOutcomesMachine(IoPathMachine):
     """The machine in real mode (on an autojump clock) over late outcomes: before it
     enqueues an id again, it waits until the queue itself no longer holds the job
     (not only until the model saw its handlers finish), or the new job would be taken
@@ -153,20 +155,10 @@ class LateOutcomesMachine(QueueStateMachine):
     time_mode = "real"
     delay_multiplier = 0.01
     max_queue_size = 1000
+    storage = LateOutcomesStorage
 
     def make_clock(self) -> trio.abc.Clock | None:
         return trio.testing.MockClock(autojump_threshold=0)
-
-    def make_queue(
-        self, name: str, *, concurrency: int, max_queue_size: int, delay_multiplier: float
-    ) -> Queue[Any]:
-        return make_io_path_queue(
-            name,
-            concurrency=concurrency,
-            max_queue_size=max_queue_size,
-            delay_multiplier=delay_multiplier,
-            storage=LateOutcomesStorage,
-        )
 
 
 TestLateOutcomesMachine = LateOutcomesMachine.TestCase
