@@ -15,7 +15,13 @@ WORKLOAD is one of:
 - ``drain``: a backlog of N jobs (stored with ``enqueue_many``) drained by one group;
 - ``roundtrip``: the floor of one enqueue, N calls each: the enqueue script sent on a
   plain blocking socket (no event loop), the same through the fast client under trio,
-  and ``RedisQueue.enqueue``; microseconds of wall and CPU time per call for each.
+  and ``RedisQueue.enqueue``; microseconds of wall and CPU time per call for each;
+- ``wake``: the idle path, N samples: a consumer blocked on a group's wake list
+  (``BLPOP``) is woken by one producer's enqueue script, then claims the job with the
+  claim script, either sent once the wake's reply is read (two hops, as a worker does
+  now) or sent on the same connection right behind the ``BLPOP`` (one hop: the server
+  runs it as soon as the ``BLPOP`` returns); microseconds from the enqueue's send to
+  the claim's reply, p50 and p99 of each, on plain blocking sockets (no event loop).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from ._runner import redis_server
 if TYPE_CHECKING:
     from checkqueue_actors import QueueJob
 
-WORKLOADS = ("enqueue", "concurrent", "live", "drain", "roundtrip")
+WORKLOADS = ("enqueue", "concurrent", "live", "drain", "roundtrip", "wake")
 
 
 def _info(port: int, section: str) -> str:
@@ -159,9 +165,96 @@ async def _roundtrip(url: str, n: int) -> None:
         _per_call("RedisQueue.enqueue", n, time.perf_counter() - wall, time.process_time() - cpu)
 
 
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+async def _wake(url: str, n: int) -> None:
+    """The idle path two ways (see the module doc)."""
+    from checkqueue_actors.redis import RedisQueue, RedisQueueConfig
+
+    host, port = url.removeprefix("redis://").split("/")[0].rsplit(":", 1)
+    prefix = f"w{uuid.uuid4().hex[:6]}"
+    config = RedisQueueConfig(url=url, key_prefix=prefix, max_queue_size=max(100_000, 3 * n))
+    async with RedisQueue[Any]("wake", config) as queue:
+        await queue.enqueue(0)  # the queue's keys exist
+    times = _wake_hops(host, int(port), f"{prefix}:{{wake}}:", n)
+    for mode, values in times.items():
+        print(
+            f"{mode}: enqueue sent to claim answered p50 {_percentile(values, 50) * 1e6:.1f} us,"
+            f" p99 {_percentile(values, 99) * 1e6:.1f} us ({len(values)} samples)"
+        )
+
+
+def _wake_hops(host: str, port: int, base: str, n: int) -> dict[str, list[float]]:
+    """Seconds from the enqueue's send to the claim's reply, ``n`` samples each way."""
+    import hiredis
+
+    from checkqueue_actors._backends.redis._scripts import SCRIPTS
+    from checkqueue_actors._backends.redis._wire import encode_command
+
+    token = uuid.uuid4().hex
+
+    def script(name: str, *args: str | int) -> bytes:
+        return encode_command(["EVALSHA", SCRIPTS[name].sha, 1, base, *args])
+
+    def replies(sock: socket.socket, reader: Any, count: int) -> list[Any]:
+        out: list[Any] = []
+        while len(out) < count:
+            reply = reader.gets()
+            if reply is False:
+                reader.feed(sock.recv(65536))
+            elif isinstance(reply, Exception):
+                raise reply
+            else:
+                out.append(reply)
+        return out
+
+    producer = socket.create_connection((host, port))
+    consumer = socket.create_connection((host, port))
+    times: dict[str, list[float]] = {"two hops": [], "one hop": []}
+    with producer, consumer:
+        for sock in (producer, consumer):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        preader, creader = hiredis.Reader(), hiredis.Reader()
+        for name in ("register_new", "enqueue", "claim"):
+            producer.sendall(encode_command(["SCRIPT", "LOAD", SCRIPTS[name].body]))
+            replies(producer, preader, 1)
+        producer.sendall(script("register_new", "g", 0))
+        replies(producer, preader, 1)
+        claim = script("claim", 1, 60_000, token, 1, "g", 0, 0)
+        while True:  # the group adopted the job enqueued first: claim it away
+            consumer.sendall(claim)
+            if not replies(consumer, creader, 1)[0]:
+                break
+        consumer.sendall(encode_command(["DEL", f"{base}w:g"]))
+        replies(consumer, creader, 1)
+        for i in range(2 * n):
+            mode = "two hops" if i % 2 == 0 else "one hop"
+            blpop = encode_command(["BLPOP", f"{base}w:g", 5])
+            consumer.sendall(blpop if mode == "two hops" else blpop + claim)
+            time.sleep(0.0005)  # the consumer is blocked, the queue idle
+            start = time.perf_counter()
+            producer.sendall(script("enqueue", f"j{i}", "1", 0, 0, 10**9, ""))
+            if mode == "two hops":
+                replies(consumer, creader, 1)
+                consumer.sendall(claim)
+                got = replies(consumer, creader, 1)[0]
+            else:
+                got = replies(consumer, creader, 2)[1]  # the BLPOP's reply, then the claim's
+            times[mode].append(time.perf_counter() - start)
+            assert got, "the claim found no job"
+            replies(producer, preader, 1)
+    return times
+
+
 async def _run(url: str, workload: str, n: int) -> None:
     if workload == "roundtrip":
         await _roundtrip(url, n)
+        return
+    if workload == "wake":
+        await _wake(url, n)
         return
     from checkqueue_actors.redis import RedisQueue, RedisQueueConfig
 

@@ -116,3 +116,12 @@ def test_instruments_benchmark_refuses_an_unknown_setup() -> None:
 
     with pytest.raises(SystemExit):
         instruments(["--setups", "nope"])
+
+
+def test_per_job_cost_wake_runs_tiny(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.per_job_cost import main as per_job_cost
+
+    assert per_job_cost(["wake", "20"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["two hops", "one hop"]
+    assert all(line.endswith("(20 samples)") for line in lines)
