@@ -177,13 +177,9 @@ class MemoryDelivery(Delivery):
         self.group = state.name
         job = record.job
         if job is None or attempts:
+            # positional: matching six keywords costs more than the rest of the call
             job = QueueJob(
-                id=record.id,
-                data=record.data,
-                priority=record.priority,
-                timestamp=record.timestamp,
-                attempts=attempts,
-                headers=record.headers,
+                record.id, record.data, record.priority, record.timestamp, attempts, record.headers
             )
             if not attempts and record.remaining > 1:
                 record.job = job  # other groups' first deliveries share it (fan-out)
@@ -349,13 +345,8 @@ class QueueEngine:
             return None
         job = record.job
         if job is None:
-            job = record.job = QueueJob(
-                id=record.id,
-                data=record.data,
-                priority=record.priority,
-                timestamp=record.timestamp,
-                attempts=0,
-                headers=record.headers,
+            job = record.job = QueueJob(  # positional, as in MemoryDelivery
+                record.id, record.data, record.priority, record.timestamp, 0, record.headers
             )
         return job
 

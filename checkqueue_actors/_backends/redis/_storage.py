@@ -844,13 +844,13 @@ class RedisStorage:
                     headers = NO_HEADERS
                 else:
                     timeout, headers = _stored_extras(extras)
-                job = QueueJob(
-                    id=job_id,
-                    data=data,
-                    priority=_stored_priority(raw[i + 5]),
-                    timestamp=_stored_time(raw[i + 6]),
-                    attempts=int(raw[i + 7]),
-                    headers=headers,
+                job = QueueJob(  # positional: cheaper than six keywords, once per delivery
+                    job_id,
+                    data,
+                    _stored_priority(raw[i + 5]),
+                    _stored_time(raw[i + 6]),
+                    int(raw[i + 7]),
+                    headers,
                 )
             except SerializationError as exc:
                 error = str(exc)
