@@ -275,6 +275,52 @@ def test_delayed_jobs_order_by_availability_then_enqueue_order() -> None:
     assert order == ["early", "late", "now"]
 
 
+def test_enqueue_fills_each_field_of_the_record() -> None:
+    """``enqueue`` builds its record positionally (once per job): each field holds what
+    its name says, the defaults of a new record included."""
+    engine = _engine()
+    engine.add_group("a", 0)
+    engine.add_group("b", 0)
+    stamp = EPOCH + timedelta(seconds=3)
+    headers = {"h": "v"}
+    assert engine.enqueue(
+        job_id="j",
+        data={"d": 1},
+        priority=7,
+        delay=2.5,
+        now=10.0,
+        timestamp=stamp,
+        timeout=4.0,
+        headers=headers,
+    )
+    record = engine.get("j")
+    assert record is not None
+    assert (record.id, record.data, record.priority, record.timestamp) == (
+        "j",
+        {"d": 1},
+        7,
+        stamp,
+    )
+    assert record.seq > 0
+    assert record.available_at == 12.5
+    assert record.groups == tuple(engine.groups)
+    assert (record.waiting, record.remaining) == (2, 2)
+    assert record.delayed is True
+    assert record.claims == 0
+    assert record.dropped is False
+    assert record.reserved == ()
+    assert record.schedule is None
+    assert record.timeout == 4.0
+    assert record.headers == headers
+    assert record.done == ()
+    assert record.job is None
+    engine.enqueue(job_id="k", data=0, priority=0, delay=0, now=10.0, timestamp=EPOCH)
+    other = engine.get("k")
+    assert other is not None
+    assert other.delayed is False
+    assert other.seq > record.seq
+
+
 def test_memory_is_released_after_many_jobs() -> None:
     """After 10k jobs through two groups, no per-job state is left."""
     engine = _engine(max_queue_size=20_000)
