@@ -73,7 +73,8 @@ class WallClock:
 
     def to_wall(self, trio_time: float) -> datetime:
         """The UTC datetime of a trio deadline."""
-        return self._anchor_wall + timedelta(seconds=trio_time - self._anchor_trio)
+        # timedelta(0, s) is timedelta(seconds=s) without the keyword (once per enqueue)
+        return self._anchor_wall + timedelta(0, trio_time - self._anchor_trio)
 
     def to_trio(self, wall: datetime) -> float:
         """The trio deadline of a wall time."""
