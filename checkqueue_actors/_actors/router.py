@@ -15,6 +15,10 @@ With a storage that does I/O, up to ``claim_depth`` claims are on the way at
 once, each for half the slots while another is on the way: the backend runs one
 while this process runs the handlers of the other. A second task reads the
 replies in the order the claims were sent, so handlers start in claim order.
+A group with nothing to do waits for work with a claim riding behind the wait
+(``Storage.send_wait_claim``) on a slot it lends itself while no other group
+wants one, so a job enqueued then reaches a handler one round trip later; with
+no slot to lend, it waits, then claims.
 """
 
 from __future__ import annotations
@@ -79,6 +83,8 @@ class GroupRouterActor:
         """Woken from an idle wait: one claim is on the way to see whether work came, and
         no second one is sent before its reply (it would most often come back empty)."""
         self._error: BaseException | None = None
+        self._waiting: tuple[ClaimTicket, trio.Event] | None = None
+        """The wait claim on the way (see ``_wait_claim``) and its slot's recall event."""
         self._backoff = Backoff(f"group {group!r}: claiming", runtime.health)
 
     def add_consumer(self, handler: Handler[Any]) -> None:
@@ -152,6 +158,7 @@ class GroupRouterActor:
         concurrency = slots.total
         half = (concurrency + 1) // 2 if depth > 1 else concurrency
         backoff = self._backoff
+        wait_claims = storage.wait_claims
         writer.carrier_awake()
         try:
             while True:
@@ -181,6 +188,11 @@ class GroupRouterActor:
                     self._drained = False
                     continue
                 if self._drained and not writer.pending:
+                    if wait_claims:
+                        recall = trio.Event()
+                        if slots.lend_nowait(recall):
+                            await self._wait_claim(recall)
+                            continue
                     writer.carrier_asleep()
                     try:
                         await storage.wait_for_work(group, storage.work_poll_seconds)
@@ -225,6 +237,54 @@ class GroupRouterActor:
         finally:
             writer.carrier_asleep()
 
+    async def _wait_claim(self, recall: trio.Event) -> None:
+        """Wait for work with a claim riding behind the wait, on one lent slot, until its
+        reply is read: work that comes is claimed one round trip after its enqueue.
+
+        The slot is lent (``Slots.lend_nowait``): when anybody else wants a slot, the
+        wait is interrupted, and the slot comes back unless the claim found a job.
+        """
+        rt = self._rt
+        storage, slots, writer = rt.storage, rt.slots, rt.writer
+        assert writer is not None
+        writer.carrier_asleep()  # no outcome rides on this claim: the writer writes them
+        try:
+            try:
+                ticket = await storage.send_wait_claim(self.group, 1, storage.work_poll_seconds)
+            except (BackendUnavailableError, BackendRefusedError) as exc:
+                slots.unlend(recall)
+                slots.give(1)
+                self._error = exc
+                return
+            self._waiting = (ticket, recall)
+            self._inflight.append(ticket)
+            self._drained = False
+            self._probing = True
+            self._poke()  # the collector reads the reply
+            # from now on the reply's poke sets `recall` too (the collector makes a new
+            # `_changed` only while no claim is on the way)
+            self._changed = recall
+            interrupted = False
+            try:
+                while self._still_waiting():
+                    await self._changed.wait()
+                    if not self._still_waiting():
+                        break
+                    # recalled: somebody wants the slot; the claim runs now and its reply
+                    # comes soon
+                    if not interrupted:
+                        interrupted = True
+                        self._changed = trio.Event()
+                        await storage.interrupt_wait(ticket)
+            finally:
+                if self._still_waiting() and not interrupted:
+                    # cancelled (the queue stops): end the wait, so that the collector,
+                    # which reads every reply before it stops, gets this one at once
+                    with trio.CancelScope(shield=True):
+                        await storage.interrupt_wait(ticket)
+        finally:
+            writer.carrier_awake()
+
     def _poke(self) -> None:
         self._changed.set()
 
@@ -251,6 +311,16 @@ class GroupRouterActor:
                 while self._inflight:
                     await self._receive_one()
 
+    def _still_waiting(self) -> bool:
+        """The wait claim's reply is not read yet (``_receive_one`` ends the wait)."""
+        return self._waiting is not None
+
+    def _end_wait(self) -> None:
+        """The wait claim's reply is in (or lost): its slot is no longer lent."""
+        if self._waiting is not None:
+            self._rt.slots.unlend(self._waiting[1])
+            self._waiting = None
+
     async def _receive_one(self) -> None:
         rt = self._rt
         ticket = self._inflight[0]
@@ -265,10 +335,13 @@ class GroupRouterActor:
                 lost = self._inflight.popleft()
                 rt.slots.give(lost.n)
                 writer.put_back(lost.outcomes)
+            self._end_wait()
             self._error = exc
             self._poke()
             return
         self._inflight.popleft()
+        if self._waiting is not None and self._waiting[0] is ticket:
+            self._end_wait()
         self._backoff.reset()  # a reply came: the backend answers (a sent claim proves nothing)
         report_lost(rt.name, ticket.lost)
         if ticket.paused:

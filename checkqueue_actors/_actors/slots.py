@@ -8,6 +8,11 @@ longest, so one busy group cannot starve another.
 
 Unlike ``trio.CapacityLimiter`` it hands out several slots at once (a router
 claims as many jobs as it has slots) and keeps no borrower set: a slot is a count.
+
+A router with nothing to do may *lend* itself a slot for its wait for work (its
+claim then rides behind the wait, on a storage that can send both at once): only
+while nobody else wants one, and it is recalled as soon as anybody does, so an
+idle group never keeps a slot from a busy one for longer than a round trip.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ class _Waiter:
 class Slots:
     """A counted pool of ``total`` slots with a fair line of waiters."""
 
-    __slots__ = ("_watchers", "free", "line", "total")
+    __slots__ = ("_lenders", "_watchers", "free", "line", "total")
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -40,6 +45,8 @@ class Slots:
         self.line: deque[_Waiter] = deque()
         """Routers waiting for slots, first come first (read-only outside)."""
         self._watchers: list[tuple[int, trio.Event]] = []
+        self._lenders: list[trio.Event] = []
+        """The events of the routers holding a lent slot, set to recall it."""
 
     @property
     def waiters(self) -> int:
@@ -49,9 +56,12 @@ class Slots:
     def take_nowait(self, want: int) -> int:
         """Take up to ``want`` free slots at once (none while others wait in line)."""
         if self.line:
-            return 0
-        n = min(want, self.free)
-        self.free -= n
+            n = 0
+        else:
+            n = min(want, self.free)
+            self.free -= n
+        if n < want and self._lenders:
+            self._recall()
         return n
 
     def take_one_nowait(self) -> bool:
@@ -71,7 +81,7 @@ class Slots:
             await trio.lowlevel.checkpoint()
             return n
         waiter = _Waiter(want)
-        self.line.append(waiter)
+        self.line.append(waiter)  # take_nowait has recalled the lent slots
         try:
             await waiter.event.wait()
         except BaseException:
@@ -89,6 +99,34 @@ class Slots:
             event.set()
         else:
             self._watchers.append((want, event))
+            if self._lenders:
+                self._recall()
+
+    def lend_nowait(self, recall: trio.Event) -> bool:
+        """Take one slot for an idle router's wait, if nobody else wants a slot now.
+
+        ``recall`` is set as soon as anybody wants more slots than are free (a take
+        falls short, a router gets in line or watches for free slots): the router
+        then ends its wait, and gives the slot back unless its claim found a job.
+        The slot is given back with ``give``, as any other; ``unlend`` first.
+        """
+        if self.line or not self.free:
+            return False
+        if self._watchers and any(not event.is_set() for _, event in self._watchers):
+            return False
+        self.free -= 1
+        self._lenders.append(recall)
+        return True
+
+    def unlend(self, recall: trio.Event) -> None:
+        """The wait that ``recall`` belongs to has ended: stop recalling its slot."""
+        if recall in self._lenders:
+            self._lenders.remove(recall)
+
+    def _recall(self) -> None:
+        lenders, self._lenders = self._lenders, []
+        for recall in lenders:
+            recall.set()
 
     def give(self, n: int) -> None:
         """Give back ``n`` slots: to the routers in line first, in the order they came."""

@@ -84,6 +84,20 @@ class InMemoryQueueConfig:
 
 
 @final
+class _Waiting:
+    """The state of a wait claim until ``receive_claim`` has waited (see ``send_wait_claim``)."""
+
+    __slots__ = ("interrupted", "scope", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.interrupted = False
+        self.scope = trio.CancelScope(shield=True)
+        """The wait's own scope: only ``interrupt_wait`` ends it early (as on a backend,
+        where the wait runs on the server, the caller's cancellation does not)."""
+
+
+@final
 class MemoryStorage:
     """The in-memory storage: a ``QueueEngine`` plus the wake-ups of the actors waiting on it.
 
@@ -98,6 +112,7 @@ class MemoryStorage:
     reap_seconds: float | None = None
     # math.inf: every change is made in this process, which rings the router itself
     work_poll_seconds = math.inf
+    wait_claims = True
 
     def __init__(self, name: str, config: InMemoryQueueConfig) -> None:
         self.heartbeat_seconds = (
@@ -285,10 +300,29 @@ class MemoryStorage:
             self.settle_nowait(delivery, how, detail)
         return ClaimTicket(group, n, outcomes, self.engine.claim(group, n))
 
-    async def receive_claim(self, ticket: ClaimTicket) -> list[Delivery]:
-        """The deliveries claimed by ``send_claim``."""
+    async def send_wait_claim(self, group: str, n: int, wait_seconds: float) -> ClaimTicket:
+        """A claim that waits for work first (it waits and claims in ``receive_claim``)."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        deliveries: list[Delivery] = ticket.state
+        return ClaimTicket(group, n, (), _Waiting(wait_seconds))
+
+    async def interrupt_wait(self, ticket: ClaimTicket) -> None:
+        """End a wait claim's wait now."""
+        waiting = ticket.state
+        if type(waiting) is _Waiting:
+            waiting.interrupted = True
+            waiting.scope.cancel()
+        await trio.lowlevel.checkpoint()
+
+    async def receive_claim(self, ticket: ClaimTicket) -> list[Delivery]:
+        """The deliveries claimed by ``send_claim`` (a wait claim waits, then claims)."""
+        state = ticket.state
+        if type(state) is _Waiting:
+            with state.scope:
+                if not state.interrupted:
+                    await self.wait_for_work(ticket.group, state.seconds)
+            return self.engine.claim(ticket.group, ticket.n)  # type: ignore[return-value]  # list is invariant
+        await trio.lowlevel.checkpoint_if_cancelled()
+        deliveries: list[Delivery] = state
         return deliveries
 
     def settle_nowait(self, delivery: Delivery, how: Settle, detail: Any) -> None:

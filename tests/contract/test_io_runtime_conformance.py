@@ -21,7 +21,7 @@ from hypothesis import settings
 from checkqueue_actors import InMemoryQueueConfig
 from checkqueue_actors._actors.queue import RuntimeQueue
 from checkqueue_actors._backends.memory import MemoryStorage
-from checkqueue_actors.testing import BulkEnqueueConformance, QueueConformanceTests
+from checkqueue_actors.testing import BulkEnqueueConformance, QueueConformanceTests, wait_until
 from checkqueue_actors.testing.stateful import QueueStateMachine
 
 if TYPE_CHECKING:
@@ -165,22 +165,30 @@ TestLateOutcomesMachine = LateOutcomesMachine.TestCase
 TestLateOutcomesMachine.settings = settings(max_examples=40)
 
 
-async def test_an_idle_group_claims_once_per_poll(autojump_clock: object) -> None:
+@pytest.mark.parametrize("wait_claims", [True, False])
+async def test_an_idle_group_claims_once_per_poll(
+    autojump_clock: object, wait_claims: bool
+) -> None:
     """A group with nothing to do claims once each time its wait for work ends (the
-    poll interval here): one claim to see whether work came, not a pipelined pair."""
+    poll interval here): one claim to see whether work came, not a pipelined pair;
+    with wait claims, the claim rides behind the wait."""
     queue = IoPathQueue[Any]("q", InMemoryQueueConfig(concurrency=10))
     storage: Any = queue.storage
     inner = storage._inner  # the wrapped MemoryStorage
     inner.work_poll_seconds = 1.0
-    claims = 0
-    send_claim = inner.send_claim
+    inner.wait_claims = wait_claims
+    claims = {"plain": 0, "wait": 0}
+    send_claim, send_wait_claim = inner.send_claim, inner.send_wait_claim
 
     async def counted(group: str, n: int, outcomes: Any) -> Any:
-        nonlocal claims
-        claims += 1
+        claims["plain"] += 1
         return await send_claim(group, n, outcomes)
 
-    inner.send_claim = counted
+    async def counted_wait(group: str, n: int, wait_seconds: float) -> Any:
+        claims["wait"] += 1
+        return await send_wait_claim(group, n, wait_seconds)
+
+    inner.send_claim, inner.send_wait_claim = counted, counted_wait
 
     async def handler(job: Any) -> None:
         pass
@@ -188,9 +196,88 @@ async def test_an_idle_group_claims_once_per_poll(autojump_clock: object) -> Non
     async with queue:
         await queue.consume(handler, consumer_group="g")
         await trio.sleep(0.5)
-        claims = 0
+        claims.update(plain=0, wait=0)
         await trio.sleep(10)
-        assert 9 <= claims <= 11
+        idle = "wait" if wait_claims else "plain"
+        assert 9 <= claims[idle] <= 11
+        assert claims["plain" if wait_claims else "wait"] == 0
         await queue.enqueue("after")  # and work still comes through at once
         await trio.sleep(0.01)
         assert (await queue.get_stats()).completed == 1
+
+
+async def test_an_idle_groups_lent_slot_comes_back_when_wanted(autojump_clock: object) -> None:
+    """An idle group's wait claim holds the process's only slot (lent); somebody who
+    wants a slot gets it back at once, not when the wait ends (never, here: this
+    storage's wait has no poll interval), and the group still gets its work."""
+    queue = IoPathQueue[Any]("q", InMemoryQueueConfig(concurrency=1))
+    done = trio.Event()
+
+    async def handler(job: Any) -> None:
+        done.set()
+
+    with trio.fail_after(10):
+        async with queue:
+            await queue.consume(handler, consumer_group="g")
+            await trio.sleep(1)
+            assert queue.slots.free == 0  # lent to the idle group's wait claim
+            assert await queue.slots.take(1) == 1
+            queue.slots.give(1)
+            await queue.enqueue("x")
+            await done.wait()
+
+
+async def test_stopping_ends_an_idle_groups_wait_claim(autojump_clock: object) -> None:
+    """A queue whose groups wait with a claim behind the wait stops at once (it ends
+    the waits), and their slots are free again after."""
+    queue = IoPathQueue[Any]("q", InMemoryQueueConfig(concurrency=2))
+    # a long poll rather than none: without the interrupt, stopping takes 100 s (and
+    # fails below) instead of hanging
+    queue.storage._inner.work_poll_seconds = 100  # type: ignore[attr-defined]  # AsyncOnlyStorage
+
+    async def handler(job: Any) -> None:
+        pass
+
+    with trio.fail_after(10):
+        async with queue:
+            await queue.consume(handler, consumer_group="a")
+            await queue.consume(handler, consumer_group="b")
+            await trio.sleep(1)
+            # a slot lent to each waiting group (or to one of them: a group whose lent slot
+            # was recalled while the other claimed waits without one until its poll)
+            assert queue.slots.free < 2
+        assert queue.slots.free == 2
+
+
+async def test_work_for_an_idle_group_comes_with_its_wait_claim(autojump_clock: object) -> None:
+    """A job enqueued while the group waits is delivered by the claim riding behind the
+    wait, not by a claim sent after the wait ends."""
+    queue = IoPathQueue[Any]("q", InMemoryQueueConfig(concurrency=4))
+    inner: Any = getattr(queue.storage, "_inner")  # noqa: B009  # AsyncOnlyStorage's
+    waits: list[Any] = []
+    delivered_by: dict[Any, str] = {}
+    send_wait_claim, receive_claim = inner.send_wait_claim, inner.receive_claim
+
+    async def wait_claim(group: str, n: int, wait_seconds: float) -> Any:
+        ticket = await send_wait_claim(group, n, wait_seconds)
+        waits.append(ticket)
+        return ticket
+
+    async def receive(ticket: Any) -> Any:
+        deliveries = await receive_claim(ticket)
+        for delivery in deliveries:
+            kind = "wait" if any(ticket is t for t in waits) else "plain"
+            delivered_by[delivery.job.data] = kind
+        return deliveries
+
+    inner.send_wait_claim, inner.receive_claim = wait_claim, receive
+
+    async def handler(job: Any) -> None:
+        pass
+
+    async with queue:
+        await queue.consume(handler, consumer_group="g")
+        await trio.sleep(1)
+        await queue.enqueue("x")
+        await wait_until(lambda: "x" in delivered_by, timeout=10)
+    assert delivered_by == {"x": "wait"}

@@ -66,6 +66,7 @@ _NAMES: Final = (
     "server_info",
     "settle",
     "stats",
+    "wake",
 )
 
 

@@ -29,6 +29,7 @@ scripts with Redis 7 flags or without (see ``_scripts``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -374,11 +375,14 @@ class _ClaimLine:
     """One group's claim connection: a pipeline and whether its next claim is sent
     whole (``EVAL``: a new connection, or the server forgot its scripts)."""
 
-    __slots__ = ("eval_next", "pipe")
+    __slots__ = ("eval_next", "pipe", "wait_id")
 
-    def __init__(self, pipe: Pipeline) -> None:
+    def __init__(self, pipe: Pipeline, wait_id: str) -> None:
         self.pipe = pipe
         self.eval_next = True
+        self.wait_id = wait_id
+        """Names the list ``wi:<wait_id>`` that this line's waits also watch, so that
+        ``interrupt_wait`` can end them (``wake.lua``)."""
 
 
 @final
@@ -400,6 +404,8 @@ class RedisStorage:
         self.lease_seconds: float | None = config.lease_seconds
         self.reap_seconds: float | None = min(max(config.lease_seconds / 4, 0.05), 5.0)
         self.work_poll_seconds = config.poll_interval_ms / 1000
+        self.wait_claims = False
+        """True once open: on the fast client (not on a Redis Cluster)."""
         self.heartbeat_seconds: float | None = config.liveness_seconds / 5
         """How often this process says it is alive (see ``heartbeat``)."""
         self._liveness_ms = seconds_to_ms(config.liveness_seconds)
@@ -416,6 +422,7 @@ class RedisStorage:
         """Auto-pipelining of single enqueues (see ``enqueue``); None on a Redis Cluster."""
         self._stack: AsyncExitStack | None = None
         self._lines: dict[str, _ClaimLine] = {}
+        self._line_ids = itertools.count()
         self._groups: dict[str, None] = {}
         """The groups this process registered (renewals mark them as seen)."""
         self._crons: dict[tuple[str, str | None], CronSchedule] = {}
@@ -467,6 +474,7 @@ class RedisStorage:
                 raise
             self._stack = stack.pop_all()
         self._opened_at = trio.current_time()
+        self.wait_claims = self._scripts is not None
 
     async def _probe(self, runner: Client | ScriptClient) -> dict[str, Script]:
         """Run ``probe.lua``; the scripts for this server's version (kept).
@@ -747,9 +755,64 @@ class RedisStorage:
         pipeline without waiting for its reply; on a Redis Cluster, run it at once."""
         args: list[str | float | bytes] = [n, self._lease_ms, self._token_prefix, 1, group]
         order = _outcome_args(args, outcomes, self.config.failed_jobs_max) if outcomes else []
+        if self._scripts is None:
+            reply = await self._claim_now(args)
+            return ClaimTicket(group, n, outcomes, (None, reply, order, None))
+        line, script = await self._claim_line(group)
+        if line.eval_next:
+            line.eval_next = False
+            payload = encode_command(("EVAL", script.body, 1, self.base, *args))
+        else:
+            payload = encode_command(("EVALSHA", script.sha, 1, self.base, *args))
+        await self._send_on(group, line, payload)
+        return ClaimTicket(group, n, outcomes, (line, args, order, None))
+
+    async def send_wait_claim(self, group: str, n: int, wait_seconds: float) -> ClaimTicket:
+        """``BLPOP`` on the group's wake list (and on the line's own ``wi:`` list, for
+        ``interrupt_wait``), and a ``claim`` script behind it on the group's pipeline:
+        the server runs the claim as soon as the pop returns, and both replies come
+        back together."""
         scripts = self._scripts
         if scripts is None:
-            return ClaimTicket(group, n, outcomes, (None, await self._claim_now(args), order))
+            msg = "wait claims need the fast client (not on a Redis Cluster)"
+            raise RuntimeError(msg)
+        args: list[str | float | bytes] = [n, self._lease_ms, self._token_prefix, 1, group]
+        wait = max(0.001, min(wait_seconds, self.work_poll_seconds))
+        line, script = await self._claim_line(group)
+        pop = encode_command(
+            ("BLPOP", f"{self.base}w:{group}", f"{self.base}wi:{line.wait_id}", wait)
+        )
+        if line.eval_next:
+            line.eval_next = False
+            claim = encode_command(("EVAL", script.body, 1, self.base, *args))
+        else:
+            claim = encode_command(("EVALSHA", script.sha, 1, self.base, *args))
+        await self._send_on(group, line, pop + claim)
+        return ClaimTicket(group, n, (), (line, args, [], wait))
+
+    async def interrupt_wait(self, ticket: ClaimTicket) -> None:
+        """Push a token onto the list that only this wait watches (``wake.lua``); when
+        that fails, give up the group's pipeline (the claim's fate is then unknown)."""
+        line: _ClaimLine | None = ticket.state[0]
+        if line is None or ticket.state[3] is None or line.pipe.closed:
+            await trio.lowlevel.checkpoint()
+            return
+        timeout = self.config.stream_timeout
+        try:
+            with trio.CancelScope(shield=True, deadline=trio.current_time() + timeout) as scope:
+                # the token outlives the wait by the poll interval at most (a wait that
+                # had ended already leaves it to the next one, which then returns at once)
+                await self._script("wake", line.wait_id, seconds_to_ms(self.work_poll_seconds))
+            if not scope.cancelled_caught:
+                return
+        except (BackendUnavailableError, BackendRefusedError):
+            pass
+        await self._break(ticket.group, line)
+
+    async def _claim_line(self, group: str) -> tuple[_ClaimLine, Script]:
+        """The group's claim pipeline (opened on first use) and the claim script."""
+        scripts = self._scripts
+        assert scripts is not None
         line = self._lines.get(group)
         script_set = self._set
         if line is None or script_set is None:
@@ -757,23 +820,24 @@ class RedisStorage:
                 if script_set is None:
                     script_set = await self._probe(scripts)
                 if line is None:
-                    line = self._lines[group] = _ClaimLine(await scripts.open_pipeline())
+                    pipe = await scripts.open_pipeline()
+                    wait_id = f"{self._token_prefix}:{next(self._line_ids)}"
+                    line = self._lines[group] = _ClaimLine(pipe, wait_id)
             except BaseException as exc:
                 if is_backend_error(exc):
                     raise backend_error(self._address, exc, self._secret) from exc
                 raise
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
-        script = script_set["claim"]
+        return line, script_set["claim"]
+
+    async def _send_on(self, group: str, line: _ClaimLine, payload: bytes) -> None:
+        """Write requests on a group's pipeline, whole or not at all: a request cut in
+        half would garble the connection (shielded, bounded; a failure breaks it)."""
         try:
-            # a request cut in half would garble the connection: shielded, bounded
             deadline = trio.current_time() + self.config.stream_timeout
             with trio.CancelScope(shield=True, deadline=deadline) as scope:
-                if line.eval_next:
-                    line.eval_next = False
-                    await line.pipe.send("EVAL", script.body, 1, self.base, *args)
-                else:
-                    await line.pipe.send("EVALSHA", script.sha, 1, self.base, *args)
+                await line.pipe.send_encoded(payload)
             if scope.cancelled_caught:
                 msg = f"could not send a claim within {self.config.stream_timeout} s"
                 raise TimeoutError(msg)
@@ -782,7 +846,6 @@ class RedisStorage:
             if is_backend_error(exc):
                 raise backend_error(self._address, exc, self._secret) from exc
             raise
-        return ClaimTicket(group, n, outcomes, (line, args, order))
 
     async def _claim_now(self, args: Sequence[str | float | bytes]) -> Any:
         """Run a claim and wait for its reply (shielded: a claim that reached the server
@@ -795,7 +858,7 @@ class RedisStorage:
         ``ticket.lost`` and ``ticket.paused``. A claim answered NOSCRIPT (the server
         forgot its scripts) runs again whole; any other failure breaks the group's
         pipeline."""
-        line, sent, order = ticket.state
+        line, sent, order, wait = ticket.state
         if line is None:
             await trio.lowlevel.checkpoint_if_cancelled()
             return self._deliveries(ticket, sent, order)
@@ -803,6 +866,10 @@ class RedisStorage:
             await trio.lowlevel.checkpoint_if_cancelled()
             raise BackendUnavailableError(self._address, "the claim's connection was closed")
         try:
+            if wait is not None:  # a wait claim: first the pop's reply (ignored)
+                popped = await line.pipe.receive(shield=True, blocks_seconds=wait)
+                if isinstance(popped, ResponseError):
+                    raise popped
             raw = await line.pipe.receive(shield=True)
             if isinstance(raw, NoScriptError):
                 line.eval_next = True

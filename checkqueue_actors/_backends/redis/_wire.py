@@ -551,30 +551,39 @@ class Pipeline:
           coredis.exceptions.ConnectionError: the connection broke.
           OSError: the socket failed.
         """
+        await self.send_encoded(encode_command(parts))
+
+    async def send_encoded(self, payload: bytes) -> None:
+        """Write commands already encoded (``encode_command``), back to back.
+
+        Raises:
+          as ``send``.
+        """
         try:
-            await self._conn.send(encode_command(parts))
+            await self._conn.send(payload)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise ConnectionError(str(exc) or type(exc).__name__) from exc
 
-    async def receive(self, *, shield: bool = False) -> Any:
+    async def receive(self, *, shield: bool = False, blocks_seconds: float = 0.0) -> Any:
         """The reply to the oldest command not answered yet; an error reply is
         returned as its ``ResponseError`` (``NoScriptError`` for NOSCRIPT).
 
         With ``shield``, cancellation does not interrupt the wait (the timeout does).
+        A blocking command's reply may take ``blocks_seconds`` longer.
 
         Raises:
           coredis.exceptions.ConnectionError: the connection broke.
-          TimeoutError: no reply within ``stream_timeout``.
+          TimeoutError: no reply within ``stream_timeout`` (plus ``blocks_seconds``).
           OSError: the socket failed.
         """
-        deadline = trio.current_time() + self._timeout
+        deadline = trio.current_time() + self._timeout + blocks_seconds
         with trio.CancelScope(deadline=deadline, shield=shield) as scope:
             try:
                 return await self._conn.receive()
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise ConnectionError(str(exc) or type(exc).__name__) from exc
         assert scope.cancelled_caught
-        msg = f"no reply within {self._timeout} s"
+        msg = f"no reply within {self._timeout + blocks_seconds} s"
         raise TimeoutError(msg)
 
     async def aclose(self) -> None:

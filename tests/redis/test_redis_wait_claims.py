@@ -1,0 +1,80 @@
+"""An idle group's wait for work with its claim riding behind (``BLPOP`` then the
+claim script, on the group's pipeline): work comes in one round trip, a lent slot
+comes back when wanted, a stop ends the wait at once, and no key is left behind."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from checkqueue_actors.testing import wait_until
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from checkqueue_actors.redis import RedisQueue
+
+    from ._server import RedisServer
+
+
+async def test_work_for_an_idle_group_comes_with_its_wait_claim(
+    make_queue: Callable[..., RedisQueue[Any]],
+) -> None:
+    """With a poll interval of 10 s, a job enqueued to a waiting group is delivered by
+    the claim behind the wait, not by a claim sent once the wait has ended."""
+    queue = make_queue(poll_interval_ms=10_000)
+    storage: Any = queue.storage
+    waits: list[Any] = []
+    delivered_by: dict[Any, str] = {}
+    send_wait_claim, receive_claim = storage.send_wait_claim, storage.receive_claim
+
+    async def wait_claim(group: str, n: int, wait_seconds: float) -> Any:
+        ticket = await send_wait_claim(group, n, wait_seconds)
+        waits.append(ticket)
+        return ticket
+
+    async def receive(ticket: Any) -> Any:
+        deliveries = await receive_claim(ticket)
+        for delivery in deliveries:
+            kind = "wait" if any(ticket is t for t in waits) else "plain"
+            delivered_by[delivery.job.data] = kind
+        return deliveries
+
+    storage.send_wait_claim, storage.receive_claim = wait_claim, receive
+
+    async def handler(job: Any) -> None:
+        pass
+
+    async with queue:
+        await queue.consume(handler, consumer_group="g")
+        await wait_until(lambda: bool(waits), timeout=5)
+        await trio.sleep(0.1)
+        await queue.enqueue("x")
+        await wait_until(lambda: "x" in delivered_by, timeout=5)
+    assert delivered_by == {"x": "wait"}
+
+
+async def test_a_lent_slot_comes_back_and_a_stop_ends_the_wait(
+    make_queue: Callable[..., RedisQueue[Any]], redis_server: RedisServer
+) -> None:
+    """At concurrency 1 the waiting group holds the only slot; asking for it ends the
+    wait at once (not after the 10 s poll interval), and so does stopping; the token
+    that ended the wait is taken by it, so no key of it is left behind."""
+    queue = make_queue(poll_interval_ms=10_000, concurrency=1)
+
+    async def handler(job: Any) -> None:
+        pass
+
+    with trio.fail_after(5):
+        async with queue:
+            await queue.consume(handler, consumer_group="g")
+            await wait_until(lambda: queue.slots.free == 0, timeout=5)
+            assert await queue.slots.take(1) == 1
+            queue.slots.give(1)
+            # the group waits again, with the slot lent anew or without one
+            await trio.sleep(0.2)
+            t0 = trio.current_time()
+        assert trio.current_time() - t0 < 2
+    keys = [k.decode() for k in redis_server.command("KEYS", "*wi:*")]
+    assert keys == []
