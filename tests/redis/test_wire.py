@@ -4,9 +4,11 @@ replies split anywhere are reassembled, and a queue runs on the pure-Python read
 from __future__ import annotations
 
 import itertools
+import socket
 from typing import TYPE_CHECKING, Any
 
 import trio
+import trio.lowlevel
 from coredis.exceptions import NoScriptError, ResponseError
 from hypothesis import given
 from hypothesis import strategies as st
@@ -84,14 +86,14 @@ def test_error_replies_are_values_not_raised_and_noscript_is_told_apart() -> Non
         conn = _wire._Connection(None, None)  # pyright: ignore[reportPrivateUsage]
         conn.reader = reader
         reader.feed(b"-ERR boom\r\n-NOSCRIPT gone\r\n")
-        done, first = conn._parse()  # pyright: ignore[reportPrivateUsage]
+        done, first = conn.parse()
         assert done
         assert type(first) is ResponseError
         assert str(first) == "ERR boom"
-        done, second = conn._parse()  # pyright: ignore[reportPrivateUsage]
+        done, second = conn.parse()
         assert done
         assert isinstance(second, NoScriptError)
-        assert conn._parse() == (False, None)  # pyright: ignore[reportPrivateUsage]
+        assert conn.parse() == (False, None)
 
 
 async def test_a_queue_runs_on_the_pure_python_reader(
@@ -114,3 +116,32 @@ async def test_a_queue_runs_on_the_pure_python_reader(
 async def _all_acked(queue: RedisQueue[Any]) -> bool:
     stats = await queue.get_stats()
     return stats.completed == 50 and stats.processing == 0
+
+
+async def test_a_pipeline_sends_what_the_socket_takes_then_the_rest() -> None:
+    """``send_nowait`` writes what the socket takes without waiting (a claim nearly
+    always fits); the rest goes out with ``send_encoded``, which waits for room; the
+    peer gets every byte in order. Replies read together are then answered one by one."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    pipe = _wire.Pipeline(_wire._Connection(None, ours), 5.0)  # pyright: ignore[reportPrivateUsage]
+    payload = bytes(range(256)) * 40_000  # 10 MB: more than the socket buffers hold
+    received = bytearray()
+
+    async def drain() -> None:
+        theirs.setblocking(False)
+        while len(received) < len(payload):
+            await trio.lowlevel.wait_readable(theirs)
+            received.extend(theirs.recv(1 << 20))
+
+    sent = pipe.send_nowait(payload)
+    assert 0 < sent < len(payload)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(drain)
+        await pipe.send_encoded(payload[sent:])
+    assert received == payload
+    theirs.sendall(b"+OK\r\n:7\r\n")
+    assert await pipe.receive() == b"OK"
+    assert await pipe.receive() == 7
+    await pipe.aclose()
+    theirs.close()

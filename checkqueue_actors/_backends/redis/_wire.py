@@ -246,7 +246,8 @@ class _Connection:
         self.sock = sock
         self.reader = make_reader()
 
-    def _parse(self) -> tuple[bool, Any]:
+    def parse(self) -> tuple[bool, Any]:
+        """The next reply if it has been read whole: ``(True, reply)``, else ``(False, None)``."""
         value = self.reader.gets()
         if value is _MORE:
             return False, None
@@ -266,6 +267,17 @@ class _Connection:
         else:
             await self.send(payload)
         return await self.receive()
+
+    def send_nowait(self, payload: bytes) -> int:
+        """Write what the socket takes now of ``payload``, without waiting; how many
+        bytes (0 on a TLS connection: use ``send``)."""
+        sock = self.sock
+        if sock is None:
+            return 0
+        try:
+            return sock.send(payload)
+        except BlockingIOError:
+            return 0
 
     async def send(self, payload: bytes) -> None:
         """Write one request without waiting for its reply (see ``Pipeline``)."""
@@ -290,7 +302,7 @@ class _Connection:
         """Read the next reply (an error reply is returned, not raised)."""
         sock = self.sock
         while True:
-            done, value = self._parse()
+            done, value = self.parse()
             if done:
                 return value
             if sock is None:
@@ -564,6 +576,15 @@ class Pipeline:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise ConnectionError(str(exc) or type(exc).__name__) from exc
 
+    def send_nowait(self, payload: bytes) -> int:
+        """Write what the socket takes now of ``payload`` (encoded commands) without
+        waiting: how many bytes; send the rest with ``send_encoded``.
+
+        Raises:
+          OSError: the socket failed.
+        """
+        return self._conn.send_nowait(payload)
+
     async def receive(self, *, shield: bool = False, blocks_seconds: float = 0.0) -> Any:
         """The reply to the oldest command not answered yet; an error reply is
         returned as its ``ResponseError`` (``NoScriptError`` for NOSCRIPT).
@@ -576,6 +597,9 @@ class Pipeline:
           TimeoutError: no reply within ``stream_timeout`` (plus ``blocks_seconds``).
           OSError: the socket failed.
         """
+        done, value = self._conn.parse()
+        if done:  # read already (the replies to requests sent together come together)
+            return value
         deadline = trio.current_time() + self._timeout + blocks_seconds
         with trio.CancelScope(deadline=deadline, shield=shield) as scope:
             try:
