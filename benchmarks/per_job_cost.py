@@ -18,9 +18,10 @@ WORKLOAD is one of:
   and ``RedisQueue.enqueue``; microseconds of wall and CPU time per call for each;
 - ``wake``: the idle path, N samples: a consumer blocked on a group's wake list
   (``BLPOP``) is woken by one producer's enqueue script, then claims the job with the
-  claim script, either sent once the wake's reply is read (two hops, as a worker does
-  now) or sent on the same connection right behind the ``BLPOP`` (one hop: the server
-  runs it as soon as the ``BLPOP`` returns); microseconds from the enqueue's send to
+  claim script, either sent once the wake's reply is read (two hops, as a waiting worker
+  did before wait claims, and does on a Redis Cluster) or sent on the same connection
+  right behind the ``BLPOP`` (one hop: the server runs it as soon as the ``BLPOP``
+  returns, as a waiting worker does now); microseconds from the enqueue's send to
   the claim's reply, p50 and p99 of each, on plain blocking sockets (no event loop).
 """
 

@@ -56,6 +56,7 @@ __all__ = [
     "ScheduleSpec",
     "Settle",
     "Storage",
+    "WaitClaimStorage",
 ]
 
 
@@ -332,8 +333,6 @@ class Storage(Protocol):
     """The longest a router waits in ``wait_for_work`` before claiming again anyway,
     and the scheduler before advancing the timers again anyway (``math.inf``: only a
     wake-up or a due timer ends the wait)."""
-    wait_claims: bool
-    """Whether ``send_wait_claim`` works (read once ``open`` has returned)."""
 
     async def open(self) -> None:
         """Connect and prepare; called once, when the queue starts.
@@ -412,26 +411,6 @@ class Storage(Protocol):
         at once. A claimed delivery is running from then on (counted in ``processing``,
         held under a lease when the storage has leases) until it is settled.
         """
-        ...
-
-    async def send_wait_claim(self, group: str, n: int, wait_seconds: float) -> ClaimTicket:
-        """``wait_for_work`` and ``send_claim`` (without outcomes) in one request: the
-        claim runs as soon as the wait ends, and its reply is read with
-        ``receive_claim`` as any other's, so work that arrives while a group is idle
-        reaches a handler one round trip after the enqueue instead of two.
-
-        The wait ends when ``group`` may have ready work, after ``wait_seconds``, or at
-        ``interrupt_wait``; ``receive_claim`` is not cancelled by the caller's
-        cancellation while it waits: interrupt the wait first. Only while
-        ``wait_claims`` is true; no other claim of the group may be on the way.
-        """
-        ...
-
-    async def interrupt_wait(self, ticket: ClaimTicket) -> None:
-        """End the wait of a ticket from ``send_wait_claim`` now (its claim then runs,
-        and may still find a job). Never raises a backend error: when the wait cannot
-        be ended, the claim's connection is given up, and ``receive_claim`` raises
-        ``BackendUnavailableError`` at once. Idempotent; harmless once answered."""
         ...
 
     async def receive_claim(self, ticket: ClaimTicket) -> list[Delivery]:
@@ -619,6 +598,43 @@ class Storage(Protocol):
     async def cancel_job(self, job_id: str) -> CancelReport:
         """Remove the job from every group in which it waits (ready, delayed, retrying),
         and report where a delivery of it runs (see ``CancelReport``)."""
+        ...
+
+
+class WaitClaimStorage(Storage, Protocol):
+    """A storage that can wait for work with a claim riding behind the wait.
+
+    Optional: the runtime uses it while ``wait_claims`` is true (a storage without the
+    attribute waits with ``wait_for_work``, then claims). A router with nothing to do
+    then sends one request that waits and claims, on a slot it lends itself while no
+    other group of the process wants one (``interrupt_wait`` gives it back when one
+    does), so work that arrives reaches a handler one round trip after its enqueue.
+    A storage that takes ``send_claim``/``receive_claim`` from another (say, one that
+    delegates to ``MemoryStorage`` while it is being written) must take these too, or
+    set ``wait_claims = False``.
+    """
+
+    wait_claims: bool
+    """Whether ``send_wait_claim`` works now (read once ``open`` has returned)."""
+
+    async def send_wait_claim(self, group: str, n: int, wait_seconds: float) -> ClaimTicket:
+        """``wait_for_work`` and ``send_claim`` (without outcomes) in one request: the
+        claim runs as soon as the wait ends, and its reply is read with
+        ``receive_claim`` as any other's, so work that arrives while a group is idle
+        reaches a handler one round trip after the enqueue instead of two.
+
+        The wait ends when ``group`` may have ready work, after ``wait_seconds``, or at
+        ``interrupt_wait``; ``receive_claim`` is not cancelled by the caller's
+        cancellation while it waits: interrupt the wait first. Only while
+        ``wait_claims`` is true; no other claim of the group may be on the way.
+        """
+        ...
+
+    async def interrupt_wait(self, ticket: ClaimTicket) -> None:
+        """End the wait of a ticket from ``send_wait_claim`` now (its claim then runs,
+        and may still find a job). Never raises a backend error: when the wait cannot
+        be ended, the claim's connection is given up, and ``receive_claim`` raises
+        ``BackendUnavailableError`` at once. Idempotent; harmless once answered."""
         ...
 
 

@@ -39,6 +39,7 @@ from ._storage import ReapReport as ReapReport
 from ._storage import ScheduleSpec as ScheduleSpec
 from ._storage import Settle as Settle
 from ._storage import Storage as Storage
+from ._storage import WaitClaimStorage as WaitClaimStorage
 
 __all__ = [
     "RETRY_DONE",
@@ -56,6 +57,7 @@ __all__ = [
     "ScheduleSpec",
     "Settle",
     "Storage",
+    "WaitClaimStorage",
 ]
 
 

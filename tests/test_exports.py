@@ -109,6 +109,7 @@ def test_the_storage_module_is_the_backend_authors_api() -> None:
         "ScheduleSpec",
         "Settle",
         "Storage",
+        "WaitClaimStorage",
     }
     for name in storage.__all__:
         obj = getattr(storage, name)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
@@ -37,7 +37,7 @@ from .writer import report_lost
 
 if TYPE_CHECKING:
     from .._protocols import Handler
-    from .._storage import ClaimTicket
+    from .._storage import ClaimTicket, WaitClaimStorage
     from .queue import RuntimeQueue
 
 __all__ = ["Consumer", "GroupRouterActor"]
@@ -158,7 +158,9 @@ class GroupRouterActor:
         concurrency = slots.total
         half = (concurrency + 1) // 2 if depth > 1 else concurrency
         backoff = self._backoff
-        wait_claims = storage.wait_claims
+        waiting_storage: WaitClaimStorage | None = (
+            cast("WaitClaimStorage", storage) if getattr(storage, "wait_claims", False) else None
+        )
         writer.carrier_awake()
         try:
             while True:
@@ -188,10 +190,10 @@ class GroupRouterActor:
                     self._drained = False
                     continue
                 if self._drained and not writer.pending:
-                    if wait_claims:
+                    if waiting_storage is not None:
                         recall = trio.Event()
                         if slots.lend_nowait(recall):
-                            await self._wait_claim(recall)
+                            await self._wait_claim(waiting_storage, recall)
                             continue
                     writer.carrier_asleep()
                     try:
@@ -237,7 +239,7 @@ class GroupRouterActor:
         finally:
             writer.carrier_asleep()
 
-    async def _wait_claim(self, recall: trio.Event) -> None:
+    async def _wait_claim(self, storage: WaitClaimStorage, recall: trio.Event) -> None:
         """Wait for work with a claim riding behind the wait, on one lent slot, until its
         reply is read: work that comes is claimed one round trip after its enqueue.
 
@@ -245,7 +247,7 @@ class GroupRouterActor:
         wait is interrupted, and the slot comes back unless the claim found a job.
         """
         rt = self._rt
-        storage, slots, writer = rt.storage, rt.slots, rt.writer
+        slots, writer = rt.slots, rt.writer
         assert writer is not None
         writer.carrier_asleep()  # no outcome rides on this claim: the writer writes them
         try:
