@@ -78,3 +78,31 @@ async def test_a_lent_slot_comes_back_and_a_stop_ends_the_wait(
         assert trio.current_time() - t0 < 2
     keys = [k.decode() for k in redis_server.command("KEYS", "*wi:*")]
     assert keys == []
+
+
+async def test_two_groups_share_one_slot_without_waiting_for_a_poll(
+    make_queue: Callable[..., RedisQueue[Any]],
+) -> None:
+    """At concurrency 1 two groups take turns with the one slot, although the poll
+    interval is 10 s: group b fails each job once, so its retry becomes ready while
+    group a waits on the slot for work that does not come; a gives the slot back as
+    soon as b wants it, and every job is done by both within a moment."""
+    queue = make_queue(poll_interval_ms=10_000, concurrency=1)
+    seen: dict[str, list[Any]] = {"a": [], "b": []}
+
+    async def handler_a(job: Any) -> None:
+        seen["a"].append(job.data)
+
+    async def handler_b(job: Any) -> None:
+        if job.attempts == 0:
+            raise RuntimeError("the first attempt fails")
+        seen["b"].append(job.data)
+
+    async with queue:
+        await queue.consume(handler_a, consumer_group="a", max_retries=1)
+        await queue.consume(handler_b, consumer_group="b", max_retries=1)
+        for i in range(3):
+            await queue.enqueue(i)
+            with trio.fail_after(4):
+                await wait_until(lambda i=i: i in seen["a"] and i in seen["b"], timeout=4)
+    assert seen == {"a": list(range(3)), "b": list(range(3))}
