@@ -103,6 +103,10 @@ async def test_two_groups_share_one_slot_without_waiting_for_a_poll(
         await queue.consume(handler_b, consumer_group="b", max_retries=1)
         for i in range(3):
             await queue.enqueue(i)
+
+            def both_ran(i: int = i) -> bool:
+                return i in seen["a"] and i in seen["b"]
+
             with trio.fail_after(4):
-                await wait_until(lambda i=i: i in seen["a"] and i in seen["b"], timeout=4)
+                await wait_until(both_ran, timeout=4)
     assert seen == {"a": list(range(3)), "b": list(range(3))}
