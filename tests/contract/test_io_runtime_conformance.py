@@ -23,6 +23,7 @@ from checkqueue_actors._actors.queue import RuntimeQueue
 from checkqueue_actors._backends.memory import MemoryStorage
 from checkqueue_actors.testing import BulkEnqueueConformance, QueueConformanceTests, wait_until
 from checkqueue_actors.testing.stateful import QueueStateMachine
+from tests.wait_claims import ClaimKinds
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -253,24 +254,7 @@ async def test_work_for_an_idle_group_comes_with_its_wait_claim(autojump_clock: 
     """A job enqueued while the group waits is delivered by the claim riding behind the
     wait, not by a claim sent after the wait ends."""
     queue = IoPathQueue[Any]("q", InMemoryQueueConfig(concurrency=4))
-    inner: Any = getattr(queue.storage, "_inner")  # noqa: B009  # AsyncOnlyStorage's
-    waits: list[Any] = []
-    delivered_by: dict[Any, str] = {}
-    send_wait_claim, receive_claim = inner.send_wait_claim, inner.receive_claim
-
-    async def wait_claim(group: str, n: int, wait_seconds: float) -> Any:
-        ticket = await send_wait_claim(group, n, wait_seconds)
-        waits.append(ticket)
-        return ticket
-
-    async def receive(ticket: Any) -> Any:
-        deliveries = await receive_claim(ticket)
-        for delivery in deliveries:
-            kind = "wait" if any(ticket is t for t in waits) else "plain"
-            delivered_by[delivery.job.data] = kind
-        return deliveries
-
-    inner.send_wait_claim, inner.receive_claim = wait_claim, receive
+    kinds = ClaimKinds(getattr(queue.storage, "_inner"))  # noqa: B009  # AsyncOnlyStorage's
 
     async def handler(job: Any) -> None:
         pass
@@ -279,5 +263,5 @@ async def test_work_for_an_idle_group_comes_with_its_wait_claim(autojump_clock: 
         await queue.consume(handler, consumer_group="g")
         await trio.sleep(1)
         await queue.enqueue("x")
-        await wait_until(lambda: "x" in delivered_by, timeout=10)
-    assert delivered_by == {"x": "wait"}
+        await wait_until(lambda: "x" in kinds.delivered_by, timeout=10)
+    assert kinds.delivered_by == {"x": "wait"}

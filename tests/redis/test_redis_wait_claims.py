@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from checkqueue_actors.testing import wait_until
+from tests.wait_claims import ClaimKinds
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,35 +25,18 @@ async def test_work_for_an_idle_group_comes_with_its_wait_claim(
     """With a poll interval of 10 s, a job enqueued to a waiting group is delivered by
     the claim behind the wait, not by a claim sent once the wait has ended."""
     queue = make_queue(poll_interval_ms=10_000)
-    storage: Any = queue.storage
-    waits: list[Any] = []
-    delivered_by: dict[Any, str] = {}
-    send_wait_claim, receive_claim = storage.send_wait_claim, storage.receive_claim
-
-    async def wait_claim(group: str, n: int, wait_seconds: float) -> Any:
-        ticket = await send_wait_claim(group, n, wait_seconds)
-        waits.append(ticket)
-        return ticket
-
-    async def receive(ticket: Any) -> Any:
-        deliveries = await receive_claim(ticket)
-        for delivery in deliveries:
-            kind = "wait" if any(ticket is t for t in waits) else "plain"
-            delivered_by[delivery.job.data] = kind
-        return deliveries
-
-    storage.send_wait_claim, storage.receive_claim = wait_claim, receive
+    kinds = ClaimKinds(queue.storage)
 
     async def handler(job: Any) -> None:
         pass
 
     async with queue:
         await queue.consume(handler, consumer_group="g")
-        await wait_until(lambda: bool(waits), timeout=5)
+        await wait_until(lambda: bool(kinds.waits), timeout=5)
         await trio.sleep(0.1)
         await queue.enqueue("x")
-        await wait_until(lambda: "x" in delivered_by, timeout=5)
-    assert delivered_by == {"x": "wait"}
+        await wait_until(lambda: "x" in kinds.delivered_by, timeout=5)
+    assert kinds.delivered_by == {"x": "wait"}
 
 
 async def test_a_lent_slot_comes_back_and_a_stop_ends_the_wait(
