@@ -16,7 +16,7 @@ once, each for half the slots while another is on the way: the backend runs one
 while this process runs the handlers of the other. A second task reads the
 replies in the order the claims were sent, so handlers start in claim order.
 A group with nothing to do waits for work with a claim riding behind the wait
-(``Storage.send_wait_claim``) on a slot it lends itself while no other group
+(``WaitClaimStorage.send_wait_claim``) on a slot it lends itself while no other group
 wants one, so a job enqueued then reaches a handler one round trip later; with
 no slot to lend, it waits, then claims.
 """
@@ -253,11 +253,14 @@ class GroupRouterActor:
         try:
             try:
                 ticket = await storage.send_wait_claim(self.group, 1, storage.work_poll_seconds)
-            except (BackendUnavailableError, BackendRefusedError) as exc:
+            except BaseException as exc:
+                # nothing was sent (or its fate is unknown and the line is given up)
                 slots.unlend(recall)
                 slots.give(1)
-                self._error = exc
-                return
+                if isinstance(exc, BackendUnavailableError | BackendRefusedError):
+                    self._error = exc
+                    return
+                raise
             self._waiting = (ticket, recall)
             self._inflight.append(ticket)
             self._drained = False
