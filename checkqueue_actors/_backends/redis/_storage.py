@@ -759,12 +759,7 @@ class RedisStorage:
             reply = await self._claim_now(args)
             return ClaimTicket(group, n, outcomes, (None, reply, order, None))
         line, script = await self._claim_line(group)
-        if line.eval_next:
-            line.eval_next = False
-            payload = encode_command(("EVAL", script.body, 1, self.base, *args))
-        else:
-            payload = encode_command(("EVALSHA", script.sha, 1, self.base, *args))
-        await self._send_on(group, line, payload)
+        await self._send_on(group, line, self._claim_request(line, script, args))
         return ClaimTicket(group, n, outcomes, (line, args, order, None))
 
     async def send_wait_claim(self, group: str, n: int, wait_seconds: float) -> ClaimTicket:
@@ -782,12 +777,7 @@ class RedisStorage:
         pop = encode_command(
             ("BLPOP", f"{self.base}w:{group}", f"{self.base}wi:{line.wait_id}", wait)
         )
-        if line.eval_next:
-            line.eval_next = False
-            claim = encode_command(("EVAL", script.body, 1, self.base, *args))
-        else:
-            claim = encode_command(("EVALSHA", script.sha, 1, self.base, *args))
-        await self._send_on(group, line, pop + claim)
+        await self._send_on(group, line, pop + self._claim_request(line, script, args))
         return ClaimTicket(group, n, (), (line, args, [], wait))
 
     async def interrupt_wait(self, ticket: ClaimTicket) -> None:
@@ -830,6 +820,16 @@ class RedisStorage:
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
         return line, script_set["claim"]
+
+    def _claim_request(
+        self, line: _ClaimLine, script: Script, args: Sequence[str | float | bytes]
+    ) -> bytes:
+        """The claim script's request for ``line``: whole (``EVAL``) on a new connection
+        or after the server forgot its scripts, else by its digest."""
+        if line.eval_next:
+            line.eval_next = False
+            return encode_command(("EVAL", script.body, 1, self.base, *args))
+        return encode_command(("EVALSHA", script.sha, 1, self.base, *args))
 
     async def _send_on(self, group: str, line: _ClaimLine, payload: bytes) -> None:
         """Write requests on a group's pipeline, whole or not at all: a request cut in

@@ -286,10 +286,7 @@ class _Connection:
             assert self.stream is not None
             await self.stream.send_all(payload)
             return
-        try:
-            sent = sock.send(payload)
-        except BlockingIOError:
-            sent = 0
+        sent = self.send_nowait(payload)
         if sent < len(payload):
             view = memoryview(payload)
             while sent < len(view):
@@ -556,20 +553,12 @@ class Pipeline:
         self._timeout = timeout
         self.closed = False
 
-    async def send(self, *parts: str | float | bytes) -> None:
-        """Write one command.
-
-        Raises:
-          coredis.exceptions.ConnectionError: the connection broke.
-          OSError: the socket failed.
-        """
-        await self.send_encoded(encode_command(parts))
-
     async def send_encoded(self, payload: bytes) -> None:
         """Write commands already encoded (``encode_command``), back to back.
 
         Raises:
-          as ``send``.
+          coredis.exceptions.ConnectionError: the connection broke.
+          OSError: the socket failed.
         """
         try:
             await self._conn.send(payload)
