@@ -15,7 +15,8 @@ WORKLOAD is one of:
 - ``drain``: a backlog of N jobs (stored with ``enqueue_many``) drained by one group;
 - ``roundtrip``: the floor of one enqueue, N calls each: the enqueue script sent on a
   plain blocking socket (no event loop), the same through the fast client under trio,
-  and ``RedisQueue.enqueue``; microseconds of wall and CPU time per call for each;
+  and ``RedisQueue.enqueue``, the last two with ``busy_poll_us`` 0 (sleep in the event
+  loop at once) and at its default; microseconds of wall and CPU time per call for each;
 - ``wake``: the idle path, N samples: a consumer blocked on a group's wake list
   (``BLPOP``) is woken by one producer's enqueue script, then claims the job with the
   claim script, either sent once the wake's reply is read (two hops, as a waiting worker
@@ -33,6 +34,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import trio
 
 from ._runner import redis_server
@@ -149,21 +151,44 @@ async def _roundtrip(url: str, n: int) -> None:
                 time.perf_counter() - wall,
                 time.process_time() - cpu,
             )
-        client = make_script_client(config)
-        assert client is not None
-        try:
-            wall, cpu = time.perf_counter(), time.process_time()
-            for i in range(n):
-                await client.execute("EVALSHA", sha, 1, base, f"wire{i}", "1", 0, 0, 10**9, "")
-            _per_call(
-                "fast client under trio", n, time.perf_counter() - wall, time.process_time() - cpu
-            )
-        finally:
-            await client.aclose()
+        for busy_poll_us in (0, config.busy_poll_us):
+            polled = attrs.evolve(config, busy_poll_us=busy_poll_us)
+            client = make_script_client(polled)
+            assert client is not None
+            try:
+                wall, cpu = time.perf_counter(), time.process_time()
+                for i in range(n):
+                    await client.execute(
+                        "EVALSHA", sha, 1, base, f"wire{busy_poll_us}:{i}", "1", 0, 0, 10**9, ""
+                    )
+                _per_call(
+                    f"fast client under trio, busy_poll_us={busy_poll_us}",
+                    n,
+                    time.perf_counter() - wall,
+                    time.process_time() - cpu,
+                )
+            finally:
+                await client.aclose()
         wall, cpu = time.perf_counter(), time.process_time()
         for i in range(n):
             await queue.enqueue(i)
-        _per_call("RedisQueue.enqueue", n, time.perf_counter() - wall, time.process_time() - cpu)
+        _per_call(
+            f"RedisQueue.enqueue, busy_poll_us={config.busy_poll_us}",
+            n,
+            time.perf_counter() - wall,
+            time.process_time() - cpu,
+        )
+        async with RedisQueue[Any]("floor0", attrs.evolve(config, busy_poll_us=0)) as unpolled:
+            await unpolled.enqueue(0)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for i in range(n):
+                await unpolled.enqueue(i)
+            _per_call(
+                "RedisQueue.enqueue, busy_poll_us=0",
+                n,
+                time.perf_counter() - wall,
+                time.process_time() - cpu,
+            )
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -135,6 +135,8 @@ async def test_bad_ids_groups_priorities_and_payloads_write_nothing(
         ("stream_timeout", 0.0001),
         ("stream_timeout", 86_400.0),
         ("poll_interval_ms", 10**27),
+        ("busy_poll_us", -1),
+        ("busy_poll_us", 10_001),
         ("max_stalls", 10**27),
         ("failed_jobs_max", 10**27),
         ("max_payload_bytes", 10**27),
@@ -162,11 +164,12 @@ def test_config_bounds_themselves_are_accepted() -> None:
         connect_timeout=0.01,
         stream_timeout=3600,
         poll_interval_ms=86_400_000,
+        busy_poll_us=10_000,
         max_stalls=10_000,
         group_abandon_seconds=math.inf,
         key_prefix="émoji📧:x",
     )
-    RedisQueueConfig(lease_seconds=86_400, group_abandon_seconds=0.1)
+    RedisQueueConfig(lease_seconds=86_400, group_abandon_seconds=0.1, busy_poll_us=0)
 
 
 # -- URLs never show the password ---------------------------------------------------------------

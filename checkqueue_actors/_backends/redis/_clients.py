@@ -371,6 +371,7 @@ def make_script_client(config: RedisQueueConfig) -> ScriptClient | None:
         connect_timeout=config.connect_timeout,
         stream_timeout=config.stream_timeout,
         ssl_context=_tls_context(config) if endpoint.tls else None,
+        busy_poll=config.busy_poll_us / 1e6,
     )
 
 
