@@ -80,10 +80,25 @@ def test_per_job_cost_roundtrip_runs_tiny(capsys: pytest.CaptureFixture[str]) ->
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "blocking socket, no event loop",
-        "fast client under trio",
-        "RedisQueue.enqueue",
+        "fast client under trio, busy_poll_us=0",
+        "fast client under trio, busy_poll_us=100",
+        "RedisQueue.enqueue, busy_poll_us=100",
+        "RedisQueue.enqueue, busy_poll_us=0",
     ]
     assert all(" us/call, CPU " in line for line in lines)
+
+
+@pytest.mark.parametrize("workload", ["single", "live"])
+def test_busy_poll_benchmark_runs_tiny(workload: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.busy_poll import main as busy_poll
+
+    assert busy_poll([workload, "--jobs", "20", "--rounds", "2", "--settings", "0,100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        f"{workload} busy_poll_us=0",
+        f"{workload} busy_poll_us=100",
+    ]
+    assert "paired ratio to busy_poll_us=0: median 1.000 (range 1.000-1.000)" in lines[0]
 
 
 @pytest.mark.parametrize("workload", ["live", "drain"])

@@ -1,6 +1,7 @@
 """Waiting for a script's reply: a task with nothing else to let run polls its socket
-for up to ``busy_poll_us`` before it sleeps in the event loop; empty polls back off;
-a blocking command's reply is never polled for; 0 turns it off."""
+for up to ``busy_poll_us`` before it sleeps in the event loop; it stops when the loop
+has other I/O ready; empty polls back off; a blocking command's reply is never polled
+for; a queue whose consumers run in the process does not poll; 0 turns it off."""
 
 from __future__ import annotations
 
@@ -119,6 +120,36 @@ async def test_no_poll_while_another_task_is_ready_to_run(
     assert poll.read(ours) == b"+OK\r\n"
 
 
+async def test_polling_stops_when_the_loop_has_other_io_ready(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """Another task waits on a socket that becomes readable: the poll ends at once,
+    counted neither as a catch nor as a miss, and the other task then runs."""
+    ours, _theirs = pair
+    other, other_peer = socket.socketpair()
+    other.setblocking(False)
+    poll = BusyPoll(5.0)
+    woken: list[bool] = []
+
+    async def waiter() -> None:
+        await trio.lowlevel.wait_readable(other)
+        woken.append(True)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            await trio.sleep(0.01)  # the waiter sleeps in wait_readable
+            other_peer.sendall(b"x")
+            started = time.perf_counter()
+            assert poll.read(ours) is None
+            assert time.perf_counter() - started < 2.5
+            assert (poll.caught, poll.missed) == (0, 0)
+        assert woken == [True]
+    finally:
+        other.close()
+        other_peer.close()
+
+
 async def test_a_budget_of_zero_never_polls(
     pair: tuple[socket.socket, socket.socket], sleeps: list[int]
 ) -> None:
@@ -159,6 +190,39 @@ async def test_a_blocking_commands_reply_is_not_polled_for(
     assert len(sleeps) == 1
 
 
+async def test_a_queue_whose_consumers_run_here_does_not_poll(
+    make_queue: Callable[..., RedisQueue[Any]],
+) -> None:
+    """Once a group of the queue claims in this process, its requests sleep at once
+    (the handlers get the CPU): jobs enqueued one by one while it consumes are not
+    polled for, with a 10 ms budget."""
+    done: list[int] = []
+    all_done = trio.Event()
+
+    async def handler(job: Any) -> None:
+        done.append(job.data)
+        if len(done) == 20:
+            all_done.set()
+
+    queue = make_queue(busy_poll_us=10_000)
+    async with queue:
+        storage: Any = queue.storage
+        poll: BusyPoll = storage._scripts.poll
+        await queue.enqueue(-1)  # before any consumer: polled for
+        enabled = [poll.enabled]
+        await queue.consume(handler, consumer_group="g")
+        await trio.sleep(0.2)
+        enabled.append(poll.enabled)
+        assert enabled == [True, False]
+        before = (poll.caught, poll.missed)
+        for i in range(19):
+            await queue.enqueue(i)
+        with trio.fail_after(10):
+            await all_done.wait()
+        assert (poll.caught, poll.missed) == before
+    assert sorted(done) == [-1, *range(19)]
+
+
 @pytest.mark.parametrize("busy_poll_us", [0, 10_000])
 async def test_a_queue_polls_for_its_replies_as_configured(
     make_queue: Callable[..., RedisQueue[Any]], busy_poll_us: int
@@ -181,7 +245,7 @@ async def test_a_queue_polls_for_its_replies_as_configured(
         with trio.fail_after(10):
             await all_done.wait()
         storage: Any = queue.storage
-        poll: BusyPoll = storage._scripts._poll
+        poll: BusyPoll = storage._scripts.poll
     assert sorted(done) == list(range(30))
     if busy_poll_us:
         assert poll.caught > 0

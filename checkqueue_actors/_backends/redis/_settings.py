@@ -99,10 +99,12 @@ class RedisQueueConfig:
     """Seconds to wait for a reply, 0.01 .. 3600 (always set: coredis defaults to none)."""
     busy_poll_us: int = attrs.field(default=100, validator=strict_int(0, 10_000))
     """Microseconds (0 .. 10,000; 0: never) a task waiting for a script's reply polls
-    its socket before it sleeps in the event loop, when no other task is ready to run.
-    A near server's reply is then read without putting the thread to sleep and waking
-    it again (which costs tens of microseconds, more on a virtual machine); polls that
-    keep finding nothing back off (see docs/redis.md, "Performance notes")."""
+    its socket before it sleeps in the event loop, when no other task is ready to run,
+    the loop has no other I/O ready and no consumer of the queue runs in this process
+    (a producer). A near server's reply is then read without putting the thread to
+    sleep and waking it again (which costs tens of microseconds, more on a virtual
+    machine); polls that keep finding nothing back off (see docs/redis.md,
+    "Performance notes")."""
     poll_interval_ms: int = attrs.field(default=1000, validator=strict_int(10, 86_400_000))
     """Fallback polling period (10 ms .. 1 day); wake-ups are pushed, so this only bounds a
     missed one."""

@@ -813,6 +813,8 @@ class RedisStorage:
                     pipe = await scripts.open_pipeline()
                     wait_id = f"{self._token_prefix}:{next(self._line_ids)}"
                     line = self._lines[group] = _ClaimLine(pipe, wait_id)
+                    # consumers run here: their handlers get the CPU a poll would take
+                    scripts.poll.enabled = False
             except BaseException as exc:
                 if is_backend_error(exc):
                     raise backend_error(self._address, exc, self._secret) from exc
@@ -943,6 +945,8 @@ class RedisStorage:
         reply left on a pipeline may be read for a later claim). Their claims' deliveries
         come back when their leases expire; the next claim opens a new pipeline."""
         current = self._lines.pop(group, None)
+        if not self._lines and self._scripts is not None:
+            self._scripts.poll.enabled = True
         with trio.CancelScope(shield=True):
             await line.pipe.aclose()
             if current is not None:

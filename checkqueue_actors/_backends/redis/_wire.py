@@ -17,6 +17,7 @@ so the backend's error handling treats both clients alike.
 from __future__ import annotations
 
 import importlib
+import select
 import socket
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Protocol, final
@@ -31,7 +32,7 @@ from coredis.exceptions import (
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from ._endpoint import Endpoint
 
@@ -235,6 +236,36 @@ _MISSES_MAX: Final = 8
 """After this many polls in a row that found nothing, ``BusyPoll`` skips 256 waits
 (2 ** 8) between tries."""
 
+_loop_watch: tuple[object, Callable[[int], list[Any]]] | None = None
+"""The event loop's epoll object and the ``poll`` of a ``select.poll`` watching its fd."""
+
+
+def _loop_io_ready() -> Callable[[int], list[Any]] | None:
+    """A probe of the running trio loop's own epoll file descriptor: ``probe(0)`` is
+    non-empty when any descriptor the loop waits on (another task's socket, its wake-up
+    socket) is ready, without taking the event from the loop. None where trio does not
+    run on epoll (macOS, Windows) or its internals differ: then ``BusyPoll`` does not
+    poll (it would not see other I/O while it spins)."""
+    global _loop_watch
+    try:
+        # trio has no public handle on its epoll object: looked up defensively
+        from trio._core._run import GLOBAL_RUN_CONTEXT
+
+        epoll: Any = getattr(GLOBAL_RUN_CONTEXT.runner.io_manager, "_epoll", None)
+    except (ImportError, AttributeError):
+        return None
+    if epoll is None:  # kqueue or IOCP: no select.epoll on those systems
+        return None
+    watch = _loop_watch
+    if watch is not None and watch[0] is epoll:
+        return watch[1]
+    if not isinstance(epoll, select.epoll):
+        return None
+    probe = select.poll()
+    probe.register(epoll.fileno(), select.POLLIN)
+    _loop_watch = (epoll, probe.poll)
+    return probe.poll
+
 
 @final
 class BusyPoll:
@@ -247,19 +278,23 @@ class BusyPoll:
     polls its socket with non-blocking ``recv`` calls for up to ``budget`` seconds,
     then waits in the event loop as usual.
 
-    It only polls when no other task is ready to run (the event loop would sleep
-    anyway), and it backs off when polls keep coming back empty (a distant server,
-    a slow script): after ``k`` misses in a row it lets ``2 ** k`` waits go by
-    (256 at most) before it tries again; one reply caught resets it. So a distant
-    server costs about ``budget / 256`` of CPU per request, and a near one saves a
-    sleep and a wake on most requests.
+    It polls only while ``enabled`` (the storage turns it off while consumers of its
+    queue run in this process: their handlers need the CPU more than a producer needs
+    the microseconds), only when no other task is ready to run, and it stops as soon
+    as the event loop has other I/O ready (``_loop_io_ready``): the process would
+    otherwise sleep, and nothing else waits for it. It backs off when polls keep coming
+    back empty (a distant server, a slow script): after ``k`` misses in a row it lets
+    ``2 ** k`` waits go by (256 at most) before it tries again; one reply caught
+    resets it. So a distant server costs about ``budget / 256`` of CPU per request.
     """
 
-    __slots__ = ("_misses", "_skip", "budget", "caught", "missed")
+    __slots__ = ("_misses", "_skip", "budget", "caught", "enabled", "missed")
 
     def __init__(self, budget: float) -> None:
         self.budget = budget
         """Seconds of polling at most per wait; 0 turns polling off."""
+        self.enabled = True
+        """Turned off by the storage while consumers of its queue run in this process."""
         self.caught = 0
         """Polls that read bytes (each saved a sleep in the event loop)."""
         self.missed = 0
@@ -272,19 +307,24 @@ class BusyPoll:
     def read(self, sock: socket.socket) -> bytes | None:
         """Poll ``sock`` for up to ``budget`` seconds when it may pay: the bytes read
         (``b""``: the server closed the connection), or None (sleep in the event loop)."""
-        if not self.budget:
+        if not self.budget or not self.enabled:
             return None
         if self._skip:
             self._skip -= 1
             return None
         if trio.lowlevel.current_statistics().tasks_runnable:
             return None  # others can run meanwhile: let them
+        io_ready = _loop_io_ready()
+        if io_ready is None:
+            return None
         end = perf_counter() + self.budget
         recv = sock.recv
         while True:
             try:
                 data = recv(_READ)
             except BlockingIOError:
+                if io_ready(0):
+                    return None  # the loop has other I/O to serve: neither a catch nor a miss
                 if perf_counter() < end:
                     continue
                 self.missed += 1
@@ -438,8 +478,9 @@ class ScriptClient:
         self._connect_timeout = connect_timeout
         self._stream_timeout = stream_timeout
         self._ssl_context = ssl_context
-        self._poll = BusyPoll(busy_poll)
-        """Seconds a caller polls for its reply before it sleeps (see ``BusyPoll``)."""
+        self.poll = BusyPoll(busy_poll)
+        """How callers wait for their replies (see ``BusyPoll``); shared by the
+        connections of this client."""
         self._idle: list[_Connection] = []
         self._closed = False
 
@@ -463,7 +504,7 @@ class ScriptClient:
                         )
                         sock.setblocking(False)
                         stream = None
-                        conn = _Connection(None, sock, self._poll)
+                        conn = _Connection(None, sock, self.poll)
                     if endpoint.password is not None:
                         words: list[str | float | bytes] = ["AUTH"]
                         if endpoint.username:
