@@ -31,6 +31,7 @@ class _FakeClient:
 
     def __init__(self) -> None:
         self.trips: list[list[bytes]] = []
+        self.polls: list[bool] = []
         self.gate = trio.Event()
         self.fail: BaseException | None = None
 
@@ -38,10 +39,11 @@ class _FakeClient:
         self.gate.set()
         self.gate = trio.Event()
 
-    async def exchange_many(self, payload: bytes, count: int) -> list[Any]:
+    async def exchange_many(self, payload: bytes, count: int, *, poll: bool = True) -> list[Any]:
         requests = [b"*" + part for part in payload.split(b"*") if part]
         assert len(requests) == count
         self.trips.append(requests)
+        self.polls.append(poll)
         await self.gate.wait()
         if self.fail is not None:
             raise self.fail
@@ -76,6 +78,8 @@ async def test_calls_made_during_a_round_trip_share_the_next_one() -> None:
         await trio.testing.wait_all_tasks_blocked()
         assert len(fake.trips) == 2  # the first alone, then the others together
         assert sorted(fake.trips[1]) == sorted([_req("a"), _req("bad"), _req("c")])
+        # only a lone call may poll for its reply (busy_poll_us)
+        assert fake.polls == [True, False]
         fake.release()
         await trio.testing.wait_all_tasks_blocked()
         fake.release()
@@ -227,9 +231,9 @@ async def test_error_replies_mid_round_trip_go_to_their_callers(
     trips: list[int] = []
     exchange = client.exchange_many
 
-    async def counted(payload: bytes, count: int) -> list[Any]:
+    async def counted(payload: bytes, count: int, *, poll: bool = True) -> list[Any]:
         trips.append(count)
-        return await exchange(payload, count)
+        return await exchange(payload, count, poll=poll)
 
     monkeypatch.setattr(client, "exchange_many", counted)
     got: dict[int, Any] = {}
@@ -258,9 +262,11 @@ async def test_concurrent_enqueues_keep_their_own_outcomes(
     trips: list[int] = []
     exchange = _wire.ScriptClient.exchange_many
 
-    async def counted(self: ScriptClient, payload: bytes, count: int) -> list[Any]:
+    async def counted(
+        self: ScriptClient, payload: bytes, count: int, *, poll: bool = True
+    ) -> list[Any]:
         trips.append(count)
-        return await exchange(self, payload, count)
+        return await exchange(self, payload, count, poll=poll)
 
     monkeypatch.setattr(_wire.ScriptClient, "exchange_many", counted)
     async with make_queue(max_queue_size=60) as queue:

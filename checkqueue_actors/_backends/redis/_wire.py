@@ -607,10 +607,11 @@ class ScriptClient:
             raise second
         return reply, second
 
-    async def exchange_many(self, payload: bytes, count: int) -> list[Any]:
+    async def exchange_many(self, payload: bytes, count: int, *, poll: bool = True) -> list[Any]:
         """Send ``payload`` (``count`` requests back to back) on a pooled connection and
         read their ``count`` replies, in order. Error replies are returned in their
-        place, not raised (each belongs to its own request).
+        place, not raised (each belongs to its own request). ``poll``: whether the wait
+        for the replies may poll the socket first (``BusyPoll``).
 
         Not bounded in time here: the caller sets the deadline (``Batcher``).
 
@@ -627,9 +628,9 @@ class ScriptClient:
         try:
             await conn.send(payload)
             if conn.sock is not None:
-                await conn.wait_reply(conn.sock)
+                await conn.wait_reply(conn.sock, poll=poll)
             for _ in range(count):
-                replies.append(await conn.receive())
+                replies.append(await conn.receive(poll=poll))
         except BaseException as exc:
             await conn.aclose()
             if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
@@ -871,13 +872,16 @@ class Batcher:
         for item in batch:
             item.sent = True
         call.lead = False
+        # a lone call (one producer awaiting each request) may poll for its reply;
+        # concurrent calls share round trips already, and need the CPU a poll takes
+        lone = len(batch) == 1 and self._running == 1 and not queue
         error: BaseException | None = None
         replies: list[Any] = []
         try:
             deadline = trio.current_time() + self._timeout
             with trio.CancelScope(shield=True, deadline=deadline) as scope:
                 replies = await self._client.exchange_many(
-                    b"".join([item.payload for item in batch]), len(batch)
+                    b"".join([item.payload for item in batch]), len(batch), poll=lone
                 )
             if scope.cancelled_caught:
                 error = TimeoutError(f"no reply within {self._timeout} s")
