@@ -7,14 +7,23 @@ unstructured and structured with the package's cattrs converter.
 from __future__ import annotations
 
 import json
-from typing import Any, final
+from json.scanner import make_scanner
+from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 
 from ..._config import converter
 from ..._errors import SerializationError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = ["PayloadCodec"]
+
+_DECODER: Any = json.JSONDecoder()  # (typeshed types make_scanner's context oddly)
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = make_scanner(_DECODER)
+"""The C scanner under ``json.loads``: one call parses a value at an index (``json.loads``
+adds two whitespace regex matches and three Python calls, about a microsecond a job)."""
 
 
 @final
@@ -74,7 +83,12 @@ class PayloadCodec:
             if len(text) > self.max_bytes * 4:
                 msg = "payload too large"
                 raise ValueError(msg)  # one path for every decoding failure
-            value = json.loads(text)
+            try:
+                value, end = _SCAN(text, 0)
+            except StopIteration:
+                value, end = None, -1
+            if end != len(text):  # whitespace around it, or not JSON: json.loads says
+                value = json.loads(text)
             if self.payload_type is not None:
                 value = converter.structure(value, self.payload_type)
         except Exception as exc:
