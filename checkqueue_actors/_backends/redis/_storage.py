@@ -133,10 +133,8 @@ registration replaces it; nothing claims for the group before)."""
 
 
 def _text(value: Any) -> str:
-    if type(value) is bytes:  # nearly always: hiredis' bulk strings (positional: cheaper)
-        return value.decode("utf-8", "replace")
     if isinstance(value, bytes):
-        return bytes(value).decode("utf-8", "replace")
+        return value.decode("utf-8", "replace")  # positional: cheaper than errors=
     return str(value)
 
 
