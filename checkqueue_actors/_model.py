@@ -52,6 +52,39 @@ class QueueJob(Generic[T]):
     same on every delivery, retries included, and across backend switches."""
 
 
+QUEUE_JOB_FIELDS: Final = ("id", "data", "priority", "timestamp", "attempts", "headers")
+_new_object: Final[Callable[[type[QueueJob[Any]]], QueueJob[Any]]] = object.__new__
+_QUEUE_JOB: Final[type[QueueJob[Any]]] = QueueJob
+_set_id, _set_data, _set_priority, _set_timestamp, _set_attempts, _set_headers = (
+    QueueJob.__dict__[name].__set__ for name in QUEUE_JOB_FIELDS
+)
+
+
+def new_queue_job(
+    id: str,
+    data: Any,
+    priority: int,
+    timestamp: datetime,
+    attempts: int,
+    headers: Mapping[str, str],
+) -> QueueJob[Any]:
+    """``QueueJob(id, data, priority, timestamp, attempts, headers)``, built faster.
+
+    The frozen class's ``__init__`` sets each field through ``object.__setattr__``
+    (about 0.53 µs a job on a 2-core Xeon); this sets the slots through their
+    descriptors (about 0.36 µs). The storages build one per delivery. Every field is
+    given: no default, no factory (``QueueJob`` has no validator or converter to skip).
+    """
+    job = _new_object(_QUEUE_JOB)
+    _set_id(job, id)
+    _set_data(job, data)
+    _set_priority(job, priority)
+    _set_timestamp(job, timestamp)
+    _set_attempts(job, attempts)
+    _set_headers(job, headers)
+    return job
+
+
 @attrs.frozen
 class QueueStats:
     """A snapshot of a queue's counters (see ``Queue.get_stats``)."""

@@ -643,6 +643,8 @@ class InProcessStorage(Storage, Protocol):
     yielding, and the hot ones have synchronous forms the runtime calls directly.
 
     It keeps payloads as the Python objects given: the runtime never calls ``encode``.
+    It may also have an ``ack_nowait(delivery)``, ``settle_nowait(delivery, Settle.ACK,
+    None)`` in one call, which the runtime then calls for every success.
     """
 
     def enqueue_nowait(

@@ -378,12 +378,15 @@ class ConsumerActor:
                 rt.slots.give(extra)
             if not self.running and self._idle_event is not None:  # stop() waits for it
                 self._idle_event.set()
-        local = rt.local
-        if how is _CANCEL:
-            rt.cancelled.discard(delivery)
-        if local is not None:
-            local.settle_nowait(delivery, how, detail)
+        if how is _ACK:
+            ack = rt.ack_nowait
+            if ack is not None:
+                ack(delivery)
+            else:
+                rt.settle(delivery, how, detail)
         else:
+            if how is _CANCEL:
+                rt.cancelled.discard(delivery)
             rt.settle(delivery, how, detail)
         if instruments.delivery_finished:
             outcome = _OUTCOMES[how]

@@ -18,6 +18,7 @@ written here once, for every backend: it checks its arguments with
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from time import perf_counter
@@ -89,6 +90,13 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             cast("InProcessStorage", storage) if hasattr(storage, "claim_nowait") else None
         )
         """The storage when it lives in this process (its synchronous methods are used)."""
+        self.ack_nowait: Callable[[Delivery], None] | None = None
+        """The in-process storage's ``settle_nowait`` of a success: its ``ack_nowait``
+        when it has one (one call), else a function calling ``settle_nowait``."""
+        if self.local is not None:
+            self.ack_nowait = getattr(storage, "ack_nowait", None) or functools.partial(
+                _ack_by_settle, self.local
+            )
         self.delay_multiplier = delay_multiplier
         self.slots = Slots(concurrency)
         self.alone = False
@@ -1021,6 +1029,10 @@ class RuntimeQueue(BaseQueue[T], Generic[T]):
             msg = f"export_pending() needs a stopped queue; call stop() on {self.name!r} first"
             raise RuntimeError(msg)
         return await self.storage.export_pending()
+
+
+def _ack_by_settle(storage: InProcessStorage, delivery: Delivery) -> None:
+    storage.settle_nowait(delivery, Settle.ACK, None)
 
 
 def _failed_entry(entry: object) -> tuple[str, str]:

@@ -41,6 +41,7 @@ from .._model import (
     QueueJob,
     QueueStats,
     RecurringJobDetails,
+    new_queue_job,
 )
 from .._storage import Delivery
 from . import policy
@@ -165,20 +166,22 @@ class GroupState:
         return self.ready.live > 0
 
 
+ReadyEntry = tuple[int, float, int, JobRecord]
+"""What ``ReadySet.pop`` returns: ``(neg_priority, available_at, seq, record)``."""
+
+
 class MemoryDelivery(Delivery):
     """A delivery of the in-memory engine: the runtime's fields plus the engine's handle."""
 
     __slots__ = ("key", "record", "state", "timeout")
 
-    def __init__(
-        self, record: JobRecord, state: GroupState, attempts: int, key: tuple[int, float, int]
-    ) -> None:
+    def __init__(self, entry: ReadyEntry, state: GroupState, attempts: int) -> None:
         # this runs once per delivery: only what every delivery needs is set
+        record = entry[3]
         self.group = state.name
         job = record.job
         if job is None or attempts:
-            # positional: matching six keywords costs more than the rest of the call
-            job = QueueJob(
+            job = new_queue_job(
                 record.id, record.data, record.priority, record.timestamp, attempts, record.headers
             )
             if not attempts and record.remaining > 1:
@@ -187,7 +190,9 @@ class MemoryDelivery(Delivery):
         self.timeout = record.timeout
         self.record = record
         self.state = state
-        self.key = key
+        self.key = entry
+        """Its ready-set entry when claimed, ``(neg_priority, available_at, seq,
+        record)``: a release puts it back under the same key."""
 
     @property
     def attempts(self) -> int:
@@ -345,7 +350,7 @@ class QueueEngine:
             return None
         job = record.job
         if job is None:
-            job = record.job = QueueJob(  # positional, as in MemoryDelivery
+            job = record.job = new_queue_job(
                 record.id, record.data, record.priority, record.timestamp, 0, record.headers
             )
         return job
@@ -517,7 +522,7 @@ class QueueEngine:
             entry = ready.pop()
             if entry is None:
                 break
-            neg_priority, available_at, seq, record = entry
+            record = entry[3]
             self._sub_waiting(record)
             record.claims += 1
             self.running += 1
@@ -525,7 +530,7 @@ class QueueEngine:
             if group.attempts:
                 attempts = group.attempts.pop(record.id, 0)
                 group.since.pop(record.id, None)
-            delivery = MemoryDelivery(record, group, attempts, (neg_priority, available_at, seq))
+            delivery = MemoryDelivery(entry, group, attempts)
             running[record.id] = delivery
             out.append(delivery)
         return out
@@ -538,7 +543,7 @@ class QueueEngine:
         entry = group.ready.pop()
         if entry is None:
             return None
-        neg_priority, available_at, seq, record = entry
+        record = entry[3]
         record.waiting -= 1  # _sub_waiting, inline: once per delivery
         if record.waiting == 0:
             self.pending -= 1
@@ -548,7 +553,7 @@ class QueueEngine:
         if group.attempts:
             attempts = group.attempts.pop(record.id, 0)
             group.since.pop(record.id, None)
-        delivery = MemoryDelivery(record, group, attempts, (neg_priority, available_at, seq))
+        delivery = MemoryDelivery(entry, group, attempts)
         group.running[record.id] = delivery
         return delivery
 
@@ -575,15 +580,25 @@ class QueueEngine:
         self.running -= 1
         group = delivery.state
         record = delivery.record
-        current = group.running.pop(record.id, None)
+        job_id = record.id
+        running = group.running
+        current = running.pop(job_id, None)
         if current is not delivery and current is not None:
-            group.running[record.id] = current  # a newer job with this id runs: it stays
+            running[job_id] = current  # a newer job with this id runs: it stays
         group.completed += 1
         self.completed += 1
         record.remaining -= 1
         if record.remaining == 0:
             if not record.dropped:
-                self._forget(record)
+                # _forget, inline (once per job): one dict operation in the common case
+                index = self._index
+                other = index.pop(job_id, record)
+                if other is not record:
+                    index[job_id] = other  # a newer job with this id: it stays
+                elif not index:
+                    self._index = {}  # (see _forget)
+                if record.schedule is not None:
+                    record.schedule.occurrences.discard(job_id)
         else:
             record.done = (*record.done, group.name)
         if group.errors:

@@ -213,7 +213,7 @@ class SharedRetryCounterEngine(QueueEngine):
         if delivery is None:
             return None
         attempts = self.shared.get(delivery.record.id, 0)
-        return MemoryDelivery(delivery.record, delivery.state, attempts, delivery.key)
+        return MemoryDelivery(delivery.key, delivery.state, attempts)
 
     def claim(self, group_name: str, n: int) -> list[MemoryDelivery]:
         return [d for d in map(self._shared, super().claim(group_name, n)) if d is not None]

@@ -57,6 +57,7 @@ from ..._model import (
     QueueJob,
     QueueStats,
     RecurringJobDetails,
+    new_queue_job,
 )
 from ..._state import policy
 from ..._state.cron import CronSchedule
@@ -915,7 +916,7 @@ class RedisStorage:
                     headers = NO_HEADERS
                 else:
                     timeout, headers = _stored_extras(extras)
-                job = QueueJob(  # positional: cheaper than six keywords, once per delivery
+                job = new_queue_job(
                     job_id,
                     data,
                     _stored_priority(raw[i + 5]),
