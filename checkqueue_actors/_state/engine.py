@@ -35,13 +35,21 @@ import attrs
 
 from .._errors import QueueFullError
 from .._model import (
+    JOB_TYPE,
     NO_HEADERS,
     FailedJob,
     PendingJob,
     QueueJob,
     QueueStats,
     RecurringJobDetails,
+    new_job_object,
     new_queue_job,
+    set_job_attempts,
+    set_job_data,
+    set_job_headers,
+    set_job_id,
+    set_job_priority,
+    set_job_timestamp,
 )
 from .._storage import Delivery
 from . import policy
@@ -181,9 +189,14 @@ class MemoryDelivery(Delivery):
         self.group = state.name
         job = record.job
         if job is None or attempts:
-            job = new_queue_job(
-                record.id, record.data, record.priority, record.timestamp, attempts, record.headers
-            )
+            # new_queue_job, inline (a call's frame is about 3% of a drained job's time)
+            job = new_job_object(JOB_TYPE)
+            set_job_id(job, record.id)
+            set_job_data(job, record.data)
+            set_job_priority(job, record.priority)
+            set_job_timestamp(job, record.timestamp)
+            set_job_attempts(job, attempts)
+            set_job_headers(job, record.headers)
             if not attempts and record.remaining > 1:
                 record.job = job  # other groups' first deliveries share it (fan-out)
         self.job = job
