@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import trio
 from coredis.exceptions import ConnectionError as RedisConnectionError
 from coredis.exceptions import ResponseError
@@ -17,8 +18,6 @@ from checkqueue_actors._backends.redis._wire import Batcher, ScriptClient, encod
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    import pytest
 
     from checkqueue_actors.redis import RedisQueue
 
@@ -39,12 +38,19 @@ class _FakeClient:
         self.gate.set()
         self.gate = trio.Event()
 
-    async def exchange_many(self, payload: bytes, count: int, *, poll: bool = True) -> list[Any]:
+    async def exchange_many(
+        self, payload: bytes, count: int, *, poll: bool = True, deadline: float | None = None
+    ) -> list[Any]:
         requests = [b"*" + part for part in payload.split(b"*") if part]
         assert len(requests) == count
+        assert deadline is not None  # the batcher bounds every round trip
         self.trips.append(requests)
         self.polls.append(poll)
-        await self.gate.wait()
+        # as ScriptClient's: shielded from the caller, bounded by the deadline
+        with trio.CancelScope(shield=True, deadline=deadline) as scope:
+            await self.gate.wait()
+        if scope.cancelled_caught:
+            raise trio.TooSlowError
         if self.fail is not None:
             raise self.fail
         return [ResponseError("ERR no") if b"bad" in r else r for r in requests]
@@ -231,9 +237,11 @@ async def test_error_replies_mid_round_trip_go_to_their_callers(
     trips: list[int] = []
     exchange = client.exchange_many
 
-    async def counted(payload: bytes, count: int, *, poll: bool = True) -> list[Any]:
+    async def counted(
+        payload: bytes, count: int, *, poll: bool = True, deadline: float | None = None
+    ) -> list[Any]:
         trips.append(count)
-        return await exchange(payload, count, poll=poll)
+        return await exchange(payload, count, poll=poll, deadline=deadline)
 
     monkeypatch.setattr(client, "exchange_many", counted)
     got: dict[int, Any] = {}
@@ -263,10 +271,15 @@ async def test_concurrent_enqueues_keep_their_own_outcomes(
     exchange = _wire.ScriptClient.exchange_many
 
     async def counted(
-        self: ScriptClient, payload: bytes, count: int, *, poll: bool = True
+        self: ScriptClient,
+        payload: bytes,
+        count: int,
+        *,
+        poll: bool = True,
+        deadline: float | None = None,
     ) -> list[Any]:
         trips.append(count)
-        return await exchange(self, payload, count, poll=poll)
+        return await exchange(self, payload, count, poll=poll, deadline=deadline)
 
     monkeypatch.setattr(_wire.ScriptClient, "exchange_many", counted)
     async with make_queue(max_queue_size=60) as queue:
@@ -293,3 +306,88 @@ async def test_concurrent_enqueues_keep_their_own_outcomes(
         assert info is not None
         assert info.data == "old"
     assert len(trips) < 100  # concurrent calls shared round trips
+
+
+def _client(redis_server: RedisServer) -> ScriptClient:
+    from checkqueue_actors._backends.redis._endpoint import Endpoint
+
+    return ScriptClient(
+        Endpoint(
+            tls=False, host="127.0.0.1", port=redis_server.port, db=0, username=None, password=None
+        ),
+        connect_timeout=2.0,
+        stream_timeout=2.0,
+        ssl_context=None,
+    )
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["pooled", "new connection"])
+async def test_an_exchange_with_a_deadline_ends_at_it(
+    redis_server: RedisServer, pooled: bool
+) -> None:
+    """A stopped server: ``TooSlowError`` at the deadline, on a pooled connection (a
+    polling exchange: a scope per wait) and on one it opens (one scope for the whole
+    exchange)."""
+    client = _client(redis_server)
+    if pooled:
+        assert await client.execute("PING") == b"PONG"
+    redis_server.pause()
+    try:
+        async with trio.open_nursery() as nursery:
+            # the server answers after 2 s: an exchange the deadline did not end returns
+            nursery.start_soon(_resume_after, redis_server, 2.0)
+            t0 = trio.current_time()
+            with pytest.raises(trio.TooSlowError):
+                await client.exchange_many(encode_command(("PING",)), 1, deadline=t0 + 0.3)
+            assert 0.3 <= trio.current_time() - t0 < 1.5
+    finally:
+        redis_server.resume()
+    # the connection that timed out was closed, not pooled: the next call works
+    with trio.fail_after(5):
+        assert await client.exchange_many(encode_command(("PING",)), 1) == [b"PONG"]
+    await client.aclose()
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["pooled", "new connection"])
+async def test_an_exchange_with_a_deadline_outlives_its_callers_cancellation(
+    redis_server: RedisServer, pooled: bool
+) -> None:
+    """Cancelling the caller does not cut a bounded exchange short: its replies are
+    read (other callers of a shared round trip wait for them)."""
+    client = _client(redis_server)
+    if pooled:
+        assert await client.execute("PING") == b"PONG"
+    got: list[Any] = []
+    redis_server.pause()
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def call() -> None:
+                with trio.CancelScope() as scope:
+                    nursery.start_soon(_cancel_soon, scope)
+                    got.append(
+                        await client.exchange_many(
+                            encode_command(("PING",)),
+                            1,
+                            deadline=trio.current_time() + 10,
+                        )
+                    )
+
+            nursery.start_soon(call)
+            await trio.sleep(0.3)  # the caller's cancel came at 0.1 s
+            assert got == []
+            redis_server.resume()
+    finally:
+        redis_server.resume()
+    assert got == [[b"PONG"]]
+    await client.aclose()
+
+
+async def _resume_after(redis_server: RedisServer, seconds: float) -> None:
+    await trio.sleep(seconds)
+    redis_server.resume()
+
+
+async def _cancel_soon(scope: trio.CancelScope) -> None:
+    await trio.sleep(0.1)
+    scope.cancel()
