@@ -338,16 +338,18 @@ class QueueEngine:
             group.errors.pop(record.id, None)
 
     def _forget(self, record: JobRecord) -> None:
+        """The queue is done with the record (``ack`` runs these lines inline)."""
+        job_id = record.id
         index = self._index
-        if index.get(record.id) is record:
-            del index[record.id]
-            if not index:
-                # a dict never shrinks when keys are deleted: once the queue is empty,
-                # start a new one so a drained backlog gives its table back
-                self._index = {}
-        schedule = record.schedule
-        if schedule is not None:
-            schedule.occurrences.discard(record.id)
+        other = index.pop(job_id, record)  # one dict operation in the common case
+        if other is not record:
+            index[job_id] = other  # a newer job with this id: it stays
+        elif not index:
+            # a dict never shrinks when keys are deleted: once the queue is empty,
+            # start a new one so a drained backlog gives its table back
+            self._index = {}
+        if record.schedule is not None:
+            record.schedule.occurrences.discard(job_id)
 
     # -- enqueue ------------------------------------------------------------------------------
 
@@ -603,13 +605,13 @@ class QueueEngine:
         record.remaining -= 1
         if record.remaining == 0:
             if not record.dropped:
-                # _forget, inline (once per job): one dict operation in the common case
+                # _forget's lines, inline (once per job: a call's frame costs more)
                 index = self._index
                 other = index.pop(job_id, record)
                 if other is not record:
-                    index[job_id] = other  # a newer job with this id: it stays
+                    index[job_id] = other
                 elif not index:
-                    self._index = {}  # (see _forget)
+                    self._index = {}
                 if record.schedule is not None:
                     record.schedule.occurrences.discard(job_id)
         else:
