@@ -45,9 +45,9 @@ async def _throughput(url: str, n: int, concurrency: int, live: bool) -> dict[st
     prefix = f"cqbench{uuid.uuid4().hex[:8]}"
     if not live:
         # the group exists first (its workers ran before and stopped), so that the
-        # backlog is owed to it as it is enqueued, as with workers down for a deploy;
-        # jobs enqueued while no group exists at all would be adopted by the first
-        # consume in one script (docs/redis.md, "A known limit"), a one-off not timed here
+        # backlog is owed to it as it is enqueued, as with workers down for a deploy
+        # (jobs enqueued while no group exists at all would be adopted by the first
+        # consume instead: constant time, but not the case this scenario measures)
         async with _queue(url, concurrency, n, prefix) as first:
             await first.consume(_Counter(n), consumer_group=_GROUP)
     async with _queue(url, concurrency, n, prefix) as queue:

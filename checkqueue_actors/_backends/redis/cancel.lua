@@ -27,7 +27,7 @@ local out = {waited}
 local now = nil
 for _, g in ipairs(groups) do
   local dk = dkey(g, id)
-  local m = redis.call('HGET', jk, 'm:' .. g)
+  local m = ready_member(id, redis.call('HGET', jk, 'm:' .. g), j[5], j[3], j[2])
   if m then
     redis.call('ZREM', B .. 'r:' .. g, m)
   end

@@ -45,7 +45,8 @@ for gi = 1, ng do
     for i = 1, #popped, 2 do
       local id = member_id(popped[i])
       local jk = B .. 'j:' .. id
-      local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g, 'wt', 'sc', 'x:' .. g, 'e')
+      local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'a:' .. g, 'wt', 'sc', 'x:' .. g, 'e',
+        'm:' .. g)
       tok = tok + 1
       if j[1] then
         -- as sub_waiting(), the pending count updated once below
@@ -53,7 +54,12 @@ for gi = 1, ng do
         if wt == 0 then
           left_waiting = left_waiting + 1
         end
-        redis.call('HSET', jk, 'wt', wt)
+        if j[9] then
+          redis.call('HSET', jk, 'wt', wt)
+        else
+          -- adopted as an orphan (see adopter_of): where it goes back to if released
+          redis.call('HSET', jk, 'wt', wt, 'm:' .. g, popped[i])
+        end
         if j[6] then
           -- an occurrence counts its claims (see started())
           redis.call('HINCRBY', jk, 'st', 1)

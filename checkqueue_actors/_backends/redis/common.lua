@@ -95,6 +95,47 @@ local function decode_list(s)
   return cjson.decode(s)
 end
 
+-- The first group adopts the jobs enqueued while no group existed in O(1) (see
+-- register_new.lua): the orphans' set becomes its ready set as it is, and zset
+-- 'adopted' records the adoption, scored by the last job number (seq) it covers,
+-- member "<seq>:<group>". Such a job keeps its empty group list ('gl' '') and has no
+-- 'm:<group>' until the group claims it.
+-- the group that adopted the job numbered seq with an empty group list: the first
+-- adoption after it was enqueued (nil while none has happened)
+local function adopter_of(seq)
+  local a = redis.call('ZRANGEBYSCORE', B .. 'adopted', seq, '+inf', 'LIMIT', 0, 1)
+  if #a == 0 then
+    return nil
+  end
+  return string.sub(a[1], string.find(a[1], ':', 1, true) + 1)
+end
+
+-- the groups a job is owed to: its group list, or for a job enqueued while no group
+-- existed, the group that adopted it ({} while none has)
+local function owed_groups(gl, seq)
+  local owed = decode_list(gl)
+  if #owed == 0 then
+    local g = adopter_of(finite(seq))
+    if g then
+      owed = {g}
+    end
+  end
+  return owed
+end
+
+-- a job's member in a group's ready set if it waits there: m ('m:<group>'), or for
+-- a job enqueued while no group existed (gl '') that its adopter has not claimed
+-- yet, the member it had as an orphan (nil when neither applies)
+local function ready_member(id, m, gl, av, seq)
+  if m then
+    return m
+  end
+  if (gl == nil or gl == '') and av and seq then
+    return member(finite(av), finite(seq), id)
+  end
+  return nil
+end
+
 -- the groups a job enqueued now goes to, and their JSON list ('' for none)
 local function current_groups()
   local groups = redis.call('HKEYS', B .. 'groups')
@@ -174,10 +215,10 @@ end
 
 -- take a job out of every place where it waits; returns the groups it waited for
 local function unqueue(jk, id)
-  local j = redis.call('HMGET', jk, 'p', 'seq', 'av', 'wt', 'rem')
+  local j = redis.call('HMGET', jk, 'p', 'seq', 'av', 'wt', 'rem', 'gl')
   local waited = tonumber(j[4] or '0')
   for _, g in ipairs(redis.call('HKEYS', B .. 'groups')) do
-    local m = redis.call('HGET', jk, 'm:' .. g)
+    local m = ready_member(id, redis.call('HGET', jk, 'm:' .. g), j[6], j[3], j[2])
     if m then
       redis.call('ZREM', B .. 'r:' .. g, m)
     end
@@ -449,15 +490,15 @@ end
 -- one job as job_info.lua and list_jobs.lua show it, appended to out: id, data,
 -- priority, ts_ms, extras (false for none), the number of groups, then per group:
 -- name, state, attempts, available ms (-1 for none), last error (false for none).
--- Its groups: those that owe it (the job's group list; every group in `all`, the
--- current groups, when the list is empty), with where it stands in each, and the
+-- Its groups: those that owe it (owed_groups; every group in `all`, the current
+-- groups, when that is empty), with where it stands in each, and the
 -- groups whose failed-jobs record has an entry of it (a group that owes the job
 -- again is shown where it stands). Nothing is appended when the job is neither in
 -- the queue nor in the record (a job only in the record shows the record's data).
 -- returns true when something was appended
 local function job_view(out, id, all)
   local jk = B .. 'j:' .. id
-  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'e', 'gl', 'dl', 'av')
+  local j = redis.call('HMGET', jk, 'd', 'p', 'ts', 'e', 'gl', 'dl', 'av', 'seq')
   local exists = {}
   for _, g in ipairs(all) do
     exists[g] = true
@@ -474,13 +515,14 @@ local function job_view(out, id, all)
   end
   local owed = {}
   if j[1] then
-    owed = decode_list(j[5])
+    owed = owed_groups(j[5], j[8])
     local listed = #owed > 0
     if not listed and not j[6] then
       owed = all
     end
     for _, g in ipairs(owed) do
       local f = redis.call('HMGET', jk, 'a:' .. g, 'le:' .. g, 'm:' .. g)
+      local m = ready_member(id, f[3], j[5], j[7], j[8])
       local attempts = tonumber(f[1] or '0')
       local dk = dkey(g, id)
       if j[6] then
@@ -493,8 +535,8 @@ local function job_view(out, id, all)
         local due = redis.call('ZSCORE', B .. 'retry', dk)
         if due then
           row(g, 'retrying', attempts, finite(due), f[2])
-        elseif f[3] and redis.call('ZSCORE', B .. 'r:' .. g, f[3]) then
-          row(g, 'waiting', attempts, finite(string.sub(f[3], 1, 15)), f[2])
+        elseif m and redis.call('ZSCORE', B .. 'r:' .. g, m) then
+          row(g, 'waiting', attempts, finite(string.sub(m, 1, 15)), f[2])
         end
       end
     end

@@ -46,7 +46,7 @@ for _, id in ipairs(ids) do
     local owed = {}
     if j[6] then
       remaining = tonumber(j[5]) - now
-      for _, g in ipairs(decode_list(j[7])) do
+      for _, g in ipairs(owed_groups(j[7], j[4])) do
         if redis.call('HEXISTS', B .. 'groups', g) == 1 then owed[#owed + 1] = g end
       end
     else
@@ -58,7 +58,7 @@ for _, id in ipairs(ids) do
           if soonest < 0 or t < soonest then soonest = t end
           owed[#owed + 1] = g
         else
-          local m = redis.call('HGET', jk, 'm:' .. g)
+          local m = ready_member(id, redis.call('HGET', jk, 'm:' .. g), j[7], j[5], j[4])
           if m and redis.call('ZSCORE', B .. 'r:' .. g, m) then
             ready = true
             owed[#owed + 1] = g

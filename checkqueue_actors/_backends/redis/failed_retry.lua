@@ -14,12 +14,14 @@ local r = cjson.decode(rec)
 local jk = B .. 'j:' .. id
 local now = now_ms()
 if redis.call('EXISTS', jk) == 1 then
-  if redis.call('HGET', jk, 'm:' .. g) or redis.call('ZSCORE', B .. 'retry', dk) then
+  local j = redis.call('HMGET', jk, 'p', 'seq', 'm:' .. g, 'gl', 'av')
+  local m = ready_member(id, j[3], j[4], j[5], j[2])
+  if j[3] or (m and redis.call('ZSCORE', B .. 'r:' .. g, m))
+      or redis.call('ZSCORE', B .. 'retry', dk) then
     return 0 -- already back in that group
   end
   redis.call('HINCRBY', jk, 'rem', 1)
   add_waiting(jk)
-  local j = redis.call('HMGET', jk, 'p', 'seq')
   push_ready(g, id, jk, now, finite(j[1]), tonumber(j[2]))
 else
   local seq = redis.call('INCR', B .. 'seq')

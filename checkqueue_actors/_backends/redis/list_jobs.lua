@@ -108,7 +108,8 @@ local function delayed()
       if group == '' then
         take(id)
       else
-        for _, g in ipairs(decode_list(redis.call('HGET', B .. 'j:' .. id, 'gl'))) do
+        local j = redis.call('HMGET', B .. 'j:' .. id, 'gl', 'seq')
+        for _, g in ipairs(owed_groups(j[1], j[2])) do
           if g == group then
             take(id)
             break

@@ -18,7 +18,7 @@ for i = 1, #due, 2 do
   if j[1] then
     redis.call('HDEL', jk, 'dl')
     local p, seq = finite(j[1]), tonumber(j[2])
-    local gl = decode_list(j[3])
+    local gl = owed_groups(j[3], j[2])
     if #gl == 0 then
       redis.call('ZADD', B .. 'orphans', -p, member(av, seq, id))
     else
