@@ -292,10 +292,15 @@ class HeartbeatReport:
 class ReapReport:
     """What ``Storage.reap`` did: expired leases of lost workers taken back."""
 
-    __slots__ = ("abandoned_groups", "failed", "redelivered")
+    __slots__ = ("abandoned_groups", "failed", "more", "redelivered")
 
     def __init__(
-        self, redelivered: int = 0, failed: int = 0, abandoned_groups: Sequence[str] = ()
+        self,
+        redelivered: int = 0,
+        failed: int = 0,
+        abandoned_groups: Sequence[str] = (),
+        *,
+        more: bool = False,
     ) -> None:
         self.redelivered = redelivered
         """Deliveries whose lease expired, made ready again."""
@@ -303,6 +308,10 @@ class ReapReport:
         """Deliveries whose lease expired too often, failed as stalled."""
         self.abandoned_groups = abandoned_groups
         """Groups removed because no consumer was seen for too long."""
+        self.more = more
+        """Work of this kind is left that one call did not finish (a storage bounds
+        each call): the runtime calls ``reap`` again at once, not ``reap_seconds``
+        later."""
 
 
 class Storage(Protocol):

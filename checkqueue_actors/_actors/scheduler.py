@@ -98,7 +98,10 @@ class SchedulerActor:
                     if now >= next_reap:
                         next_reap = now + reap if reap else math.inf
                         called = True
-                        rt.report_reaped(await storage.reap())
+                        reaped = await storage.reap()
+                        rt.report_reaped(reaped)
+                        if reaped.more:  # a bounded call left work: go on at once
+                            next_reap = trio.current_time()
                     if now >= next_advance:
                         called = True
                         next_advance = now + min(await storage.advance(), poll)

@@ -1120,7 +1120,9 @@ class RedisStorage:
 
     async def reap(self) -> ReapReport:
         """Take back expired leases (redelivered, or failed as stalled after
-        ``max_stalls``); remove groups not seen for ``group_abandon_seconds``."""
+        ``max_stalls``); remove groups not seen for ``group_abandon_seconds``: a
+        removed group's waiting jobs are set aside at once and finished for it a batch
+        per call (``ReapReport.more`` while some are left)."""
         config = self.config
         abandon = config.group_abandon_seconds
         running_for = trio.current_time() - self._opened_at
@@ -1132,7 +1134,9 @@ class RedisStorage:
         out = await self._script(
             "reap", _BATCH, config.max_stalls, config.failed_jobs_max, abandon_ms
         )
-        return ReapReport(_int(out[0]), _int(out[1]), [_text(group) for group in out[2:]])
+        return ReapReport(
+            _int(out[0]), _int(out[1]), [_text(group) for group in out[3:]], more=bool(_int(out[2]))
+        )
 
     # -- recurring ----------------------------------------------------------------------------
 
