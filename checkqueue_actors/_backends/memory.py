@@ -339,17 +339,21 @@ class MemoryStorage:
 
     def settle_nowait(self, delivery: Delivery, how: Settle, detail: Any) -> None:
         """Apply one outcome (see ``Settle``)."""
+        self._settle_at(delivery, how, detail, None)
+
+    def _settle_at(self, delivery: Delivery, how: Settle, detail: Any, now: float | None) -> None:
+        """Apply one outcome at ``now`` (None: the current time)."""
         engine = self._engine
         d: MemoryDelivery = delivery  # type: ignore[assignment]  # this storage's own deliveries
         if how is _ACK:
             engine.ack(d)
         elif how is Settle.RETRY:
             delay, error = detail
-            due = engine.retry(d, trio.current_time(), delay, error)
+            due = engine.retry(d, trio.current_time() if now is None else now, delay, error)
             if due is not None:
                 self._timer_added(due)
         elif how is Settle.FAIL:
-            engine.fail(d, detail, trio.current_time())
+            engine.fail(d, detail, trio.current_time() if now is None else now)
         elif how is Settle.CANCEL:
             engine.cancel_delivery(d)
         else:
@@ -357,9 +361,12 @@ class MemoryStorage:
             self._wake_group(d.group)
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[Delivery]:
-        """Apply outcomes (none is ever lost: no leases)."""
+        """Apply outcomes, all at one moment as a shared backend's one script does (jobs
+        retried with the same delay become ready together, then in enqueue order);
+        none is ever lost: no leases."""
+        now = trio.current_time()
         for delivery, how, detail in outcomes:
-            self.settle_nowait(delivery, how, detail)
+            self._settle_at(delivery, how, detail, now)
         await trio.lowlevel.checkpoint_if_cancelled()
         return []
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from checkqueue_actors import InMemoryQueueConfig
@@ -241,6 +241,12 @@ async def _agree(server: RedisServer, steps: list[tuple[Any, ...]]) -> None:
     first=st.tuples(st.just("register"), st.sampled_from(base.GROUPS), st.integers(1, 3)),
     jobs=st.lists(base.enqueue, min_size=1, max_size=3),
     steps=st.lists(step, min_size=5, max_size=30),
+)
+@example(  # two jobs retried by one settle call become ready together: enqueue order
+    first=("register", "a", 1),
+    jobs=[("enqueue", ("j0", -1, 0.05)), ("enqueue", ("j1", -1, 0.0))],
+    steps=[("flush",), ("claim", "a", 2), ("settle", [(0, "fail"), (1, "fail")]), ("flush",)]
+    + [("claim", "a", 1)],
 )
 def test_memory_and_redis_storages_agree_on_job_control(
     server: RedisServer,
