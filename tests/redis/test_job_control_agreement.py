@@ -208,13 +208,16 @@ class ControlPair(base.Pair):
                 assert [i.id for i in short[0]] == [i.id for i in short[1]], where
 
 
-async def _agree(server: RedisServer, steps: list[tuple[Any, ...]]) -> None:
+async def _agree(server: RedisServer, steps: list[tuple[Any, ...]], examine: int) -> None:
     from checkqueue_actors._backends.redis._storage import RedisStorage
     from checkqueue_actors.redis import RedisQueueConfig
 
     memory = MemoryStorage("q", InMemoryQueueConfig())
     config = RedisQueueConfig(url=server.url, key_prefix=f"k{uuid.uuid4().hex[:8]}")
     redis = RedisStorage("q", config, None)
+    # a list_jobs script call reads that many entries one by one, then the next call
+    # goes on from its cursor
+    redis._examine = examine  # pyright: ignore[reportPrivateUsage]
     await memory.open()
     await redis.open()
     try:
@@ -241,17 +244,25 @@ async def _agree(server: RedisServer, steps: list[tuple[Any, ...]]) -> None:
     first=st.tuples(st.just("register"), st.sampled_from(base.GROUPS), st.integers(1, 3)),
     jobs=st.lists(base.enqueue, min_size=1, max_size=3),
     steps=st.lists(step, min_size=5, max_size=30),
+    examine=st.sampled_from([1, 2, 5000]),
 )
 @example(  # two jobs retried by one settle call become ready together: enqueue order
     first=("register", "a", 1),
     jobs=[("enqueue", ("j0", -1, 0.05)), ("enqueue", ("j1", -1, 0.0))],
-    steps=[("flush",), ("claim", "a", 2), ("settle", [(0, "fail"), (1, "fail")]), ("flush",)]
-    + [("claim", "a", 1)],
+    steps=[
+        ("flush",),
+        ("claim", "a", 2),
+        ("settle", [(0, "fail"), (1, "fail")]),
+        ("flush",),
+        ("claim", "a", 1),
+    ],
+    examine=5000,
 )
 def test_memory_and_redis_storages_agree_on_job_control(
     server: RedisServer,
     first: tuple[Any, ...],
     jobs: list[tuple[Any, ...]],
     steps: list[tuple[Any, ...]],
+    examine: int,
 ) -> None:
-    trio.run(_agree, server, [first, *jobs, *steps])
+    trio.run(_agree, server, [first, *jobs, *steps], examine)

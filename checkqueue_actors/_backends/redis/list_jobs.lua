@@ -1,7 +1,9 @@
 #!lua flags=no-writes
--- ARGV: state ('' for any but failed), group ('' for every group), limit
+-- ARGV: state ('' for any but failed), group ('' for every group), limit, cursor (''
+-- to start, else the one a call before returned), EXAMINE (entries read one by one
+-- per call, at most)
 -- Lists at most limit jobs with at least one group (the given one, if any) in that
--- state, read at once, each as job_view shows it (its every group):
+-- state, each as job_view shows it (its every group):
 --   running: the leases (zset 'active'), in order of their expiry;
 --   waiting: the ready sets in delivery order (best priority, then available time,
 --     then enqueue order), merged over the groups, and the jobs kept for the first
@@ -10,14 +12,33 @@
 --   failed: the failed-jobs record, newest first;
 --   '': running, then waiting, retrying and delayed jobs, each job once, at its
 --     first place.
--- The work is bounded by limit (times the number of groups for waiting), but for
--- running and retrying with a group, and delayed with a group, which read past
--- the entries of other groups (500 at a time) until limit are found.
--- returns the job views, one after another (see job_view)
-local state, group, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if not limit or limit < 1 then
+-- The work is bounded by limit (times the number of groups for waiting), and the
+-- zsets read entry by entry (running, retrying, delayed, failed: with a group they
+-- read past the other groups' entries) by EXAMINE entries per call: a call that
+-- reaches it returns where it stopped, as a cursor, and the caller calls again with
+-- it (and the limit left) to go on from there; so no call runs long, however many
+-- entries a group's jobs are spread over. The jobs of one call are read at once.
+-- returns the cursor ('' when the list is complete), then the job views, one after
+-- another (see job_view)
+local state, group, limit, cursor = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local EXAMINE = tonumber(ARGV[5])
+if not (limit and limit >= 1 and cursor and EXAMINE and EXAMINE >= 1) then
   error('list_jobs: bad arguments')
 end
+local examined = 0
+-- the cursor: "<phase>:<score>:<member>", the last entry a call before examined
+local from_phase, from_score, from_member = nil, nil, nil
+if cursor ~= '' then
+  local a = string.find(cursor, ':', 1, true)
+  local b = a and string.find(cursor, ':', a + 1, true)
+  if not b then
+    error('list_jobs: bad cursor')
+  end
+  from_phase = string.sub(cursor, 1, a - 1)
+  from_score = string.sub(cursor, a + 1, b - 1)
+  from_member = string.sub(cursor, b + 1)
+end
+local next_cursor = ''
 local all = redis.call('HKEYS', B .. 'groups')
 local ids, seen = {}, {}
 local function take(id)
@@ -26,31 +47,72 @@ local function take(id)
     ids[#ids + 1] = id
   end
 end
--- the entries of a zset of delivery keys, in order (newest first when rev), of the
--- given group only when there is one, until limit ids are taken
-local function scan_dkeys(key, rev)
-  local prefix = group ~= '' and dkey(group, '') or ''
-  local start, chunk = 0, 500
-  if prefix == '' then
-    chunk = limit
+-- where to go on in zset k after the cursor's entry (a rank, in the scan's order): just
+-- after it, or after every entry of its score when it is gone meanwhile; the start
+-- for a cursor that names no entry (the phase had not begun)
+local function resume_rank(k, rev)
+  if from_member == '' then
+    return 0
   end
+  local r = redis.call(rev and 'ZREVRANK' or 'ZRANK', k, from_member)
+  if r then
+    return r + 1
+  end
+  if rev then
+    return redis.call('ZCOUNT', k, from_score, '+inf')
+  end
+  return redis.call('ZCOUNT', k, '-inf', from_score)
+end
+-- the entries of zset B..key in order (newest first when rev), from the start or,
+-- when the cursor names this phase, after it: takes the id pick() gives each (nil:
+-- not listed) until limit are taken, the zset ends, or this call has examined EXAMINE
+-- entries (then next_cursor says where it stopped)
+local function scan(key, rev, phase, pick)
+  local k = B .. key
+  local start = 0
+  if from_phase == phase then
+    start = resume_rank(k, rev)
+  end
+  local last = nil
   while #ids < limit do
-    local cmd = rev and 'ZREVRANGE' or 'ZRANGE'
-    local dks = redis.call(cmd, B .. key, start, start + chunk - 1)
-    if #dks == 0 then
-      break
+    if examined >= EXAMINE then
+      if last then
+        next_cursor = phase .. ':' .. redis.call('ZSCORE', k, last) .. ':' .. last
+      else
+        next_cursor = phase .. '::'
+      end
+      return
     end
-    for _, dk in ipairs(dks) do
-      if string.sub(dk, 1, #prefix) == prefix then
-        local _, id = split_dkey(dk)
+    local n = math.min(500, EXAMINE - examined)
+    local got = redis.call(rev and 'ZREVRANGE' or 'ZRANGE', k, start, start + n - 1)
+    if #got == 0 then
+      return
+    end
+    for _, m in ipairs(got) do
+      examined = examined + 1
+      last = m
+      local id = pick(m)
+      if id then
         take(id)
+        if #ids >= limit then
+          return
+        end
       end
     end
-    start = start + chunk
+    start = start + #got
   end
 end
+-- a zset of delivery keys: the job of an entry of the given group, if any
+local prefix = group ~= '' and dkey(group, '') or ''
+local function of_group(dk)
+  if string.sub(dk, 1, #prefix) == prefix then
+    local _, id = split_dkey(dk)
+    return id
+  end
+  return nil
+end
 local function running()
-  scan_dkeys('active', false)
+  scan('active', false, 'running', of_group)
 end
 local function waiting()
   local sets = {}
@@ -92,56 +154,55 @@ local function waiting()
   end
 end
 local function retrying()
-  scan_dkeys('retry', false)
+  scan('retry', false, 'retrying', of_group)
 end
 local function delayed()
-  local start, chunk = 0, limit
-  if group ~= '' then
-    chunk = 500
-  end
-  while #ids < limit do
-    local got = redis.call('ZRANGE', B .. 'delayed', start, start + chunk - 1)
-    if #got == 0 then
-      break
+  scan('delayed', false, 'delayed', function(id)
+    if group == '' then
+      return id
     end
-    for _, id in ipairs(got) do
-      if group == '' then
-        take(id)
-      else
-        local j = redis.call('HMGET', B .. 'j:' .. id, 'gl', 'seq')
-        for _, g in ipairs(owed_groups(j[1], j[2])) do
-          if g == group then
-            take(id)
-            break
-          end
-        end
+    local j = redis.call('HMGET', B .. 'j:' .. id, 'gl', 'seq')
+    for _, g in ipairs(owed_groups(j[1], j[2])) do
+      if g == group then
+        return id
       end
     end
-    start = start + chunk
-  end
+    return nil
+  end)
 end
 local function failed()
-  scan_dkeys('failedx', true)
+  scan('failedx', true, 'failed', of_group)
+end
+-- a call that stops in a phase (next_cursor) runs no later one; a call that goes on
+-- from a cursor runs no phase before the cursor's
+local ORDER = {running = 1, waiting = 2, retrying = 3, delayed = 4, failed = 5}
+local function run(phase, f)
+  if next_cursor == '' and (not from_phase or ORDER[phase] >= ORDER[from_phase]) then
+    f()
+  end
+end
+if from_phase and not ORDER[from_phase] then
+  error('list_jobs: bad cursor')
 end
 if state == 'running' then
-  running()
+  run('running', running)
 elseif state == 'waiting' then
   waiting()
 elseif state == 'retrying' then
-  retrying()
+  run('retrying', retrying)
 elseif state == 'delayed' then
-  delayed()
+  run('delayed', delayed)
 elseif state == 'failed' then
-  failed()
+  run('failed', failed)
 elseif state == '' then
-  running()
-  waiting()
-  retrying()
-  delayed()
+  run('running', running)
+  run('waiting', waiting)
+  run('retrying', retrying)
+  run('delayed', delayed)
 else
   error('list_jobs: bad state ' .. state)
 end
-local out = {}
+local out = {next_cursor}
 for _, id in ipairs(ids) do
   job_view(out, id, all)
 end
