@@ -258,6 +258,19 @@ async def _agree(server: RedisServer, steps: list[tuple[Any, ...]], examine: int
     ],
     examine=5000,
 )
+@example(  # running in a, waiting in b: a list that goes on from a cursor lists it once
+    first=("register", "b", 1),
+    jobs=[("enqueue", ("j0", -1, 0.0))],
+    steps=[
+        ("enqueue", ("j2", -1, 0.0)),
+        ("register", "a", 0),
+        ("cancel", "j0"),
+        ("enqueue", ("j1", -1, 0.0)),
+        ("claim", "a", 1),
+        ("enqueue", ("j0", -1, 0.0)),
+    ],
+    examine=1,
+)
 def test_memory_and_redis_storages_agree_on_job_control(
     server: RedisServer,
     first: tuple[Any, ...],

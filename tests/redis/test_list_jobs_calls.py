@@ -10,11 +10,12 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import trio
 
 from checkqueue_actors._storage import Settle
 
 from ._server import RedisServer, find_redis_server
-from .test_job_control_storage import claim, opened, put
+from .test_job_control_storage import claim, ids, opened, put
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -113,19 +114,28 @@ async def test_a_cursor_whose_entry_is_gone_goes_on_after_its_score(
         assert (cursor, ids) == ("", ["b-mid", "b0", "b1"])
 
 
+async def _failures(s: RedisStorage) -> None:
+    """Failed-jobs entries, oldest first: a00-a19, b0 and b1, a20-a29 (failed 7 at a
+    time, each group's batches a few milliseconds apart from the other's)."""
+    await s.register_group("a", 0)
+    await s.register_group("b", 0)
+    for group, names in (
+        ("a", [f"a{i:02}" for i in range(20)]),
+        ("b", ["b0", "b1"]),
+        ("a", [f"a{i:02}" for i in range(20, 30)]),
+    ):
+        for name in names:
+            await put(s, name, groups=(group,))
+        while got := (await claim(s, group, 7))[0]:
+            await s.settle([(d, Settle.FAIL, "E: boom") for d in got])
+        await trio.sleep(0.005)
+
+
 async def test_the_failed_record_is_read_newest_first_over_several_calls(
     server: RedisServer, prefix: str
 ) -> None:
     async with opened(server, prefix) as s:
-        await s.register_group("a", 0)
-        await s.register_group("b", 0)
-        for i in range(2):
-            await put(s, f"b{i}", groups=("b",))
-        for i in range(30):
-            await put(s, f"a{i:02}", groups=("a",))
-        for group in ("b", "a"):  # b's failures are the oldest
-            while got := (await claim(s, group, 7))[0]:
-                await s.settle([(d, Settle.FAIL, "E: boom") for d in got])
+        await _failures(s)
         s._examine = 9  # pyright: ignore[reportPrivateUsage]
         assert [job.id for job in await s.list_jobs("failed", "b", 10)] == ["b1", "b0"]
         newest = [job.id for job in await s.list_jobs("failed", "a", 30)]
@@ -140,16 +150,42 @@ async def test_the_failed_record_is_read_newest_first_over_several_calls(
 
 
 async def test_a_job_two_calls_list_is_listed_once(server: RedisServer, prefix: str) -> None:
-    """Running in one group and waiting in another: the call that lists the running
-    jobs stops, the next one lists them again as waiting."""
+    """Running in one group and waiting in another: the calls that list the running
+    jobs stop, and the next one, which reads them first in every ready set, lists
+    them no more and goes on to the job behind them."""
     async with opened(server, prefix) as s:
         await s.register_group("a", 3)
         await s.register_group("b", 3)
         await put(s, "j0")
-        await put(s, "j1")
-        got, _ = await claim(s, "a", 2)
-        assert len(got) == 2
+        assert ids((await claim(s, "a", 1))[0]) == ["j0"]  # waits in b
+        await put(s, "j1", priority=5)
+        assert ids((await claim(s, "b", 1))[0]) == ["j1"]  # waits in a
+        await put(s, "j2", priority=-5)
         s._examine = 1  # pyright: ignore[reportPrivateUsage]
-        listed = [job.id for job in await s.list_jobs(None, None, 10)]
-        assert sorted(listed[:2]) == ["j0", "j1"]
-        assert len(listed) == 2
+        for limit in (3, 10):  # the limit counts each job once
+            listed = [job.id for job in await s.list_jobs(None, None, limit)]
+            assert (sorted(listed[:2]), listed[2:]) == (["j0", "j1"], ["j2"])
+
+
+async def test_the_failed_record_of_a_group_is_read_and_dropped_over_several_calls(
+    server: RedisServer, prefix: str
+) -> None:
+    async with opened(server, prefix) as s:
+        await _failures(s)
+        s._examine = 9  # pyright: ignore[reportPrivateUsage]
+        server.command("CONFIG", "RESETSTAT")
+        read = [(job.job_id, job.consumer_group) for job in await s.failed_jobs("b", 10)]
+        assert sorted(read) == [("b0", "b"), ("b1", "b")]
+        assert _script_calls(server) == 4  # 9, 9, 9 and the last 5 entries
+        assert len(await s.failed_jobs(None, 100)) == 32
+        assert len(await s.failed_jobs("a", 7)) == 7
+        server.command("CONFIG", "RESETSTAT")
+        assert await s.drop_failed("a", None) == 30
+        assert _script_calls(server) == 4  # 9 removed, 9, then 2, b's 2 and 5, then 5
+        assert [job.job_id for job in await s.failed_jobs(None, 100)] in (
+            ["b0", "b1"],
+            ["b1", "b0"],
+        )
+        assert await s.drop_failed(None, None) == 2
+        assert await s.failed_jobs(None, 100) == []
+        assert await s.retry_failed("b0", "b") == 0  # no entry left to retry

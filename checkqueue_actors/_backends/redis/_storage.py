@@ -433,8 +433,9 @@ class RedisStorage:
         self._crons: dict[tuple[str, str | None], CronSchedule] = {}
         self._opened_at = 0.0
         self._examine = _LIST_EXAMINE
-        """Entries of a zset one ``list_jobs`` script call reads one by one, at most
-        (tests make it small to see the calls go on from each other)."""
+        """Entries of a zset one script call of ``list_jobs``, ``failed_jobs`` or
+        ``drop_failed`` reads one by one, at most (tests make it small to see the calls
+        go on from each other)."""
         self._server_checked = False
         self._set: dict[str, Script] | None = None
         """The scripts for this server's version, once ``probe.lua`` has answered."""
@@ -1255,9 +1256,22 @@ class RedisStorage:
 
     async def failed_jobs(self, group: str | None, limit: int) -> list[FailedJob[Any]]:
         """The newest ``limit`` entries of the failed-jobs record (of ``group`` only
-        unless None), newest first (``failed_read.lua``)."""
-        args: tuple[str | int, ...] = (limit,) if group is None else (limit, group)
-        return parse_failed_jobs(await self._script("failed_read", *args), self.codec)
+        unless None), newest first (``failed_read.lua``: at most ``_examine`` entries
+        read per call, each call going on from where the one before stopped)."""
+        found: list[FailedJob[Any]] = []
+        seen: set[tuple[str, str]] = set()
+        cursor = ""
+        while True:
+            out = await self._script(
+                "failed_read", limit - len(found), group or "", cursor, self._examine
+            )
+            for job in parse_failed_jobs(out[1:], self.codec):
+                if (job.job_id, job.consumer_group) not in seen:
+                    seen.add((job.job_id, job.consumer_group))
+                    found.append(job)
+            cursor = _text(out[0])
+            if not cursor or len(found) >= limit:
+                return found
 
     async def retry_failed(self, job_id: str, group: str) -> int:
         """Requeue a failed delivery in its group alone (``failed_retry.lua``); one of
@@ -1267,17 +1281,24 @@ class RedisStorage:
     async def drop_failed(
         self, group: str | None, entries: Sequence[tuple[str, str]] | None
     ) -> int:
-        """Remove ``(job_id, group)`` entries, or every entry of ``group`` (every entry
-        for None); how many went (``failed_drop.lua``)."""
+        """Remove ``(job_id, group)`` entries, or every entry of ``group`` (at most
+        ``_examine`` entries read per call), or every entry (for None); how many went
+        (``failed_drop.lua``)."""
         if entries is not None:
             keys = [delivery_key(g, job_id) for job_id, g in entries]
             if not keys:
                 await trio.lowlevel.checkpoint()
                 return 0
-            return _int(await self._script("failed_drop", "keys", *keys))
+            return _int((await self._script("failed_drop", "keys", *keys))[0])
         if group is not None:
-            return _int(await self._script("failed_drop", "group", group))
-        return _int(await self._script("failed_drop", "all"))
+            removed, cursor = 0, ""
+            while True:
+                out = await self._script("failed_drop", "group", group, cursor, self._examine)
+                removed += _int(out[0])
+                if not _int(out[1]):
+                    return removed
+                cursor = _text(out[2])
+        return _int((await self._script("failed_drop", "all"))[0])
 
     # -- job control ----------------------------------------------------------------------------
 
@@ -1315,18 +1336,24 @@ class RedisStorage:
         costs). One script call reads at most ``_examine`` (2,000) entries of a zset it
         scans entry by entry; when it stops there, it returns a cursor and the next
         call goes on from it, so that Redis answers other clients in between (the jobs
-        of one call are read at once; a job seen by two calls is listed once)."""
+        of one call are read at once; it is given the ids listed before, which it does
+        not list again)."""
         found: list[JobInfo[Any]] = []
         listed: set[str] = set()
         cursor = ""
         while True:
             raw = await self._script(
-                "list_jobs", state or "", group or "", limit - len(found), cursor, self._examine
+                "list_jobs",
+                state or "",
+                group or "",
+                limit - len(found),
+                cursor,
+                self._examine,
+                *listed,
             )
             for info in _job_infos(raw[1:], self.codec):
-                if info.id not in listed:
-                    listed.add(info.id)
-                    found.append(info)
+                listed.add(info.id)
+                found.append(info)
             cursor = _text(raw[0])
             if not cursor or len(found) >= limit:
                 return found

@@ -136,6 +136,36 @@ local function ready_member(id, m, gl, av, seq)
   return nil
 end
 
+-- A scan that reads a zset entry by entry a bounded number of entries per call stops
+-- at the last entry it read, "<score>:<member>" (a cursor), and the next call goes on
+-- from there.
+-- the cursor of member m of zset k
+local function cursor_at(k, m)
+  return redis.call('ZSCORE', k, m) .. ':' .. m
+end
+
+-- where to go on in zset k (a rank, in the scan's order: newest first when rev) after
+-- the cursor's entry: just after it, or after every entry of its score when it is gone
+-- meanwhile; 0 for '' (from the start)
+local function resume_rank(k, rev, cursor)
+  if cursor == '' then
+    return 0
+  end
+  local c = string.find(cursor, ':', 1, true)
+  if not c then
+    error('bad cursor')
+  end
+  local score, m = string.sub(cursor, 1, c - 1), string.sub(cursor, c + 1)
+  local r = redis.call(rev and 'ZREVRANK' or 'ZRANK', k, m)
+  if r then
+    return r + 1
+  end
+  if rev then
+    return redis.call('ZCOUNT', k, score, '+inf')
+  end
+  return redis.call('ZCOUNT', k, '-inf', score)
+end
+
 -- the groups a job enqueued now goes to, and their JSON list ('' for none)
 local function current_groups()
   local groups = redis.call('HKEYS', B .. 'groups')

@@ -1,7 +1,7 @@
 #!lua flags=no-writes
 -- ARGV: state ('' for any but failed), group ('' for every group), limit, cursor (''
 -- to start, else the one a call before returned), EXAMINE (entries read one by one
--- per call, at most)
+-- per call, at most), then the ids the calls before listed (not listed again)
 -- Lists at most limit jobs with at least one group (the given one, if any) in that
 -- state, each as job_view shows it (its every group):
 --   running: the leases (zset 'active'), in order of their expiry;
@@ -26,42 +26,28 @@ if not (limit and limit >= 1 and cursor and EXAMINE and EXAMINE >= 1) then
   error('list_jobs: bad arguments')
 end
 local examined = 0
--- the cursor: "<phase>:<score>:<member>", the last entry a call before examined
-local from_phase, from_score, from_member = nil, nil, nil
+-- the cursor: "<phase>:" then the cursor (see cursor_at) of the last entry a call
+-- before read, or nothing when that phase had not begun
+local from_phase, from = nil, ''
 if cursor ~= '' then
   local a = string.find(cursor, ':', 1, true)
-  local b = a and string.find(cursor, ':', a + 1, true)
-  if not b then
+  if not a then
     error('list_jobs: bad cursor')
   end
-  from_phase = string.sub(cursor, 1, a - 1)
-  from_score = string.sub(cursor, a + 1, b - 1)
-  from_member = string.sub(cursor, b + 1)
+  from_phase, from = string.sub(cursor, 1, a - 1), string.sub(cursor, a + 1)
 end
 local next_cursor = ''
 local all = redis.call('HKEYS', B .. 'groups')
 local ids, seen = {}, {}
+local listed = #ARGV - 5
+for i = 6, #ARGV do
+  seen[ARGV[i]] = true
+end
 local function take(id)
   if not seen[id] and #ids < limit then
     seen[id] = true
     ids[#ids + 1] = id
   end
-end
--- where to go on in zset k after the cursor's entry (a rank, in the scan's order): just
--- after it, or after every entry of its score when it is gone meanwhile; the start
--- for a cursor that names no entry (the phase had not begun)
-local function resume_rank(k, rev)
-  if from_member == '' then
-    return 0
-  end
-  local r = redis.call(rev and 'ZREVRANK' or 'ZRANK', k, from_member)
-  if r then
-    return r + 1
-  end
-  if rev then
-    return redis.call('ZCOUNT', k, from_score, '+inf')
-  end
-  return redis.call('ZCOUNT', k, '-inf', from_score)
 end
 -- the entries of zset B..key in order (newest first when rev), from the start or,
 -- when the cursor names this phase, after it: takes the id pick() gives each (nil:
@@ -71,16 +57,12 @@ local function scan(key, rev, phase, pick)
   local k = B .. key
   local start = 0
   if from_phase == phase then
-    start = resume_rank(k, rev)
+    start = resume_rank(k, rev, from)
   end
   local last = nil
   while #ids < limit do
     if examined >= EXAMINE then
-      if last then
-        next_cursor = phase .. ':' .. redis.call('ZSCORE', k, last) .. ':' .. last
-      else
-        next_cursor = phase .. '::'
-      end
+      next_cursor = phase .. ':' .. (last and cursor_at(k, last) or '')
       return
     end
     local n = math.min(500, EXAMINE - examined)
@@ -126,16 +108,16 @@ local function waiting()
   end
   local want = limit - #ids
   if #sets == 1 then
-    for _, m in ipairs(redis.call('ZRANGE', sets[1], 0, want + #ids - 1)) do
+    for _, m in ipairs(redis.call('ZRANGE', sets[1], 0, want + #ids + listed - 1)) do
       take(member_id(m))
     end
     return
   end
   -- merged: a job among the first `want` new ones is among the first `want` plus
-  -- those already taken of each set it is in
+  -- those already taken (in this call or before) of each set it is in
   local entries = {}
   for _, k in ipairs(sets) do
-    local got = redis.call('ZRANGE', k, 0, want + #ids - 1, 'WITHSCORES')
+    local got = redis.call('ZRANGE', k, 0, want + #ids + listed - 1, 'WITHSCORES')
     for i = 1, #got, 2 do
       entries[#entries + 1] = {tonumber(got[i + 1]), got[i]}
     end
