@@ -25,7 +25,10 @@ import ssl
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "RedisCluster",
@@ -170,6 +173,10 @@ class TlsFiles:
         self.key = key
 
 
+class _PortTaken(Exception):
+    """The server could not bind its port: another process has it."""
+
+
 class RedisServer:
     """One redis-server process owned by a test."""
 
@@ -184,6 +191,7 @@ class RedisServer:
         password: str | None = None,
         binary: str | None = None,
         tls: TlsFiles | None = None,
+        pick_port: Callable[[], int] | None = None,
     ) -> None:
         found = binary or find_redis_server()
         if found is None:
@@ -193,7 +201,14 @@ class RedisServer:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.host = "127.0.0.1"
-        self.port = port if port is not None else free_port()
+        if port is None:
+            pick_port = pick_port or free_port
+            port = pick_port()
+        self._pick_port = pick_port
+        """Where another port comes from when the one picked is taken before the first
+        start binds it (None: the port was given, and is kept)."""
+        self.port = port
+        self._started = False
         self.appendonly = appendonly
         self.appendfsync = appendfsync
         self.extra = list(extra or [])
@@ -240,7 +255,20 @@ class RedisServer:
         return argv + self.extra
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        """Start the process and wait until it answers PING (not LOADING)."""
+        """Start the process and wait until it answers PING (not LOADING). A port picked
+        free that another process took meanwhile (a client's ephemeral port, say) is
+        picked again, at the first start only: a restart keeps its port."""
+        for _ in range(5):
+            try:
+                return self._start(timeout)
+            except _PortTaken:
+                assert self._pick_port is not None
+                self.port = self._pick_port()
+                self._log.unlink(missing_ok=True)
+        msg = f"redis-server found no free port ({self.port} last)"
+        raise RuntimeError(msg)
+
+    def _start(self, timeout: float) -> RedisServer:
         assert self.proc is None or self.proc.poll() is not None
         self.proc = subprocess.Popen(
             self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -249,10 +277,13 @@ class RedisServer:
         while True:
             if self.proc.poll() is not None:
                 log = self._log.read_text() if self._log.exists() else ""
+                if "Address already in use" in log and not self._started and self._pick_port:
+                    raise _PortTaken
                 msg = f"redis-server exited with {self.proc.returncode}: {log[-2000:]}"
                 raise RuntimeError(msg)
             try:
                 if self.command("PING") == "PONG":
+                    self._started = True
                     return self
             except (OSError, RespError):
                 pass
@@ -363,7 +394,7 @@ class RedisCluster:
         self.servers = [
             RedisServer(
                 directory / f"node{i}",
-                port=free_cluster_port(),
+                pick_port=free_cluster_port,
                 extra=[
                     "--cluster-enabled",
                     "yes",
