@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "RedisCluster",
@@ -173,6 +173,20 @@ class TlsFiles:
         self.key = key
 
 
+def own_server(directory: Path) -> Iterator[RedisServer]:
+    """A server for one test module (its command counters see only that module's
+    tests), stopped after it; the module is skipped without a redis-server binary."""
+    import pytest
+
+    if find_redis_server() is None:
+        pytest.skip("no redis-server binary")
+    server = RedisServer(directory).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 class _PortTaken(Exception):
     """The server could not bind its port: another process has it."""
 
@@ -300,6 +314,21 @@ class RedisServer:
             tls = ssl.create_default_context(cafile=str(self.tls.ca))
             tls.check_hostname = False
         return resp_command(self.host, self.port, *args, timeout=timeout, tls=tls, **auth)
+
+    def calls(self) -> dict[str, int]:
+        """Calls per command since the server started or ``CONFIG RESETSTAT`` (the
+        commands that scripts run included), without that reset and this ``INFO``."""
+        raw = self.command("INFO", "commandstats")
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        calls: dict[str, int] = {}
+        for line in text.splitlines():
+            if line.startswith("cmdstat_"):
+                name, _, values = line.partition(":")
+                fields = dict(item.split("=") for item in values.split(","))
+                calls[name.removeprefix("cmdstat_")] = int(fields["calls"])
+        calls.pop("info", None)
+        calls.pop("config|resetstat", None)
+        return calls
 
     @property
     def pid(self) -> int:

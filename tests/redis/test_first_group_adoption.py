@@ -16,12 +16,11 @@ import trio
 
 from checkqueue_actors._storage import NewJob, ScheduleSpec, Settle
 
-from ._server import RedisServer, find_redis_server
+from ._server import RedisServer, own_server
 from .test_job_control_storage import claim, ids, listed, opened, put, wait_due
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from checkqueue_actors._backends.redis._storage import RedisStorage
 
@@ -31,30 +30,13 @@ pytestmark = pytest.mark.redis
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A server of this module's own: its command counters see only these tests."""
-    if find_redis_server() is None:
-        pytest.skip("no redis-server binary")
-    path: Path = tmp_path_factory.mktemp("adoption")
-    server = RedisServer(path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from own_server(tmp_path_factory.mktemp("adoption"))
 
 
-def _calls(server: RedisServer) -> dict[str, int]:
-    """Calls per command since the server's counters were reset (commands that scripts
-    run included), without the commands that reset and read them."""
-    raw = server.command("INFO", "commandstats")
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    calls: dict[str, int] = {}
-    for line in text.splitlines():
-        if line.startswith("cmdstat_"):
-            name, _, values = line.partition(":")
-            fields = dict(item.split("=") for item in values.split(","))
-            calls[name.removeprefix("cmdstat_")] = int(fields["calls"])
-    calls.pop("info", None)
-    calls.pop("config|resetstat", None)
-    return calls
+@pytest.fixture
+def prefix() -> str:
+    """One queue per test: its own key prefix on the module's server."""
+    return f"a{uuid.uuid4().hex[:8]}"
 
 
 async def _backlog(s: RedisStorage, n: int) -> None:
@@ -66,16 +48,10 @@ async def _backlog(s: RedisStorage, n: int) -> None:
     assert await s.enqueue_many(batch) == n
 
 
-@pytest.fixture
-def prefix() -> str:
-    """One queue per test: its own key prefix on the module's server."""
-    return f"a{uuid.uuid4().hex[:8]}"
-
-
 async def _register_counting(server: RedisServer, s: RedisStorage) -> dict[str, int]:
     server.command("CONFIG", "RESETSTAT")
     await s.register_group("a", 3)
-    return _calls(server)
+    return server.calls()
 
 
 async def test_adoption_runs_the_same_commands_for_any_backlog(

@@ -16,12 +16,11 @@ import trio
 from checkqueue_actors._storage import NewJob, Settle
 from checkqueue_actors.testing import wait_until
 
-from ._server import RedisServer, find_redis_server
+from ._server import RedisServer, own_server
 from .test_job_control_storage import claim, ids, opened, put
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
     from checkqueue_actors._backends.redis._storage import RedisStorage
     from checkqueue_actors.redis import RedisQueue
@@ -35,36 +34,13 @@ BATCH = 500
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A server of this module's own: its command counters see only these tests."""
-    if find_redis_server() is None:
-        pytest.skip("no redis-server binary")
-    path: Path = tmp_path_factory.mktemp("group-removal")
-    server = RedisServer(path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from own_server(tmp_path_factory.mktemp("group-removal"))
 
 
 @pytest.fixture
 def prefix() -> str:
     """One queue per test: its own key prefix on the module's server."""
     return f"g{uuid.uuid4().hex[:8]}"
-
-
-def _calls(server: RedisServer) -> dict[str, int]:
-    """Calls per command since the counters were reset (commands that scripts run
-    included), without the commands that reset and read them."""
-    raw = server.command("INFO", "commandstats")
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    calls: dict[str, int] = {}
-    for line in text.splitlines():
-        if line.startswith("cmdstat_"):
-            name, _, values = line.partition(":")
-            fields = dict(item.split("=") for item in values.split(","))
-            calls[name.removeprefix("cmdstat_")] = int(fields["calls"])
-    calls.pop("info", None)
-    calls.pop("config|resetstat", None)
-    return calls
 
 
 async def _backlog(s: RedisStorage, n: int, groups: tuple[str, ...] | None = None) -> None:
@@ -98,7 +74,7 @@ async def test_a_reap_call_does_the_same_work_for_any_backlog(
             await trio.sleep(0.3)
             server.command("CONFIG", "RESETSTAT")
             report = await s.reap()
-            counts.append(_calls(server))
+            counts.append(server.calls())
             assert (list(report.abandoned_groups), report.more) == (["gone"], True)
             assert (await s.stats()).pending == n - BATCH
             assert await _reap_all(s) == -(-(n - BATCH) // BATCH)

@@ -14,12 +14,11 @@ import trio
 
 from checkqueue_actors._storage import Settle
 
-from ._server import RedisServer, find_redis_server
+from ._server import RedisServer, own_server
 from .test_job_control_storage import claim, ids, opened, put
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from checkqueue_actors._backends.redis._storage import RedisStorage
 
@@ -29,30 +28,13 @@ pytestmark = pytest.mark.redis
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A server of this module's own: its command counters see only these tests."""
-    if find_redis_server() is None:
-        pytest.skip("no redis-server binary")
-    path: Path = tmp_path_factory.mktemp("list-jobs")
-    server = RedisServer(path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from own_server(tmp_path_factory.mktemp("list-jobs"))
 
 
 @pytest.fixture
 def prefix() -> str:
     """One queue per test: its own key prefix on the module's server."""
     return f"l{uuid.uuid4().hex[:8]}"
-
-
-def _script_calls(server: RedisServer) -> int:
-    raw = server.command("INFO", "commandstats")
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    for line in text.splitlines():
-        if line.startswith("cmdstat_evalsha:"):
-            fields = dict(item.split("=") for item in line.partition(":")[2].split(","))
-            return int(fields["calls"])
-    return 0
 
 
 async def _raw(s: RedisStorage, state: str, group: str, cursor: str, examine: int) -> Any:
@@ -89,11 +71,11 @@ async def test_a_sparse_group_is_listed_over_several_calls(
         await put(s, "b-waiting", groups=("b",))
         server.command("CONFIG", "RESETSTAT")
         assert [job.id for job in await s.list_jobs("delayed", "b", 10)] == ["b-mid", "b0", "b1"]
-        assert _script_calls(server) == 1  # 63 entries: one call reads them all
+        assert server.calls().get("evalsha", 0) == 1  # 63 entries: one call reads them all
         s._examine = 25  # pyright: ignore[reportPrivateUsage]
         server.command("CONFIG", "RESETSTAT")
         assert [job.id for job in await s.list_jobs("delayed", "b", 10)] == ["b-mid", "b0", "b1"]
-        assert _script_calls(server) == 3  # 25, 25 and 13 entries
+        assert server.calls().get("evalsha", 0) == 3  # 25, 25 and 13 entries
         # every state: waiting first, then the delayed ones, the limit counted over calls
         for limit in (1, 2, 3, 4, 10):
             listed = [job.id for job in await s.list_jobs(None, "b", limit)]
@@ -176,12 +158,12 @@ async def test_the_failed_record_of_a_group_is_read_and_dropped_over_several_cal
         server.command("CONFIG", "RESETSTAT")
         read = [(job.job_id, job.consumer_group) for job in await s.failed_jobs("b", 10)]
         assert sorted(read) == [("b0", "b"), ("b1", "b")]
-        assert _script_calls(server) == 4  # 9, 9, 9 and the last 5 entries
+        assert server.calls().get("evalsha", 0) == 4  # 9, 9, 9 and the last 5 entries
         assert len(await s.failed_jobs(None, 100)) == 32
         assert len(await s.failed_jobs("a", 7)) == 7
         server.command("CONFIG", "RESETSTAT")
         assert await s.drop_failed("a", None) == 30
-        assert _script_calls(server) == 4  # 9 removed, 9, then 2, b's 2 and 5, then 5
+        assert server.calls().get("evalsha", 0) == 4  # 9 removed, 9, then 2, b's 2 and 5, then 5
         assert [job.job_id for job in await s.failed_jobs(None, 100)] in (
             ["b0", "b1"],
             ["b1", "b0"],

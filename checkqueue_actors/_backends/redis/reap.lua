@@ -14,6 +14,16 @@ local now = now_ms()
 local reclaimed, failed = reclaim_expired(limit, max_stalls, maxf, now)
 local out = {reclaimed, failed, 0}
 local dropping = B .. 'drops'
+-- removed group g is done with job id, which waited for it (neither a completion nor
+-- a failure)
+local function drop_for(g, id)
+  local jk = B .. 'j:' .. id
+  if redis.call('EXISTS', jk) == 1 then
+    redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g, 'le:' .. g)
+    sub_waiting(jk)
+    finish(jk, id)
+  end
+end
 if abandon > 0 then
   local gone = redis.call('ZRANGEBYSCORE', B .. 'gseen', '-inf', now - abandon)
   for _, g in ipairs(gone) do
@@ -30,19 +40,13 @@ if abandon > 0 then
       local gg, id = split_dkey(dk)
       if gg == g then
         redis.call('ZREM', B .. 'retry', dk)
-        local jk = B .. 'j:' .. id
-        if redis.call('EXISTS', jk) == 1 then
-          redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g, 'le:' .. g)
-          sub_waiting(jk)
-          finish(jk, id)
-        end
+        drop_for(g, id)
       end
     end
     out[#out + 1] = g
   end
 end
--- its group is done with each job set aside (neither a completion nor a failure), at
--- most limit of them a call
+-- its group is done with each job set aside, at most limit of them a call
 if redis.call('EXISTS', dropping) == 1 then
   local budget = limit
   local drops = redis.call('HGETALL', dropping)
@@ -54,13 +58,7 @@ if redis.call('EXISTS', dropping) == 1 then
     local xk, g = drops[i], drops[i + 1]
     local popped = redis.call('ZPOPMIN', xk, budget)
     for k = 1, #popped, 2 do
-      local id = member_id(popped[k])
-      local jk = B .. 'j:' .. id
-      if redis.call('EXISTS', jk) == 1 then
-        redis.call('HDEL', jk, 'a:' .. g, 's:' .. g, 'm:' .. g, 'x:' .. g, 'le:' .. g)
-        sub_waiting(jk)
-        finish(jk, id)
-      end
+      drop_for(g, member_id(popped[k]))
     end
     budget = budget - #popped / 2
     if redis.call('EXISTS', xk) == 0 then
