@@ -39,7 +39,8 @@ if mode == 'group' then
     end
     start = start + #keys - removed
   end
-  -- every entry read was the group's (removed): go on from the same place
+  -- on after the last entry kept, or from the same place when every entry read was
+  -- the group's (removed)
   return {n, 1, last and cursor_at(k, last) or ARGV[3]}
 end
 for i = 2, #ARGV do
