@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 __all__ = [
     "RedisCluster",
@@ -171,20 +171,6 @@ class TlsFiles:
         self.ca = ca
         self.cert = cert
         self.key = key
-
-
-def own_server(directory: Path) -> Iterator[RedisServer]:
-    """A server for one test module (its command counters see only that module's
-    tests), stopped after it; the module is skipped without a redis-server binary."""
-    import pytest
-
-    if find_redis_server() is None:
-        pytest.skip("no redis-server binary")
-    server = RedisServer(directory).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class _PortTaken(Exception):

@@ -38,6 +38,24 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the requesting module's own, for all its tests: its command
+    counters see only that module's tests (a module may define its own instead)."""
+    _require_binary()
+    server = RedisServer(tmp_path_factory.mktemp("module-server")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """One queue per test: its own key prefix on the module's server."""
+    return f"p{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture
 def redis_config(redis_server: RedisServer) -> Any:
     """A fast-timing config for the test server with a unique key prefix."""

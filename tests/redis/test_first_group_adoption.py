@@ -8,35 +8,21 @@ with it; the next first group adopts only what was enqueued since.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
 
-from checkqueue_actors._storage import NewJob, ScheduleSpec, Settle
+from checkqueue_actors._storage import NewJob, Settle
 
-from ._server import RedisServer, own_server
-from .test_job_control_storage import claim, ids, listed, opened, put, wait_due
+from .test_job_control_storage import claim, hourly_tick, ids, listed, opened, put, wait_due
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from checkqueue_actors._backends.redis._storage import RedisStorage
 
+    from ._server import RedisServer
+
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A server of this module's own: its command counters see only these tests."""
-    yield from own_server(tmp_path_factory.mktemp("adoption"))
-
-
-@pytest.fixture
-def prefix() -> str:
-    """One queue per test: its own key prefix on the module's server."""
-    return f"a{uuid.uuid4().hex[:8]}"
 
 
 async def _backlog(s: RedisStorage, n: int) -> None:
@@ -163,16 +149,7 @@ async def test_an_adopted_occurrence_leaves_with_its_cancelled_schedule(
     server: RedisServer, prefix: str
 ) -> None:
     async with opened(server, prefix) as s:
-        spec = ScheduleSpec(
-            job_id="tick",
-            data=s.encode({"tick": 1}),
-            priority=0,
-            interval_seconds=3600.0,
-            cron=None,
-            first_delay=0.0,
-            step=3600.0,
-        )
-        assert await s.schedule(spec)
+        assert await s.schedule(hourly_tick(s))
         await wait_due(s, 0.05)  # an occurrence, while no group exists
         assert (await s.stats()).pending == 1
         await s.register_group("a", 3)

@@ -7,7 +7,6 @@ the jobs as the removed group's no more.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,31 +15,20 @@ import trio
 from checkqueue_actors._storage import NewJob, Settle
 from checkqueue_actors.testing import wait_until
 
-from ._server import RedisServer, own_server
 from .test_job_control_storage import claim, ids, opened, put
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from checkqueue_actors._backends.redis._storage import RedisStorage
     from checkqueue_actors.redis import RedisQueue
+
+    from ._server import RedisServer
 
 pytestmark = pytest.mark.redis
 
 BATCH = 500
 """Jobs a reap call finishes for removed groups, at most (the storage's batch)."""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A server of this module's own: its command counters see only these tests."""
-    yield from own_server(tmp_path_factory.mktemp("group-removal"))
-
-
-@pytest.fixture
-def prefix() -> str:
-    """One queue per test: its own key prefix on the module's server."""
-    return f"g{uuid.uuid4().hex[:8]}"
 
 
 async def _backlog(s: RedisStorage, n: int, groups: tuple[str, ...] | None = None) -> None:

@@ -6,7 +6,6 @@ state (the holder's inbox, a late outcome of a cancelled delivery), ``job_info``
 
 from __future__ import annotations
 
-import uuid
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,34 +21,15 @@ from checkqueue_actors._storage import (
     Settle,
 )
 
-from ._server import RedisServer, find_redis_server
-
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Iterator, Sequence
-    from pathlib import Path
+    from collections.abc import AsyncGenerator, Sequence
 
     from checkqueue_actors._backends.redis._storage import RedisDelivery, RedisStorage
     from checkqueue_actors._storage import Delivery
 
+    from ._server import RedisServer
+
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    if find_redis_server() is None:
-        pytest.skip("no redis-server binary")
-    path: Path = tmp_path_factory.mktemp("job-control")
-    server = RedisServer(path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def prefix() -> str:
-    """One queue per test: its own key prefix on the shared server."""
-    return f"c{uuid.uuid4().hex[:8]}"
 
 
 @asynccontextmanager
@@ -106,6 +86,19 @@ async def wait_due(storage: RedisStorage, seconds: float) -> None:
     await trio.sleep(seconds)
     while await storage.advance() == 0:
         pass
+
+
+def hourly_tick(storage: RedisStorage) -> ScheduleSpec:
+    """A recurring job "tick" every hour, its first occurrence due at once."""
+    return ScheduleSpec(
+        job_id="tick",
+        data=storage.encode({"tick": 1}),
+        priority=0,
+        interval_seconds=3600.0,
+        cron=None,
+        first_delay=0.0,
+        step=3600.0,
+    )
 
 
 def near(when: datetime | None, expected: datetime, slack: float = 1.0) -> bool:
@@ -308,16 +301,7 @@ async def test_a_lease_really_lost_is_still_reported(server: RedisServer, prefix
 async def test_cancel_an_occurrence_of_a_recurring_job(server: RedisServer, prefix: str) -> None:
     async with opened(server, prefix) as s:
         await s.register_group("a", 3)
-        spec = ScheduleSpec(
-            job_id="tick",
-            data=s.encode({"tick": 1}),
-            priority=0,
-            interval_seconds=3600.0,
-            cron=None,
-            first_delay=0.0,
-            step=3600.0,
-        )
-        assert await s.schedule(spec)
+        assert await s.schedule(hourly_tick(s))
         await wait_due(s, 0.05)
         (occurrence,) = await s.list_jobs("waiting", None, 10)
         report = await s.cancel_job(occurrence.id)

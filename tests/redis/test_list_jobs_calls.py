@@ -6,7 +6,6 @@ whose entry is gone meanwhile goes on after its score.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,27 +13,14 @@ import trio
 
 from checkqueue_actors._storage import Settle
 
-from ._server import RedisServer, own_server
 from .test_job_control_storage import claim, ids, opened, put
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from checkqueue_actors._backends.redis._storage import RedisStorage
 
+    from ._server import RedisServer
+
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A server of this module's own: its command counters see only these tests."""
-    yield from own_server(tmp_path_factory.mktemp("list-jobs"))
-
-
-@pytest.fixture
-def prefix() -> str:
-    """One queue per test: its own key prefix on the module's server."""
-    return f"l{uuid.uuid4().hex[:8]}"
 
 
 async def _raw(s: RedisStorage, state: str, group: str, cursor: str, examine: int) -> Any:
